@@ -1,0 +1,61 @@
+// The daemon's view of the server: a ConnectRPC client of DaemonService, authenticated by a pre-shared key.
+import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { DaemonService } from "../gen/prewarm/daemon/v1/daemon_pb.js";
+
+export type DaemonClient = Client<typeof DaemonService>;
+
+/** The header carrying the pre-shared key. Never logged. */
+export const PSK_HEADER = "prewarm-psk";
+
+export function createDaemonClient(baseUrl: string, psk: string): DaemonClient {
+  const auth: Interceptor = (next) => async (req) => {
+    req.header.set(PSK_HEADER, psk);
+    return next(req);
+  };
+  const transport = createConnectTransport({
+    baseUrl,
+    httpVersion: "1.1",
+    useBinaryFormat: true,
+    interceptors: [auth],
+  });
+  return createClient(DaemonService, transport);
+}
+
+/** Errors worth retrying: the server is restarting or the network blipped. Anything else is final. */
+export function isTransient(err: unknown): boolean {
+  if (!(err instanceof ConnectError)) return false;
+  return [Code.Unavailable, Code.Unknown, Code.DeadlineExceeded, Code.Aborted, Code.Internal].includes(
+    err.code,
+  );
+}
+
+/**
+ * Retries `fn` on transient errors with exponential backoff (25 ms → 5 s) until it succeeds, fails for good,
+ * or `signal` aborts. A daemon must not lose a job's outcome because the server restarted for a moment.
+ */
+export async function withRetry<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  let delay = 25;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransient(err) || signal?.aborted) throw err;
+      await sleep(delay, signal);
+      delay = Math.min(delay * 2, 5_000);
+    }
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

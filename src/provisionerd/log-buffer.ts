@@ -1,0 +1,57 @@
+// Batches job logs so a chatty provisioner does not turn every line into a request: a batch is flushed after
+// `quietMs` without a new line, or at once when `maxLines` are queued (Coder: 250 ms / 100 lines).
+// Flushes never overlap and keep order; `flush()` resolves once everything queued before it was sent.
+
+export interface LogBufferOptions<T> {
+  send: (batch: T[]) => Promise<void>;
+  quietMs?: number;
+  maxLines?: number;
+  /** Called when a send fails; the batch is dropped (the job's own outcome is reported separately). */
+  onError?: (err: unknown) => void;
+}
+
+export class LogBuffer<T> {
+  private queue: T[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly quietMs: number;
+  private readonly maxLines: number;
+
+  constructor(private readonly options: LogBufferOptions<T>) {
+    this.quietMs = options.quietMs ?? 250;
+    this.maxLines = options.maxLines ?? 100;
+  }
+
+  push(entry: T): void {
+    this.queue.push(entry);
+    if (this.queue.length >= this.maxLines) {
+      void this.flush();
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.flush(), this.quietMs);
+  }
+
+  /** Takes what is queued now (callers that piggy-back logs on another request use this). */
+  take(): T[] {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.queue;
+    this.queue = [];
+    return batch;
+  }
+
+  flush(): Promise<void> {
+    const batch = this.take();
+    if (batch.length > 0) {
+      this.chain = this.chain.then(() =>
+        this.options.send(batch).catch((err) => this.options.onError?.(err)),
+      );
+    }
+    return this.chain;
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+}

@@ -116,13 +116,13 @@ function validateValue(p: ParameterDefinition, value: string): void {
     }
     case "string":
       if (p.validationRegex) {
-        let re: RegExp;
+        let re: RegExp | undefined;
         try {
           re = new RegExp(p.validationRegex);
         } catch {
-          return fail(`the template's validation regex is invalid: ${p.validationRegex}`);
+          fail(`the template's validation regex is invalid: ${p.validationRegex}`);
         }
-        if (!re.test(value)) fail(`"${value}" does not match ${p.validationRegex}`);
+        if (!re?.test(value)) fail(`"${value}" does not match ${p.validationRegex}`);
       }
       break;
     default:

@@ -1,6 +1,130 @@
-import type { Command } from "commander";
+// `prewarm provisioner …`: standalone provisioners (and, later, external daemons).
+import { type Command, Option } from "commander";
+import {
+  loadProvisioner,
+  provisionerTypes,
+  UnknownProvisionerTypeError,
+} from "../../provisioners/registry.js";
+import { AddressError, parseAddress } from "../../provisionersdk/address.js";
+import { serve } from "../../provisionersdk/serve.js";
+import { parseDuration } from "../../util/duration.js";
+import { CliError } from "../errors.js";
 
-/** `prewarm provisioner …`: standalone provisioners and external daemons. */
+interface ServeOptions {
+  type: string;
+  listen: string;
+  workDir?: string;
+  maxArchiveBytes?: string;
+  maxArchiveEntries?: string;
+  shutdownTimeout: string;
+}
+
 export function registerProvisionerCommands(program: Command): void {
-  program.command("provisioner").description("Run provisioners and provisioner daemons");
+  const provisioner = program.command("provisioner").description("Run provisioners and provisioner daemons");
+  provisioner
+    .command("serve")
+    .description("Serve a provisioner over gRPC (provisioner.Provisioner/Session) until SIGINT or SIGTERM")
+    .addOption(
+      new Option(
+        "--type <type>",
+        `provisioner type: ${Object.keys(provisionerTypes).join(", ")}`,
+      ).makeOptionMandatory(),
+    )
+    .option("--listen <address>", "HOST:PORT (port 0 picks a free one) or unix:/path", "127.0.0.1:0")
+    .option("--work-dir <dir>", "where session directories are created (default: a fresh temp directory)")
+    .option("--max-archive-bytes <bytes>", "largest total size of a template archive's files")
+    .option("--max-archive-entries <count>", "most entries a template archive may have")
+    .option(
+      "--shutdown-timeout <duration>",
+      "how long shutdown waits for running sessions before cancelling them",
+      "30s",
+    )
+    .action(async (options: ServeOptions) => serveCommand(options));
+}
+
+async function serveCommand(options: ServeOptions): Promise<void> {
+  const listen = checkListen(options.listen);
+  const limits: { maxBytes?: number; maxEntries?: number } = {};
+  if (options.maxArchiveBytes !== undefined) {
+    limits.maxBytes = positiveInteger("--max-archive-bytes", options.maxArchiveBytes);
+  }
+  if (options.maxArchiveEntries !== undefined) {
+    limits.maxEntries = positiveInteger("--max-archive-entries", options.maxArchiveEntries);
+  }
+  const shutdownMs = durationOption("--shutdown-timeout", options.shutdownTimeout);
+  const provisioner = await loadProvisioner(options.type).catch((err: unknown) => {
+    throw err instanceof UnknownProvisionerTypeError ? new CliError(`--type: ${err.message}`, 2) : err;
+  });
+
+  const server = await serve(provisioner, {
+    listen,
+    ...(options.workDir === undefined ? {} : { workDirectory: options.workDir }),
+    limits,
+  }).catch((err: unknown) => {
+    throw new CliError(`listen on ${listen}: ${describeListenError(err)}`);
+  });
+  process.stdout.write(`listening on ${server.address}\n`);
+
+  // First signal: graceful shutdown (running sessions get `shutdownMs`, then are cancelled). A second
+  // signal gives up waiting.
+  await new Promise<void>((resolve, reject) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        process.stderr.write(`prewarm: ${signal} again, exiting without waiting for sessions\n`);
+        process.exit(1);
+      }
+      stopping = true;
+      const running = server.activeSessions();
+      if (running > 0) {
+        process.stderr.write(
+          `${signal}: waiting up to ${options.shutdownTimeout} for ${running} session(s)\n`,
+        );
+      }
+      server.close({ deadlineMs: shutdownMs }).then(resolve, reject);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+}
+
+/** Checks `--listen` up front so a typo is a usage error, not a listen failure. */
+function checkListen(address: string): string {
+  try {
+    parseAddress(address);
+    return address;
+  } catch (err) {
+    throw new CliError(`--listen: ${err instanceof AddressError ? err.message : String(err)}`, 2);
+  }
+}
+
+function positiveInteger(flag: string, value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new CliError(`${flag}: expected a positive whole number, got "${value}"`, 2);
+  }
+  return Number(value);
+}
+
+function durationOption(flag: string, value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new CliError(`${flag}: ${err instanceof Error ? err.message : String(err)}`, 2);
+  }
+}
+
+const listenErrors: Record<string, string> = {
+  EADDRINUSE: "address already in use",
+  EACCES: "permission denied",
+  EADDRNOTAVAIL: "address not available on this machine",
+  ENOENT: "no such directory for the socket",
+};
+
+/** A short reason for a failed listen; the errno code may sit on the error, its cause, or only in its text. */
+function describeListenError(err: unknown): string {
+  const codeOf = (e: unknown) => (e && typeof e === "object" && "code" in e ? String(e.code) : undefined);
+  const message = err instanceof Error ? err.message : String(err);
+  const code =
+    codeOf(err) ?? codeOf(err instanceof Error ? err.cause : undefined) ?? /\b(E[A-Z]+)\b/.exec(message)?.[1];
+  return (code && listenErrors[code]) ?? message;
 }

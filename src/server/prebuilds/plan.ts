@@ -1,0 +1,209 @@
+// The pure prebuild planner (ARCHITECTURE §5 rules 1–7): one preset's snapshot and `now` in, the preset's state
+// and an ordered list of actions out. No I/O, no clock reads; the same input always gives the same output
+// (prebuilds are ordered oldest first, ties broken by id). The reconciler executes the actions; the offline
+// `prewarm prebuilds plan --snapshot` prints them.
+//
+// Snapshot contract (what the snapshot reader must put in a PresetSnapshot):
+// - `prebuilds` lists the preset's unclaimed, not-deleted prebuild workspaces whose latest build has FINISHED:
+//     running = latest build is a successful `start`; `ready` = all its agents report ready (true when the
+//               template has no agents);
+//     stopped = latest build is a successful `stop`;
+//     failed  = latest build failed or was canceled (any transition); `failedAt` = when that job ended.
+//   A workspace whose latest build is pending, running or canceling is NOT listed: it is counted in
+//   `inProgress` by transition instead. So a prebuild whose delete (or stop, or start) is in flight is never
+//   counted as running and never chosen for deletion again, and the planner never interferes with a build.
+// - `inProgress` counts those in-flight latest builds of the preset's prebuilds by transition. Only `start`
+//   counts against creation (the workspace will soon be running); stops and deletes do not (it will not).
+// - `pendingJobs`: pending, not-yet-acquired prebuild jobs of this preset's version; acted on only when the
+//   preset is inactive (they would build an outdated version).
+// - `backoff`: failed prebuild builds of the preset in the look-back window (`numFailed`) and the latest
+//   failure time, derived from build history by the snapshot; null when there are none.
+// - `status`: the persisted preset status; the executor sets `hard_limited` / `validation_failed`, the planner
+//   only reads it.
+import { desiredInstances, type Scheduling } from "./schedule.js";
+
+export type PresetStatus = "healthy" | "hard_limited" | "validation_failed";
+
+interface PrebuildBase {
+  id: string;
+  createdAt: Date;
+}
+
+export type PrebuildSnapshot =
+  | (PrebuildBase & { status: "running"; ready: boolean })
+  | (PrebuildBase & { status: "stopped" })
+  | (PrebuildBase & { status: "failed"; failedAt: Date });
+
+export interface InProgressCounts {
+  start: number;
+  stop: number;
+  delete: number;
+}
+
+export interface BackoffHistory {
+  numFailed: number;
+  lastFailedAt: Date;
+}
+
+export interface PresetSnapshot {
+  id: string;
+  desiredInstances: number;
+  /** 0: prebuilds never expire by age. */
+  ttlSeconds: number;
+  lastInvalidatedAt: Date | null;
+  /** The preset's version is the template's active version and the template is neither deleted nor deprecated. */
+  active: boolean;
+  status: PresetStatus;
+  scheduling: Scheduling | null;
+  prebuilds: PrebuildSnapshot[];
+  inProgress: InProgressCounts;
+  pendingJobs: number;
+  backoff: BackoffHistory | null;
+}
+
+export interface PlanSettings {
+  /** Creation waits `numFailed × backoffIntervalMs` after the last failure. */
+  backoffIntervalMs: number;
+  /** Failed prebuilds are kept this long as evidence, then deleted. */
+  failedRetentionMs: number;
+}
+
+export const defaultPlanSettings: PlanSettings = {
+  backoffIntervalMs: 60_000,
+  failedRetentionMs: 24 * 3_600_000,
+};
+
+export type DeleteReason = "expired" | "extraneous" | "stopped" | "failed" | "outdated";
+export type BlockedReason = "hard_limited" | "validation_failed";
+
+export type PlanAction =
+  | { type: "delete"; reason: DeleteReason; ids: string[] }
+  | { type: "cancel_pending" }
+  | { type: "create"; count: number }
+  | { type: "backoff"; until: Date }
+  | { type: "blocked"; reason: BlockedReason };
+
+export interface PresetState {
+  /** Desired pool size now (0 when inactive). */
+  desired: number;
+  /** Running prebuilds, expired ones included. */
+  running: number;
+  expired: number;
+  /** Ready, non-expired running prebuilds of an active preset: what a claim could take now. */
+  eligible: number;
+  /** Non-expired running prebuilds beyond `desired`. */
+  extraneous: number;
+  starting: number;
+  stopping: number;
+  deleting: number;
+}
+
+export interface PresetPlan {
+  id: string;
+  state: PresetState;
+  actions: PlanAction[];
+}
+
+/** §5 rule 2: invalidated, or strictly older than the TTL. Exactly TTL old is not yet expired. */
+export function isExpired(
+  createdAt: Date,
+  preset: Pick<PresetSnapshot, "ttlSeconds" | "lastInvalidatedAt">,
+  now: Date,
+): boolean {
+  const created = createdAt.getTime();
+  if (preset.lastInvalidatedAt && created < preset.lastInvalidatedAt.getTime()) return true;
+  return preset.ttlSeconds > 0 && now.getTime() - created > preset.ttlSeconds * 1000;
+}
+
+/**
+ * §5 rule 6: the instant until which creation waits, or null when not backing off. Linear, as in Coder:
+ * `lastFailedAt + numFailed × interval`; at exactly that instant creation still waits.
+ */
+export function backoffUntil(
+  backoff: BackoffHistory | null,
+  now: Date,
+  settings: Pick<PlanSettings, "backoffIntervalMs">,
+): Date | null {
+  if (!backoff || backoff.numFailed <= 0) return null;
+  const until = backoff.lastFailedAt.getTime() + backoff.numFailed * settings.backoffIntervalMs;
+  return now.getTime() <= until ? new Date(until) : null;
+}
+
+function oldestFirst<T extends PrebuildBase>(a: T, b: T): number {
+  const d = a.createdAt.getTime() - b.createdAt.getTime();
+  if (d !== 0) return d;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function ids(list: PrebuildBase[]): string[] {
+  return list.map((p) => p.id);
+}
+
+/** Plans one preset. Pure and deterministic; see the file header for the snapshot contract. */
+export function planPreset(preset: PresetSnapshot, now: Date, settings: PlanSettings): PresetPlan {
+  const nowMs = now.getTime();
+  const running: (PrebuildBase & { ready: boolean })[] = [];
+  const stopped: PrebuildBase[] = [];
+  const failedPastRetention: PrebuildBase[] = [];
+  for (const p of preset.prebuilds) {
+    if (p.status === "running") running.push(p);
+    else if (p.status === "stopped") stopped.push(p);
+    else if (nowMs - p.failedAt.getTime() > settings.failedRetentionMs) failedPastRetention.push(p);
+  }
+  running.sort(oldestFirst);
+  stopped.sort(oldestFirst);
+  failedPastRetention.sort(oldestFirst);
+
+  const expired: PrebuildBase[] = [];
+  const nonExpired: (PrebuildBase & { ready: boolean })[] = [];
+  for (const p of running) (isExpired(p.createdAt, preset, now) ? expired : nonExpired).push(p);
+
+  const desired = desiredInstances(preset, now);
+  const extraneous = preset.active ? Math.max(nonExpired.length - desired, 0) : 0;
+  let eligible = 0;
+  if (preset.active) for (const p of nonExpired) if (p.ready) eligible++;
+  const state: PresetState = {
+    desired,
+    running: running.length,
+    expired: expired.length,
+    eligible,
+    extraneous,
+    starting: preset.inProgress.start,
+    stopping: preset.inProgress.stop,
+    deleting: preset.inProgress.delete,
+  };
+
+  const actions: PlanAction[] = [];
+  const remove = (reason: DeleteReason, list: PrebuildBase[]) => {
+    if (list.length > 0) actions.push({ type: "delete", reason, ids: ids(list) });
+  };
+  if (!preset.active) {
+    // §5 rule 5: an outdated version's pool goes away entirely, expired or not; nothing is created.
+    if (preset.pendingJobs > 0) actions.push({ type: "cancel_pending" });
+    remove("outdated", running);
+  } else {
+    remove("expired", expired);
+    remove("extraneous", nonExpired.slice(0, extraneous));
+  }
+  // Stopped and long-failed prebuilds are garbage whether or not the preset is still active.
+  remove("stopped", stopped);
+  remove("failed", failedPastRetention);
+
+  if (preset.active) {
+    const count = Math.max(desired - nonExpired.length - preset.inProgress.start, 0);
+    if (count > 0) {
+      // A hard limit or a validation failure needs an operator or a new version; backoff ends by itself. When
+      // both apply, report the one that needs attention.
+      const until = backoffUntil(preset.backoff, now, settings);
+      if (preset.status !== "healthy") actions.push({ type: "blocked", reason: preset.status });
+      else if (until) actions.push({ type: "backoff", until });
+      else actions.push({ type: "create", count });
+    }
+  }
+  return { id: preset.id, state, actions };
+}
+
+/** Plans every preset of a snapshot, in the snapshot's order. */
+export function planAll(presets: PresetSnapshot[], now: Date, settings: PlanSettings): PresetPlan[] {
+  return presets.map((p) => planPreset(p, now, settings));
+}

@@ -1,0 +1,394 @@
+// The offline snapshot / plan JSON of `prewarm prebuilds plan --snapshot FILE` (ARCHITECTURE §5, "Offline plan
+// format"). Field names are a public contract. Parsing is strict: unknown fields, wrong types and impossible
+// values are errors naming the field path (`presets[0].prebuilds[2].createdAt: not an ISO-8601 timestamp`),
+// because a typo such as `ttlSecond` silently ignored would make the plan lie.
+import {
+  defaultPlanSettings,
+  type PlanAction,
+  type PlanSettings,
+  type PrebuildSnapshot,
+  type PresetPlan,
+  type PresetSnapshot,
+  type PresetState,
+  type PresetStatus,
+} from "./plan.js";
+import { type Schedule, type Scheduling, validateSchedule } from "./schedule.js";
+
+export interface SnapshotIssue {
+  path: string;
+  message: string;
+}
+
+/** A snapshot document that does not follow the format; `issues` lists every problem found, in input order. */
+export class SnapshotFormatError extends Error {
+  constructor(readonly issues: SnapshotIssue[]) {
+    const first = issues[0];
+    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
+    super(first ? `${first.path}: ${first.message}${more}` : "invalid snapshot");
+    this.name = "SnapshotFormatError";
+  }
+}
+
+export interface OfflineSnapshot {
+  /** null when the document has no `now`: the caller decides (the CLI uses the current time). */
+  now: Date | null;
+  settings: PlanSettings;
+  presets: PresetSnapshot[];
+}
+
+// --- reading -------------------------------------------------------------------------------------------------
+
+type Obj = Record<string, unknown>;
+
+/** Collects issues while walking the document, so one run reports every problem. */
+class Reader {
+  readonly issues: SnapshotIssue[] = [];
+
+  /** `path` "" is the document itself. */
+  fail(path: string, message: string): undefined {
+    this.issues.push({ path: path === "" ? "snapshot" : path, message });
+    return undefined;
+  }
+
+  object(value: unknown, path: string, allowed: readonly string[]): Obj | undefined {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      return this.fail(path, `expected an object, got ${describe(value)}`);
+    }
+    for (const key of Object.keys(value)) {
+      if (!allowed.includes(key)) this.fail(join(path, key), "unknown field");
+    }
+    return value as Obj;
+  }
+
+  array(value: unknown, path: string): unknown[] | undefined {
+    if (!Array.isArray(value)) return this.fail(path, `expected an array, got ${describe(value)}`);
+    return value;
+  }
+
+  string(value: unknown, path: string): string | undefined {
+    if (typeof value !== "string") return this.fail(path, `expected a string, got ${describe(value)}`);
+    if (value === "") return this.fail(path, "must not be empty");
+    return value;
+  }
+
+  boolean(value: unknown, path: string): boolean | undefined {
+    if (typeof value !== "boolean") return this.fail(path, `expected true or false, got ${describe(value)}`);
+    return value;
+  }
+
+  count(value: unknown, path: string): number | undefined {
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+      return this.fail(path, `expected a non-negative integer, got ${describe(value)}`);
+    }
+    return value;
+  }
+
+  seconds(value: unknown, path: string): number | undefined {
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+      return this.fail(path, `expected a non-negative number of seconds, got ${describe(value)}`);
+    }
+    return value;
+  }
+
+  timestamp(value: unknown, path: string): Date | undefined {
+    const date = typeof value === "string" ? parseTimestamp(value) : null;
+    if (!date) return this.fail(path, `not an ISO-8601 timestamp with a timezone (got ${describe(value)})`);
+    return date;
+  }
+
+  optional<T>(value: unknown, fallback: T, read: (v: unknown) => T | undefined): T | undefined {
+    return value === undefined || value === null ? fallback : read(value);
+  }
+}
+
+function join(path: string, key: string): string {
+  return path === "" ? key : `${path}.${key}`;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === "object") return "an object";
+  return String(value);
+}
+
+// RFC 3339 profile of ISO-8601: a date, a time, and a mandatory offset (a timestamp without one would be read in
+// the machine's local zone, so the same file would plan differently on different machines).
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+
+/** Parses an ISO-8601 timestamp with an offset; null when malformed or impossible (Feb 30, 25:00). */
+export function parseTimestamp(text: string): Date | null {
+  const m = TIMESTAMP.exec(text);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map((v) => Number(v ?? 0)) as number[];
+  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  if (month! < 1 || month! > 12 || day! < 1 || day! > daysInMonth) return null;
+  if (hour! > 23 || minute! > 59 || second! > 59) return null;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? null : new Date(ms);
+}
+
+const ROOT_FIELDS = ["now", "settings", "presets"] as const;
+const SETTINGS_FIELDS = ["backoffIntervalSeconds", "failedRetentionSeconds"] as const;
+const PRESET_FIELDS = [
+  "id",
+  "desiredInstances",
+  "ttlSeconds",
+  "lastInvalidatedAt",
+  "active",
+  "status",
+  "scheduling",
+  "prebuilds",
+  "inProgress",
+  "pendingJobs",
+  "backoff",
+] as const;
+const PREBUILD_FIELDS = ["id", "createdAt", "status", "ready", "failedAt"] as const;
+const PRESET_STATUSES: readonly PresetStatus[] = ["healthy", "hard_limited", "validation_failed"];
+const PREBUILD_STATUSES = ["running", "stopped", "failed"] as const;
+
+function readSettings(r: Reader, value: unknown): PlanSettings {
+  const path = "settings";
+  const o = value === undefined || value === null ? {} : r.object(value, path, SETTINGS_FIELDS);
+  if (!o) return defaultPlanSettings;
+  const backoff = r.optional(o.backoffIntervalSeconds, defaultPlanSettings.backoffIntervalMs / 1000, (v) =>
+    r.seconds(v, join(path, "backoffIntervalSeconds")),
+  );
+  const retention = r.optional(o.failedRetentionSeconds, defaultPlanSettings.failedRetentionMs / 1000, (v) =>
+    r.seconds(v, join(path, "failedRetentionSeconds")),
+  );
+  return {
+    backoffIntervalMs: (backoff ?? 0) * 1000,
+    failedRetentionMs: (retention ?? 0) * 1000,
+  };
+}
+
+function readScheduling(r: Reader, value: unknown, path: string): Scheduling | null {
+  if (value === undefined || value === null) return null;
+  const o = r.object(value, path, ["timezone", "schedules"]);
+  if (!o) return null;
+  // An empty timezone is fine without schedules (validateSchedule says when it is not).
+  const timezone =
+    typeof o.timezone === "string"
+      ? o.timezone
+      : r.fail(join(path, "timezone"), `expected a string, got ${describe(o.timezone)}`);
+  const list = r.array(o.schedules, join(path, "schedules")) ?? [];
+  const schedules: Schedule[] = [];
+  let shapeOk = timezone !== undefined;
+  list.forEach((item, i) => {
+    const itemPath = `${join(path, "schedules")}[${i}]`;
+    const s = r.object(item, itemPath, ["cron", "instances"]);
+    const cron = s ? r.string(s.cron, join(itemPath, "cron")) : undefined;
+    const instances = s ? r.count(s.instances, join(itemPath, "instances")) : undefined;
+    if (cron === undefined || instances === undefined) shapeOk = false;
+    else schedules.push({ cron, instances });
+  });
+  if (!shapeOk || timezone === undefined) return null;
+  const scheduling = { timezone, schedules };
+  for (const issue of validateSchedule(scheduling)) r.fail(join(path, issue.path), issue.message);
+  return scheduling;
+}
+
+function readPrebuild(r: Reader, value: unknown, path: string): PrebuildSnapshot | undefined {
+  const o = r.object(value, path, PREBUILD_FIELDS);
+  if (!o) return undefined;
+  const id = r.string(o.id, join(path, "id"));
+  const createdAt = r.timestamp(o.createdAt, join(path, "createdAt"));
+  const status = o.status;
+  if (!PREBUILD_STATUSES.includes(status as (typeof PREBUILD_STATUSES)[number])) {
+    return r.fail(
+      join(path, "status"),
+      `expected one of ${PREBUILD_STATUSES.join(", ")}, got ${describe(status)}`,
+    );
+  }
+  // `ready` and `failedAt` only mean something for one status each; elsewhere they are accepted and ignored, so a
+  // dump of every column still parses.
+  if (status === "running") {
+    const ready = r.boolean(o.ready, join(path, "ready"));
+    if (id === undefined || createdAt === undefined || ready === undefined) return undefined;
+    return { id, createdAt, status, ready };
+  }
+  if (o.ready !== undefined) r.boolean(o.ready, join(path, "ready"));
+  if (status === "failed") {
+    const failedAt = r.timestamp(o.failedAt, join(path, "failedAt"));
+    if (id === undefined || createdAt === undefined || failedAt === undefined) return undefined;
+    return { id, createdAt, status, failedAt };
+  }
+  if (o.failedAt !== undefined && o.failedAt !== null) r.timestamp(o.failedAt, join(path, "failedAt"));
+  if (id === undefined || createdAt === undefined) return undefined;
+  return { id, createdAt, status: "stopped" };
+}
+
+function readPreset(r: Reader, value: unknown, path: string, seenPrebuilds: Map<string, string>) {
+  const o = r.object(value, path, PRESET_FIELDS);
+  if (!o) return undefined;
+  const at = (key: string) => join(path, key);
+  const id = r.string(o.id, at("id"));
+  const desired = r.count(o.desiredInstances, at("desiredInstances"));
+  const ttlSeconds = r.optional(o.ttlSeconds, 0, (v) => r.count(v, at("ttlSeconds")));
+  const lastInvalidatedAt = r.optional<Date | null>(o.lastInvalidatedAt, null, (v) =>
+    r.timestamp(v, at("lastInvalidatedAt")),
+  );
+  const active = r.boolean(o.active, at("active"));
+  const status = r.optional<PresetStatus>(o.status, "healthy", (v) =>
+    PRESET_STATUSES.includes(v as PresetStatus)
+      ? (v as PresetStatus)
+      : r.fail(at("status"), `expected one of ${PRESET_STATUSES.join(", ")}, got ${describe(v)}`),
+  );
+  const scheduling = readScheduling(r, o.scheduling, at("scheduling"));
+
+  const prebuilds: PrebuildSnapshot[] = [];
+  const list = r.optional<unknown[]>(o.prebuilds, [], (v) => r.array(v, at("prebuilds"))) ?? [];
+  list.forEach((item, i) => {
+    const itemPath = `${at("prebuilds")}[${i}]`;
+    const p = readPrebuild(r, item, itemPath);
+    if (!p) return;
+    const earlier = seenPrebuilds.get(p.id);
+    // A workspace belongs to one preset and appears once; a duplicate would be deleted or counted twice.
+    if (earlier) r.fail(join(itemPath, "id"), `duplicate prebuild id "${p.id}" (also at ${earlier})`);
+    else seenPrebuilds.set(p.id, itemPath);
+    prebuilds.push(p);
+  });
+
+  const inProgressObj = r.optional<Obj>(o.inProgress, {}, (v) =>
+    r.object(v, at("inProgress"), ["start", "stop", "delete"]),
+  );
+  const inProgressCount = (key: "start" | "stop" | "delete") =>
+    r.optional(inProgressObj?.[key], 0, (v) => r.count(v, join(at("inProgress"), key)));
+  const inProgress = {
+    start: inProgressCount("start"),
+    stop: inProgressCount("stop"),
+    delete: inProgressCount("delete"),
+  };
+  const pendingJobs = r.optional(o.pendingJobs, 0, (v) => r.count(v, at("pendingJobs")));
+
+  let backoff: PresetSnapshot["backoff"] = null;
+  if (o.backoff !== undefined && o.backoff !== null) {
+    const b = r.object(o.backoff, at("backoff"), ["numFailed", "lastFailedAt"]);
+    const numFailed = b ? r.count(b.numFailed, join(at("backoff"), "numFailed")) : undefined;
+    const lastFailedAt = b ? r.timestamp(b.lastFailedAt, join(at("backoff"), "lastFailedAt")) : undefined;
+    if (numFailed !== undefined && lastFailedAt !== undefined) backoff = { numFailed, lastFailedAt };
+  }
+
+  if (
+    id === undefined ||
+    desired === undefined ||
+    ttlSeconds === undefined ||
+    lastInvalidatedAt === undefined ||
+    active === undefined ||
+    status === undefined ||
+    inProgress.start === undefined ||
+    inProgress.stop === undefined ||
+    inProgress.delete === undefined ||
+    pendingJobs === undefined
+  ) {
+    return undefined;
+  }
+  const preset: PresetSnapshot = {
+    id,
+    desiredInstances: desired,
+    ttlSeconds,
+    lastInvalidatedAt,
+    active,
+    status,
+    scheduling,
+    prebuilds,
+    inProgress: { start: inProgress.start, stop: inProgress.stop, delete: inProgress.delete },
+    pendingJobs,
+    backoff,
+  };
+  return preset;
+}
+
+/**
+ * Validates a parsed snapshot document (§5 offline format) and converts it to planner input. Optional fields and
+ * their defaults: `now` (null: caller decides), `settings` and each of its fields (60 s, 86400 s), `ttlSeconds`
+ * (0), `lastInvalidatedAt`, `scheduling`, `backoff` (null), `status` ("healthy"), `prebuilds` ([]), `inProgress`
+ * and each count, `pendingJobs` (0). Required: `presets`, and per preset `id`, `desiredInstances`, `active`.
+ * Throws SnapshotFormatError listing every problem.
+ */
+export function parseSnapshot(document: unknown): OfflineSnapshot {
+  const r = new Reader();
+  const root = r.object(document, "", ROOT_FIELDS);
+  if (!root) throw new SnapshotFormatError(r.issues);
+  const now = r.optional<Date | null>(root.now, null, (v) => r.timestamp(v, "now"));
+  const settings = readSettings(r, root.settings);
+  const presets: PresetSnapshot[] = [];
+  const seenPresets = new Map<string, string>();
+  const seenPrebuilds = new Map<string, string>();
+  const list = r.array(root.presets, "presets") ?? [];
+  list.forEach((item, i) => {
+    const path = `presets[${i}]`;
+    const preset = readPreset(r, item, path, seenPrebuilds);
+    if (!preset) return;
+    const earlier = seenPresets.get(preset.id);
+    if (earlier) r.fail(`${path}.id`, `duplicate preset id "${preset.id}" (also at ${earlier})`);
+    else seenPresets.set(preset.id, path);
+    presets.push(preset);
+  });
+  if (r.issues.length > 0) throw new SnapshotFormatError(r.issues);
+  return { now: now ?? null, settings, presets };
+}
+
+/** Parses snapshot JSON text; malformed JSON is a SnapshotFormatError too. */
+export function parseSnapshotText(text: string): OfflineSnapshot {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new SnapshotFormatError([{ path: "snapshot", message: `not valid JSON: ${reason}` }]);
+  }
+  return parseSnapshot(document);
+}
+
+// --- writing -------------------------------------------------------------------------------------------------
+
+/** A PlanAction as JSON: the same fields, with `until` as an ISO-8601 string. */
+export type PlanActionJson = Exclude<PlanAction, { type: "backoff" }> | { type: "backoff"; until: string };
+
+export interface PlanOutputJson {
+  presets: { id: string; state: PresetState; actions: PlanActionJson[] }[];
+}
+
+/** `2026-01-05T10:01:00Z`; milliseconds only when there are any. */
+export function formatTimestamp(date: Date): string {
+  const iso = date.toISOString();
+  return iso.endsWith(".000Z") ? `${iso.slice(0, -5)}Z` : iso;
+}
+
+function actionToJson(action: PlanAction): PlanActionJson {
+  switch (action.type) {
+    case "delete":
+      return { type: "delete", reason: action.reason, ids: [...action.ids] };
+    case "cancel_pending":
+      return { type: "cancel_pending" };
+    case "create":
+      return { type: "create", count: action.count };
+    case "backoff":
+      return { type: "backoff", until: formatTimestamp(action.until) };
+    case "blocked":
+      return { type: "blocked", reason: action.reason };
+  }
+}
+
+/** The §5 output document for a list of plans (state keys in contract order). */
+export function plansToJson(plans: PresetPlan[]): PlanOutputJson {
+  return {
+    presets: plans.map((p) => ({
+      id: p.id,
+      state: {
+        desired: p.state.desired,
+        running: p.state.running,
+        expired: p.state.expired,
+        eligible: p.state.eligible,
+        extraneous: p.state.extraneous,
+        starting: p.state.starting,
+        stopping: p.state.stopping,
+        deleting: p.state.deleting,
+      },
+      actions: p.actions.map(actionToJson),
+    })),
+  };
+}

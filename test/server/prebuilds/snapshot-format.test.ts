@@ -1,0 +1,390 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { PresetPlan } from "../../../src/server/prebuilds/plan.js";
+import {
+  formatTimestamp,
+  parseSnapshot,
+  parseSnapshotText,
+  parseTimestamp,
+  plansToJson,
+  SnapshotFormatError,
+} from "../../../src/server/prebuilds/snapshot-format.js";
+import { type Doc, exampleDocument } from "./fixtures.js";
+
+function issuesOf(document: unknown): { path: string; message: string }[] {
+  try {
+    parseSnapshot(document);
+  } catch (err) {
+    assert.ok(err instanceof SnapshotFormatError, `unexpected error ${err}`);
+    return err.issues;
+  }
+  assert.fail("the document was accepted");
+}
+
+describe("parseSnapshot: a valid document", () => {
+  test("GIVEN the §5 example WHEN parsed THEN every field arrives with its type", () => {
+    const snapshot = parseSnapshot(exampleDocument());
+    assert.equal(snapshot.now?.toISOString(), "2026-01-05T10:00:00.000Z");
+    assert.deepEqual(snapshot.settings, { backoffIntervalMs: 60_000, failedRetentionMs: 86_400_000 });
+    const [p] = snapshot.presets;
+    assert.ok(p);
+    assert.equal(p.id, "p1");
+    assert.equal(p.desiredInstances, 2);
+    assert.equal(p.ttlSeconds, 86400);
+    assert.equal(p.lastInvalidatedAt, null);
+    assert.equal(p.active, true);
+    assert.equal(p.status, "healthy");
+    assert.deepEqual(p.scheduling, {
+      timezone: "Europe/Berlin",
+      schedules: [{ cron: "* 8-18 * * 1-5", instances: 3 }],
+    });
+    assert.deepEqual(p.prebuilds, [
+      { id: "w1", createdAt: new Date("2026-01-04T09:00:00Z"), status: "running", ready: true },
+      { id: "w2", createdAt: new Date("2026-01-05T09:00:00Z"), status: "stopped" },
+      {
+        id: "w3",
+        createdAt: new Date("2026-01-03T09:00:00Z"),
+        status: "failed",
+        failedAt: new Date("2026-01-03T09:05:00Z"),
+      },
+    ]);
+    assert.deepEqual(p.inProgress, { start: 0, stop: 0, delete: 0 });
+    assert.equal(p.pendingJobs, 0);
+    assert.deepEqual(p.backoff, { numFailed: 2, lastFailedAt: new Date("2026-01-05T09:59:00Z") });
+  });
+
+  test("GIVEN a minimal document WHEN parsed THEN the documented defaults apply", () => {
+    const snapshot = parseSnapshot({ presets: [{ id: "p", desiredInstances: 1, active: false }] });
+    assert.equal(snapshot.now, null);
+    assert.deepEqual(snapshot.settings, { backoffIntervalMs: 60_000, failedRetentionMs: 86_400_000 });
+    assert.deepEqual(snapshot.presets, [
+      {
+        id: "p",
+        desiredInstances: 1,
+        ttlSeconds: 0,
+        lastInvalidatedAt: null,
+        active: false,
+        status: "healthy",
+        scheduling: null,
+        prebuilds: [],
+        inProgress: { start: 0, stop: 0, delete: 0 },
+        pendingJobs: 0,
+        backoff: null,
+      },
+    ]);
+  });
+
+  test("GIVEN timestamps with offsets and fractions WHEN parsed THEN they are the same instants", () => {
+    assert.equal(parseTimestamp("2026-01-05T11:00:00+01:00")?.toISOString(), "2026-01-05T10:00:00.000Z");
+    assert.equal(parseTimestamp("2026-01-05T10:00:00.250Z")?.toISOString(), "2026-01-05T10:00:00.250Z");
+    assert.equal(parseTimestamp("2026-01-05T10:00Z")?.toISOString(), "2026-01-05T10:00:00.000Z");
+    assert.equal(parseTimestamp("2024-02-29T00:00:00Z")?.toISOString(), "2024-02-29T00:00:00.000Z");
+  });
+
+  for (const text of [
+    "2026-02-29T00:00:00Z",
+    "2026-01-05T24:00:00Z",
+    "2026-01-05T10:60:00Z",
+    "2026-01-05T10:00:00",
+    "2026-01-05",
+    "1767607200",
+  ]) {
+    test(`GIVEN the timestamp ${text} WHEN parsed THEN it is rejected`, () => {
+      assert.equal(parseTimestamp(text), null);
+    });
+  }
+
+  test("GIVEN an empty timezone without schedules WHEN parsed THEN it is accepted", () => {
+    const document = exampleDocument();
+    document.presets[0].scheduling = { timezone: "", schedules: [] };
+    assert.deepEqual(parseSnapshot(document).presets[0]?.scheduling, { timezone: "", schedules: [] });
+  });
+});
+
+describe("parseSnapshot: each invalid field is named", () => {
+  const cases: {
+    name: string;
+    replace?: (d: Doc) => unknown;
+    mutate?: (d: Doc) => void;
+    path: string;
+    message?: RegExp;
+  }[] = [
+    { name: "a document that is an array", replace: () => [], path: "snapshot" },
+    {
+      name: "an unknown top-level field",
+      replace: (d) => ({ ...d, extra: 1 }),
+      path: "extra",
+      message: /unknown/,
+    },
+    { name: "now without a timezone", replace: (d) => ({ ...d, now: "2026-01-05T10:00:00" }), path: "now" },
+    { name: "now that is a number", replace: (d) => ({ ...d, now: 1767607200000 }), path: "now" },
+    {
+      name: "a negative backoff interval",
+      replace: (d) => ({ ...d, settings: { backoffIntervalSeconds: -1 } }),
+      path: "settings.backoffIntervalSeconds",
+    },
+    {
+      name: "a failed retention given as a string",
+      replace: (d) => ({ ...d, settings: { failedRetentionSeconds: "24h" } }),
+      path: "settings.failedRetentionSeconds",
+    },
+    {
+      name: "a misspelled setting",
+      replace: (d) => ({ ...d, settings: { backoffInterval: 60 } }),
+      path: "settings.backoffInterval",
+      message: /unknown field/,
+    },
+    {
+      name: "missing presets",
+      replace: (d) => ({ now: d.now }),
+      path: "presets",
+      message: /expected an array/,
+    },
+    { name: "a preset that is a string", replace: (d) => ({ ...d, presets: ["p1"] }), path: "presets[0]" },
+    { name: "a missing preset id", mutate: (d) => delete d.presets[0].id, path: "presets[0].id" },
+    {
+      name: "an empty preset id",
+      mutate: (d) => {
+        d.presets[0].id = "";
+      },
+      path: "presets[0].id",
+    },
+    {
+      name: "a fractional desiredInstances",
+      mutate: (d) => {
+        d.presets[0].desiredInstances = 1.5;
+      },
+      path: "presets[0].desiredInstances",
+    },
+    {
+      name: "a negative ttlSeconds",
+      mutate: (d) => {
+        d.presets[0].ttlSeconds = -5;
+      },
+      path: "presets[0].ttlSeconds",
+    },
+    {
+      name: "a misspelled ttl field",
+      mutate: (d) => {
+        d.presets[0].ttlSecond = 60;
+      },
+      path: "presets[0].ttlSecond",
+      message: /unknown field/,
+    },
+    {
+      name: "an impossible lastInvalidatedAt (Feb 30)",
+      mutate: (d) => {
+        d.presets[0].lastInvalidatedAt = "2026-02-30T00:00:00Z";
+      },
+      path: "presets[0].lastInvalidatedAt",
+      message: /ISO-8601/,
+    },
+    {
+      name: "active as a string",
+      mutate: (d) => {
+        d.presets[0].active = "yes";
+      },
+      path: "presets[0].active",
+    },
+    { name: "a missing active", mutate: (d) => delete d.presets[0].active, path: "presets[0].active" },
+    {
+      name: "an unknown preset status",
+      mutate: (d) => {
+        d.presets[0].status = "broken";
+      },
+      path: "presets[0].status",
+      message: /healthy, hard_limited, validation_failed/,
+    },
+    {
+      name: "an invalid scheduling timezone",
+      mutate: (d) => {
+        d.presets[0].scheduling.timezone = "Berlin";
+      },
+      path: "presets[0].scheduling.timezone",
+    },
+    {
+      name: "a scheduling cron with a fixed minute",
+      mutate: (d) => {
+        d.presets[0].scheduling.schedules[0].cron = "0 8-18 * * 1-5";
+      },
+      path: "presets[0].scheduling.schedules[0].cron",
+      message: /minute/,
+    },
+    {
+      name: "overlapping schedules",
+      mutate: (d) => {
+        d.presets[0].scheduling.schedules.push({ cron: "* 12 * * *", instances: 1 });
+      },
+      path: "presets[0].scheduling.schedules[1].cron",
+      message: /overlaps/,
+    },
+    {
+      name: "schedule instances as a string",
+      mutate: (d) => {
+        d.presets[0].scheduling.schedules[0].instances = "3";
+      },
+      path: "presets[0].scheduling.schedules[0].instances",
+    },
+    {
+      name: "prebuilds as an object",
+      mutate: (d) => {
+        d.presets[0].prebuilds = {};
+      },
+      path: "presets[0].prebuilds",
+    },
+    {
+      name: "a prebuild createdAt that is not a timestamp",
+      mutate: (d) => {
+        d.presets[0].prebuilds[2].createdAt = "yesterday";
+      },
+      path: "presets[0].prebuilds[2].createdAt",
+      message: /not an ISO-8601 timestamp/,
+    },
+    {
+      name: "an unknown prebuild status",
+      mutate: (d) => {
+        d.presets[0].prebuilds[0].status = "starting";
+      },
+      path: "presets[0].prebuilds[0].status",
+      message: /running, stopped, failed/,
+    },
+    {
+      name: "a running prebuild without ready",
+      mutate: (d) => delete d.presets[0].prebuilds[0].ready,
+      path: "presets[0].prebuilds[0].ready",
+    },
+    {
+      name: "a failed prebuild without failedAt",
+      mutate: (d) => delete d.presets[0].prebuilds[2].failedAt,
+      path: "presets[0].prebuilds[2].failedAt",
+    },
+    {
+      name: "a duplicate prebuild id",
+      mutate: (d) => {
+        d.presets[0].prebuilds[1].id = "w1";
+      },
+      path: "presets[0].prebuilds[1].id",
+      message: /duplicate.*presets\[0\]\.prebuilds\[0\]/,
+    },
+    {
+      name: "a negative in-progress count",
+      mutate: (d) => {
+        d.presets[0].inProgress.stop = -1;
+      },
+      path: "presets[0].inProgress.stop",
+    },
+    {
+      name: "an unknown in-progress transition",
+      mutate: (d) => {
+        d.presets[0].inProgress.destroy = 1;
+      },
+      path: "presets[0].inProgress.destroy",
+      message: /unknown field/,
+    },
+    {
+      name: "pendingJobs as a boolean",
+      mutate: (d) => {
+        d.presets[0].pendingJobs = true;
+      },
+      path: "presets[0].pendingJobs",
+    },
+    {
+      name: "a backoff without lastFailedAt",
+      mutate: (d) => delete d.presets[0].backoff.lastFailedAt,
+      path: "presets[0].backoff.lastFailedAt",
+    },
+    {
+      name: "a fractional numFailed",
+      mutate: (d) => {
+        d.presets[0].backoff.numFailed = 0.5;
+      },
+      path: "presets[0].backoff.numFailed",
+    },
+    {
+      name: "a duplicate preset id",
+      mutate: (d) => {
+        d.presets.push({ id: "p1", desiredInstances: 0, active: true });
+      },
+      path: "presets[1].id",
+      message: /duplicate preset id "p1"/,
+    },
+  ];
+  for (const c of cases) {
+    test(`GIVEN ${c.name} WHEN parsed THEN the error names ${c.path}`, () => {
+      const document = exampleDocument();
+      c.mutate?.(document);
+      const issues = issuesOf(c.replace ? c.replace(document) : document);
+      const issue = issues.find((i) => i.path === c.path);
+      assert.ok(issue, `no issue at ${c.path}; got ${JSON.stringify(issues)}`);
+      if (c.message) assert.match(issue.message, c.message);
+    });
+  }
+
+  test("GIVEN several problems WHEN parsed THEN the message names the first and counts the rest", () => {
+    const document = exampleDocument();
+    document.presets[0].desiredInstances = -1;
+    document.presets[0].prebuilds[0].createdAt = "soon";
+    const err = (() => {
+      try {
+        parseSnapshot(document);
+      } catch (e) {
+        return e;
+      }
+    })();
+    assert.ok(err instanceof SnapshotFormatError);
+    assert.match(err.message, /^presets\[0\]\.desiredInstances: .*\(and 1 more\)$/);
+    assert.deepEqual(
+      err.issues.map((i) => i.path),
+      ["presets[0].desiredInstances", "presets[0].prebuilds[0].createdAt"],
+    );
+  });
+
+  test("GIVEN text that is not JSON WHEN parsed THEN the error says so", () => {
+    assert.throws(
+      () => parseSnapshotText("{ presets: "),
+      (err: unknown) => {
+        assert.ok(err instanceof SnapshotFormatError);
+        assert.match(err.message, /^snapshot: not valid JSON/);
+        return true;
+      },
+    );
+  });
+});
+
+describe("plansToJson", () => {
+  test("GIVEN a plan with every action type WHEN serialized THEN the §5 output shape comes out", () => {
+    // State keys given out of order and with distinct values: the output must use contract order and names.
+    const plan: PresetPlan = {
+      id: "p1",
+      state: {
+        deleting: 8,
+        stopping: 7,
+        starting: 6,
+        extraneous: 5,
+        eligible: 4,
+        expired: 3,
+        running: 2,
+        desired: 1,
+      },
+      actions: [
+        { type: "delete", reason: "expired", ids: ["w1"] },
+        { type: "cancel_pending" },
+        { type: "create", count: 1 },
+        { type: "backoff", until: new Date("2026-01-05T10:01:00Z") },
+        { type: "blocked", reason: "hard_limited" },
+      ],
+    };
+    assert.equal(
+      JSON.stringify(plansToJson([plan])),
+      '{"presets":[{"id":"p1","state":{"desired":1,"running":2,"expired":3,"eligible":4,"extraneous":5,' +
+        '"starting":6,"stopping":7,"deleting":8},"actions":[{"type":"delete","reason":"expired","ids":["w1"]},' +
+        '{"type":"cancel_pending"},{"type":"create","count":1},{"type":"backoff","until":"2026-01-05T10:01:00Z"},' +
+        '{"type":"blocked","reason":"hard_limited"}]}]}',
+    );
+  });
+
+  test("GIVEN an instant with milliseconds WHEN formatted THEN they are kept", () => {
+    assert.equal(formatTimestamp(new Date("2026-01-05T10:01:00.500Z")), "2026-01-05T10:01:00.500Z");
+    assert.equal(formatTimestamp(new Date("2026-01-05T10:01:00Z")), "2026-01-05T10:01:00Z");
+  });
+});

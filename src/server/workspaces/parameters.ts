@@ -74,14 +74,15 @@ export function resolveParameterValues(input: ResolveInput): Array<{ name: strin
       if (p.required) throw new ParameterValidationError(p.name, "a value is required");
       value = p.defaultValue;
     }
-    validateValue(p, value);
+    validateParameterValue(p, value);
     if (before !== undefined && p.validationMonotonic) checkMonotonic(p, before, value);
     out.push({ name: p.name, value });
   }
   return out;
 }
 
-function validateValue(p: ParameterDefinition, value: string): void {
+/** Checks one value against its parameter (type, options, regex, min/max); throws ParameterValidationError. */
+export function validateParameterValue(p: ParameterDefinition, value: string): void {
   const fail = (why: string): never => {
     throw new ParameterValidationError(p.name, p.validationError ? `${p.validationError} (${why})` : why);
   };

@@ -1,5 +1,5 @@
 // Named fixtures for the prebuild planner tests. NOW is a Monday, 11:00 in Berlin, 05:00 in New York.
-import type { PrebuildSnapshot, PresetSnapshot } from "../../../src/server/prebuilds/plan.js";
+import type { PrebuildSnapshot, PresetSnapshot, PresetState } from "../../../src/server/prebuilds/plan.js";
 
 export const NOW = new Date("2026-01-05T10:00:00Z");
 export const SECOND = 1000;
@@ -78,5 +78,20 @@ export function exampleDocument(): Doc {
         backoff: { numFailed: 2, lastFailedAt: "2026-01-05T09:59:00Z" },
       },
     ],
+  };
+}
+
+/** A plan's per-preset state: zero everywhere except the fields given (key order as in the output). */
+export function planState(s: Partial<PresetState> = {}): PresetState {
+  return {
+    desired: 0,
+    running: 0,
+    expired: 0,
+    eligible: 0,
+    extraneous: 0,
+    starting: 0,
+    stopping: 0,
+    deleting: 0,
+    ...s,
   };
 }

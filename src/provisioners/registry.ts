@@ -1,10 +1,27 @@
 // Provisioner types known to `prewarm provisioner serve --type …` (and daemons). Imports are lazy so a
 // type's dependencies load only when it is used. Add a type with one line.
 import type { Provisioner } from "../provisionersdk/types.js";
+import type { TerraformProvisionerOptions } from "./terraform/index.js"; // type only: loads nothing
 
-export const provisionerTypes: Record<string, () => Promise<Provisioner>> = {
+/** Operator settings of the terraform type (see docs/terraform-provisioner.md). */
+export type TerraformTypeOptions = Pick<
+  TerraformProvisionerOptions,
+  "exitTimeoutMs" | "pluginCacheDir" | "extraEnv" | "agentScriptEnv"
+>;
+
+/** Per-type settings; each factory reads only its own entry and ignores the rest. */
+export interface ProvisionerTypeOptions {
+  terraform?: TerraformTypeOptions;
+}
+
+export type ProvisionerFactory = (options: ProvisionerTypeOptions) => Promise<Provisioner>;
+
+export const provisionerTypes: Record<string, ProvisionerFactory> = {
   echo: async () => (await import("./echo/provisioner.js")).echoProvisioner,
-  terraform: async () => (await import("./terraform/index.js")).terraformProvisioner,
+  terraform: async ({ terraform }) => {
+    const module = await import("./terraform/index.js");
+    return terraform ? module.createTerraformProvisioner(terraform) : module.terraformProvisioner;
+  },
 };
 
 export class UnknownProvisionerTypeError extends Error {
@@ -16,9 +33,34 @@ export class UnknownProvisionerTypeError extends Error {
   }
 }
 
-/** The provisioner of `type`; throws UnknownProvisionerTypeError. */
-export async function loadProvisioner(type: string): Promise<Provisioner> {
+/**
+ * The provisioner of `type`, configured by `options`; throws UnknownProvisionerTypeError, or the type's own
+ * error for a bad setting (terraform: TerraformEnvError for a configured name that is not TF_*).
+ */
+export async function loadProvisioner(
+  type: string,
+  options: ProvisionerTypeOptions = {},
+): Promise<Provisioner> {
   const load = Object.hasOwn(provisionerTypes, type) ? provisionerTypes[type] : undefined;
   if (!load) throw new UnknownProvisionerTypeError(type);
-  return load();
+  return load(options);
+}
+
+export interface AvailabilityOptions {
+  /** Where terraform is looked up (PATH only). Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Told why a known type cannot run here, e.g. to log it. */
+  onUnavailable?: (type: string, reason: string) => void;
+}
+
+/**
+ * The types that can run on this host: "echo" always, "terraform" when a usable terraform binary is on PATH.
+ * Never throws; the server uses it to choose its in-process provisioners.
+ */
+export async function availableProvisionerTypes(options: AvailabilityOptions = {}): Promise<string[]> {
+  const { detectTerraform } = await import("./terraform/detect.js");
+  const detection = await detectTerraform("terraform", options.env ?? process.env);
+  if (detection.version !== undefined) return ["echo", "terraform"];
+  options.onUnavailable?.("terraform", detection.reason ?? "terraform not found");
+  return ["echo"];
 }

@@ -1,10 +1,14 @@
 // `prewarm provisioner …`: standalone provisioners (and, later, external daemons).
+import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import {
   loadProvisioner,
+  type ProvisionerTypeOptions,
   provisionerTypes,
+  type TerraformTypeOptions,
   UnknownProvisionerTypeError,
 } from "../../provisioners/registry.js";
+import { parseOperatorEnvEntries, TerraformEnvError } from "../../provisioners/terraform/env.js";
 import { AddressError, parseAddress } from "../../provisionersdk/address.js";
 import { serve } from "../../provisionersdk/serve.js";
 import { parseDuration } from "../../util/duration.js";
@@ -17,7 +21,13 @@ interface ServeOptions {
   maxArchiveBytes?: string;
   maxArchiveEntries?: string;
   shutdownTimeout: string;
+  terraformExitTimeout?: string;
+  terraformPluginCache?: string;
+  tfEnv: string[];
 }
+
+/** Collects a repeatable option's values in order. */
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerProvisionerCommands(program: Command): void {
   const provisioner = program.command("provisioner").description("Run provisioners and provisioner daemons");
@@ -39,6 +49,20 @@ export function registerProvisionerCommands(program: Command): void {
       "how long shutdown waits for running sessions before cancelling them",
       "30s",
     )
+    .option(
+      "--terraform-exit-timeout <duration>",
+      "terraform: how long a cancelled terraform may take to exit after SIGINT before it is killed (default 3m)",
+    )
+    .option(
+      "--terraform-plugin-cache <dir>",
+      "terraform: provider plugin cache shared by all sessions (created if missing)",
+    )
+    .option(
+      "--tf-env <NAME=VALUE>",
+      "terraform: a TF_* setting for every terraform command (repeatable; values are never logged)",
+      collect,
+      [],
+    )
     .action(async (options: ServeOptions) => serveCommand(options));
 }
 
@@ -52,7 +76,8 @@ async function serveCommand(options: ServeOptions): Promise<void> {
     limits.maxEntries = positiveInteger("--max-archive-entries", options.maxArchiveEntries);
   }
   const shutdownMs = durationOption("--shutdown-timeout", options.shutdownTimeout);
-  const provisioner = await loadProvisioner(options.type).catch((err: unknown) => {
+  const typeOptions = provisionerTypeOptions(options);
+  const provisioner = await loadProvisioner(options.type, typeOptions).catch((err: unknown) => {
     throw err instanceof UnknownProvisionerTypeError ? new CliError(`--type: ${err.message}`, 2) : err;
   });
 
@@ -86,6 +111,37 @@ async function serveCommand(options: ServeOptions): Promise<void> {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   });
+}
+
+/** The `--terraform-*` / `--tf-env` flags as registry options; they are usage errors with another --type. */
+function provisionerTypeOptions(options: ServeOptions): ProvisionerTypeOptions {
+  const given = [
+    options.terraformExitTimeout !== undefined && "--terraform-exit-timeout",
+    options.terraformPluginCache !== undefined && "--terraform-plugin-cache",
+    options.tfEnv.length > 0 && "--tf-env",
+  ].filter((flag): flag is string => flag !== false);
+  if (given.length === 0) return {};
+  if (options.type !== "terraform") {
+    throw new CliError(`${given.join(", ")}: only for --type terraform`, 2);
+  }
+  const terraform: TerraformTypeOptions = {};
+  if (options.terraformExitTimeout !== undefined) {
+    terraform.exitTimeoutMs = durationOption("--terraform-exit-timeout", options.terraformExitTimeout);
+  }
+  if (options.terraformPluginCache !== undefined) {
+    if (options.terraformPluginCache === "") throw new CliError("--terraform-plugin-cache: empty path", 2);
+    // Absolute: terraform runs in each session's directory, where a relative path would mean something else.
+    terraform.pluginCacheDir = resolve(options.terraformPluginCache);
+  }
+  if (options.tfEnv.length > 0) {
+    try {
+      terraform.extraEnv = parseOperatorEnvEntries(options.tfEnv);
+    } catch (err) {
+      if (err instanceof TerraformEnvError) throw new CliError(`--tf-env: ${err.message}`, 2);
+      throw err;
+    }
+  }
+  return { terraform };
 }
 
 /** Checks `--listen` up front so a typo is a usage error, not a listen failure. */

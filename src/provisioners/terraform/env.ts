@@ -74,6 +74,37 @@ export function validateOperatorEnv(env: Env): Env {
   return { ...env };
 }
 
+/** A configurable name: TF_ and then what terraform uses in its settings (TF_VAR_<name> may contain "-"). */
+const operatorEnvName = /^TF_[A-Za-z0-9_-]+$/;
+
+/**
+ * Parses repeated `NAME=VALUE` settings (the CLI's `--tf-env`); a later NAME wins. Error messages name the
+ * setting by its name only: a value may be a token, so it is never echoed.
+ */
+export function parseOperatorEnvEntries(entries: readonly string[]): Env {
+  const env: Env = {};
+  for (const entry of entries) {
+    const eq = entry.indexOf("=");
+    if (eq < 0) {
+      // Without "=" the whole entry may be a value typed in the wrong place: do not echo it.
+      throw new TerraformEnvError('terraform environment: expected NAME=VALUE, got an entry without "="');
+    }
+    const name = entry.slice(0, eq);
+    if (!name.startsWith("TF_")) {
+      throw new TerraformEnvError(
+        `terraform environment: only TF_* settings may be configured, got ${JSON.stringify(name)}`,
+      );
+    }
+    if (!operatorEnvName.test(name)) {
+      throw new TerraformEnvError(
+        `terraform environment: ${JSON.stringify(name)} is not a valid name (TF_ then letters, digits, "_" or "-")`,
+      );
+    }
+    env[name] = entry.slice(eq + 1);
+  }
+  return env;
+}
+
 export interface BaseEnvInput {
   /** The daemon's environment: only PATH, HOME and TF_* are taken from it. */
   processEnv: NodeJS.ProcessEnv;

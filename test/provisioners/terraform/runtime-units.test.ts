@@ -18,6 +18,7 @@ import {
   baseEnv,
   coderEnv,
   describeTfSettings,
+  parseOperatorEnvEntries,
   TerraformEnvError,
   validateOperatorEnv,
 } from "../../../src/provisioners/terraform/env.js";
@@ -75,6 +76,34 @@ describe("terraform environment", () => {
     assert.deepEqual(validateOperatorEnv({ TF_LOG: "info" }), { TF_LOG: "info" });
     assert.throws(() => validateOperatorEnv({ TF_LOG: "info", AWS_PROFILE: "x" }), TerraformEnvError);
   });
+
+  test("GIVEN NAME=VALUE entries WHEN parsed THEN each splits at its first = and a later NAME wins", () => {
+    assert.deepEqual(
+      parseOperatorEnvEntries(["TF_LOG=info", "TF_VAR_my-var=a=b", "TF_INPUT=", "TF_LOG=debug"]),
+      { TF_LOG: "debug", "TF_VAR_my-var": "a=b", TF_INPUT: "" },
+    );
+  });
+
+  const badEntries: { entry: string; error: RegExp }[] = [
+    { entry: "AWS_PROFILE=prod-value", error: /only TF_\* settings may be configured, got "AWS_PROFILE"$/ },
+    { entry: "=prod-value", error: /only TF_\* settings may be configured, got ""$/ },
+    { entry: "TF_TOKEN_prod-value", error: /expected NAME=VALUE, got an entry without "="$/ },
+    { entry: "TF_=prod-value", error: /"TF_" is not a valid name/ },
+    { entry: "TF_A.B=prod-value", error: /"TF_A.B" is not a valid name/ },
+  ];
+  for (const { entry, error } of badEntries) {
+    test(`GIVEN the entry ${JSON.stringify(entry)} WHEN parsed THEN a TerraformEnvError names it without its value`, () => {
+      assert.throws(
+        () => parseOperatorEnvEntries(["TF_LOG=info", entry]),
+        (err: unknown) => {
+          assert.ok(err instanceof TerraformEnvError);
+          assert.match(err.message, error);
+          assert.ok(!err.message.includes("prod-value"), err.message);
+          return true;
+        },
+      );
+    });
+  }
 
   test("GIVEN TF_* settings WHEN described for the log THEN values are redacted except harmless ones", () => {
     assert.deepEqual(describeTfSettings({ PATH: "/bin", TF_VAR_password: "hunter2", TF_LOG: "info" }), [

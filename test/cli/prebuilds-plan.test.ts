@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type Doc, exampleDocument } from "../server/prebuilds/fixtures.js";
+import { type Doc, exampleDocument, planState } from "../server/prebuilds/fixtures.js";
 import { runCli } from "../support/cli.js";
 
 // NOW is Monday 2026-01-05, 11:00 in Berlin.
@@ -56,18 +56,6 @@ const SNAPSHOT: Doc = {
   ],
 };
 
-const state = (s: Partial<Record<string, number>>) => ({
-  desired: 0,
-  running: 0,
-  expired: 0,
-  eligible: 0,
-  extraneous: 0,
-  starting: 0,
-  stopping: 0,
-  deleting: 0,
-  ...s,
-});
-
 let dir: string;
 let snapshotFile: string;
 
@@ -95,7 +83,7 @@ describe("prewarm prebuilds plan --snapshot", () => {
     );
     const [office, outdated, limited, steady, growing] = output.presets;
 
-    assert.deepEqual(office.state, state({ desired: 3, running: 1, expired: 1 }));
+    assert.deepEqual(office.state, planState({ desired: 3, running: 1, expired: 1 }));
     assert.deepEqual(office.actions, [
       { type: "delete", reason: "expired", ids: ["w1"] },
       { type: "delete", reason: "stopped", ids: ["w2"] },
@@ -103,19 +91,19 @@ describe("prewarm prebuilds plan --snapshot", () => {
       { type: "backoff", until: "2026-01-05T10:01:00Z" },
     ]);
 
-    assert.deepEqual(outdated.state, state({ running: 2 }));
+    assert.deepEqual(outdated.state, planState({ running: 2 }));
     assert.deepEqual(outdated.actions, [
       { type: "cancel_pending" },
       { type: "delete", reason: "outdated", ids: ["o1", "o2"] },
     ]);
 
-    assert.deepEqual(limited.state, state({ desired: 2, running: 1, eligible: 1, stopping: 1 }));
+    assert.deepEqual(limited.state, planState({ desired: 2, running: 1, eligible: 1, stopping: 1 }));
     assert.deepEqual(limited.actions, [{ type: "blocked", reason: "hard_limited" }]);
 
-    assert.deepEqual(steady.state, state({ desired: 1, running: 1, eligible: 1 }));
+    assert.deepEqual(steady.state, planState({ desired: 1, running: 1, eligible: 1 }));
     assert.deepEqual(steady.actions, []);
 
-    assert.deepEqual(growing.state, state({ desired: 3, running: 1, starting: 1, deleting: 1 }));
+    assert.deepEqual(growing.state, planState({ desired: 3, running: 1, starting: 1, deleting: 1 }));
     assert.deepEqual(growing.actions, [{ type: "create", count: 1 }]);
   });
 
@@ -179,9 +167,43 @@ describe("prewarm prebuilds plan --snapshot", () => {
     assert.equal(result.stderr, `prewarm: read snapshot "${missing}": no such file\n`);
   });
 
-  test("GIVEN no --snapshot WHEN planned THEN live mode explains it needs a server and exits 1", async () => {
-    const result = await runCli(["prebuilds", "plan"]);
+  test("GIVEN -o table WHEN planned THEN one row per snapshot id, actions summarised from the rules", async () => {
+    const result = await runCli(["prebuilds", "plan", "--snapshot", snapshotFile, "-o", "table"], {
+      env: { NO_COLOR: "1" },
+    });
+    assert.equal(result.stderr, "");
+    assert.equal(result.code, 0);
+    const lines = result.stdout.trimEnd().split("\n");
+    assert.match(
+      lines[0] ?? "",
+      /^TEMPLATE +VERSION +PRESET +DESIRED +RUNNING +ELIGIBLE +EXPIRED +STARTING +ACTIONS$/,
+    );
+    // Offline presets have no names: "-" for template and version, the id as the preset. Columns are separated
+    // by at least two spaces. The backoff ends at 10:01, one minute after the snapshot's `now`.
+    const rows = lines.slice(1).map((line) => line.split(/ {2,}/));
+    assert.deepEqual(rows, [
+      [
+        "-",
+        "-",
+        "office",
+        "3",
+        "1",
+        "0",
+        "1",
+        "0",
+        "delete 1 expired, delete 1 stopped, delete 1 failed, backoff, retry in 1m",
+      ],
+      ["-", "-", "outdated", "0", "2", "0", "0", "0", "cancel pending jobs, delete 2 outdated"],
+      ["-", "-", "limited", "2", "1", "1", "0", "0", "blocked: hard_limited"],
+      ["-", "-", "steady", "1", "1", "1", "0", "0", "-"],
+      ["-", "-", "growing", "3", "1", "0", "0", "1", "create 1"],
+    ]);
+  });
+
+  test("GIVEN an unknown output format WHEN planned THEN a one-line error and exit code 1", async () => {
+    const result = await runCli(["prebuilds", "plan", "--snapshot", snapshotFile, "-o", "yaml"]);
     assert.equal(result.code, 1);
-    assert.equal(result.stderr, "prewarm: live plan needs a running server; use --snapshot FILE\n");
+    assert.equal(result.stdout, "");
+    assert.equal(result.stderr, 'prewarm: invalid output format "yaml" (use table or json)\n');
   });
 });

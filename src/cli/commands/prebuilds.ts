@@ -1,0 +1,159 @@
+// `prewarm prebuilds …`: reconciler control. This module creates the group and `plan`; status, pause, resume,
+// invalidate and resume-preset come from ./prebuilds-ops.ts. `plan` asks the server for its next-cycle plan
+// (table by default, `-o json` prints the contract's Plan object), or works offline with `--snapshot FILE`
+// (JSON by default: the §5 output document; `-o table` renders it like the live plan).
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { systemClock } from "../../clock.js";
+import { type PlanT, routes } from "../../server/api/contract.js";
+import { planAll } from "../../server/prebuilds/plan.js";
+import {
+  type OfflineSnapshot,
+  parseSnapshotText,
+  plansToJson,
+  SnapshotFormatError,
+} from "../../server/prebuilds/snapshot-format.js";
+import { type ApiOptions, commandContext, withApiOptions } from "../client.js";
+import { CliError } from "../errors.js";
+import {
+  type Colors,
+  colorsFor,
+  formatAgo,
+  type OutputFormat,
+  parseOutputFormat,
+  printJson,
+  renderTable,
+} from "../output.js";
+import { registerPrebuildsOpsCommands } from "./prebuilds-ops.js";
+
+/** Exit code for a snapshot that is not valid (as opposed to 1: could not run at all). */
+export const EXIT_INVALID_SNAPSHOT = 2;
+
+interface PlanOptions extends ApiOptions {
+  snapshot?: string;
+}
+
+type PlanPresetT = PlanT["presets"][number];
+type PlanActionT = PlanPresetT["actions"][number];
+
+function describeAction(a: PlanActionT, now: Date, colors: Colors): string {
+  switch (a.type) {
+    case "delete":
+      return `delete ${a.ids.length} ${a.reason}`;
+    case "cancel_pending":
+      return "cancel pending jobs";
+    case "create":
+      return colors.green(`create ${a.count}`);
+    case "backoff":
+      return colors.yellow(`backoff, retry ${formatAgo(a.until, now)}`);
+    case "blocked":
+      return colors.red(`blocked: ${a.reason}`);
+  }
+}
+
+/** One action list in a few words: "delete 1 expired, delete 2 stopped, create 3"; "-" for nothing to do. */
+export function summarizeActions(actions: readonly PlanActionT[], now: Date, colors: Colors): string {
+  if (actions.length === 0) return "-";
+  return actions.map((a) => describeAction(a, now, colors)).join(", ");
+}
+
+/**
+ * The plan as a table, one row per preset. Offline plans carry no names: the template and version columns
+ * show "-" and the preset column the snapshot's id. Relative times count from the plan's `now` when it has one.
+ */
+export function renderPlan(plan: PlanT, fallbackNow: Date, colors: Colors): string {
+  if (plan.presets.length === 0) return "No presets declare prebuilds; nothing to plan.\n";
+  const now = plan.now ? new Date(plan.now) : fallbackNow;
+  return renderTable(
+    [
+      { header: "template", value: (p: PlanPresetT) => p.template ?? "-" },
+      { header: "version", value: (p) => p.templateVersion ?? "-" },
+      { header: "preset", value: (p) => p.preset ?? p.id },
+      { header: "desired", value: (p) => String(p.state.desired) },
+      { header: "running", value: (p) => String(p.state.running) },
+      { header: "eligible", value: (p) => String(p.state.eligible) },
+      { header: "expired", value: (p) => String(p.state.expired) },
+      { header: "starting", value: (p) => String(p.state.starting) },
+      { header: "actions", value: (p) => summarizeActions(p.actions, now, colors) },
+    ],
+    plan.presets,
+    colors,
+  );
+}
+
+/** `now` is for relative times in the table, when the plan itself carries none. */
+function printPlan(plan: PlanT, format: OutputFormat, now: Date): void {
+  if (format === "json") printJson(plan);
+  else process.stdout.write(renderPlan(plan, now, colorsFor()));
+}
+
+async function readSnapshotSource(file: string): Promise<string> {
+  try {
+    if (file === "-") {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString("utf8");
+    }
+    return await readFile(file, "utf8");
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const reason = e.code === "ENOENT" ? "no such file" : e.code === "EISDIR" ? "is a directory" : e.message;
+    throw new CliError(`read snapshot "${file}": ${reason}`);
+  }
+}
+
+async function loadSnapshot(file: string): Promise<OfflineSnapshot> {
+  const text = await readSnapshotSource(file);
+  try {
+    return parseSnapshotText(text);
+  } catch (err) {
+    if (err instanceof SnapshotFormatError) {
+      throw new CliError(`invalid snapshot "${file}": ${err.message}`, EXIT_INVALID_SNAPSHOT);
+    }
+    throw err;
+  }
+}
+
+async function planFromSnapshot(file: string, format: OutputFormat): Promise<void> {
+  const snapshot = await loadSnapshot(file);
+  // A snapshot without `now` is planned at the current time: the CLI is the I/O edge, the planner never reads
+  // the clock.
+  const now = snapshot.now ?? systemClock.now();
+  const plans = planAll(snapshot.presets, now, snapshot.settings);
+  // The JSON stays exactly the §5 document (no `now`, no names).
+  printPlan(plansToJson(plans), format, now);
+}
+
+async function planFromServer(options: PlanOptions): Promise<void> {
+  const { client, format } = await commandContext({ ...options, output: options.output ?? "table" });
+  printPlan(await client.call(routes.prebuildsPlan), format, systemClock.now());
+}
+
+async function runPlan(options: PlanOptions): Promise<void> {
+  if (options.snapshot !== undefined) {
+    return planFromSnapshot(options.snapshot, parseOutputFormat(options.output ?? "json"));
+  }
+  return planFromServer(options);
+}
+
+/** Registers `prewarm prebuilds` (alias `prebuild`). */
+export function registerPrebuildsCommands(program: Command): void {
+  const prebuilds = program
+    .command("prebuilds")
+    .alias("prebuild")
+    .description("Inspect and control the prebuild reconciler");
+  withApiOptions(
+    prebuilds
+      .command("plan")
+      .description("Show what the reconciler would do next, per preset (nothing is executed)")
+      .option(
+        "--snapshot <file>",
+        'plan offline from a snapshot JSON file ("-" reads stdin) instead of asking the server',
+      ),
+    { output: false },
+  )
+    // No commander default: the default differs by mode (table live, the §5 JSON document offline).
+    .option("-o, --output <format>", "output format: table or json (default: table; json with --snapshot)")
+    .action((options: PlanOptions) => runPlan(options));
+  registerPrebuildsOpsCommands(prebuilds);
+}

@@ -1,0 +1,320 @@
+// `prewarm templates …` (push, list, show, activate, deprecate, delete) and `prewarm presets list`.
+import { readdir } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Static } from "@sinclair/typebox";
+import type { Command } from "commander";
+import {
+  type PresetDefinition,
+  type PresetT,
+  routes,
+  type TemplateT,
+  type TemplateVersionSummaryT,
+} from "../../server/api/contract.js";
+import { type ApiOptions, commandContext, withApiOptions } from "../client.js";
+import { CliError } from "../errors.js";
+import {
+  type Colors,
+  colorStatus,
+  colorsFor,
+  formatAgo,
+  formatTtl,
+  printJson,
+  renderFields,
+  renderTable,
+} from "../output.js";
+import { buildTemplateArchive } from "../template-archive.js";
+import { collect, parseKeyValues, progressFor, versionName, waitForJob } from "./shared.js";
+
+type Provisioner = "echo" | "terraform";
+
+/** Without --provisioner: terraform when the directory holds *.tf files, echo otherwise. */
+async function detectProvisioner(dir: string): Promise<Provisioner> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names.some((n) => n.endsWith(".tf")) ? "terraform" : "echo";
+}
+
+function parseProvisioner(text: string | undefined): Provisioner | undefined {
+  if (text === undefined) return undefined;
+  if (text === "echo" || text === "terraform") return text;
+  throw new CliError(`invalid --provisioner "${text}" (use echo or terraform)`, 2);
+}
+
+const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+
+export function renderPresetDefinitions(
+  presets: readonly Static<typeof PresetDefinition>[],
+  colors: Colors,
+): string {
+  return renderTable(
+    [
+      { header: "preset", value: (p) => p.name + (p.default ? " (default)" : "") },
+      {
+        header: "parameters",
+        value: (p) =>
+          Object.entries(p.parameters)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ") || "-",
+      },
+      { header: "prebuilds", value: (p) => (p.desiredInstances === null ? "-" : String(p.desiredInstances)) },
+      { header: "ttl", value: (p) => (p.desiredInstances === null ? "-" : formatTtl(p.ttlSeconds)) },
+      {
+        header: "schedules",
+        value: (p) =>
+          p.scheduling
+            ? `${p.scheduling.schedules.map((s) => `${s.cron}→${s.instances}`).join(", ")} (${p.scheduling.timezone})`
+            : "-",
+      },
+    ],
+    presets,
+    colors,
+  );
+}
+
+export function renderPresets(presets: readonly PresetT[], colors: Colors): string {
+  return renderTable(
+    [
+      { header: "preset", value: (p) => p.name + (p.default ? " (default)" : "") },
+      { header: "version", value: (p) => p.templateVersion + (p.active ? "" : " (inactive)") },
+      { header: "desired", value: (p) => String(p.prebuilds.desired) },
+      { header: "running", value: (p) => String(p.prebuilds.running) },
+      { header: "eligible", value: (p) => String(p.prebuilds.eligible) },
+      { header: "expired", value: (p) => String(p.prebuilds.expired) },
+      { header: "starting", value: (p) => String(p.prebuilds.starting) },
+      { header: "ttl", value: (p) => (p.desiredInstances === null ? "-" : formatTtl(p.ttlSeconds)) },
+      { header: "status", value: (p) => colorStatus(p.status, colors) },
+    ],
+    presets,
+    colors,
+  );
+}
+
+interface PushOptions extends ApiOptions {
+  directory: string;
+  provisioner?: string;
+  activate?: boolean;
+  var: string[];
+  message?: string;
+}
+
+async function push(name: string, options: PushOptions): Promise<void> {
+  const variables = Object.entries(parseKeyValues("--var", options.var)).map(([n, value]) => ({
+    name: n,
+    value,
+  }));
+  const dir = resolve(options.directory);
+  const provisioner = parseProvisioner(options.provisioner) ?? (await detectProvisioner(dir));
+  const archive = await buildTemplateArchive(dir);
+  const { client, format } = await commandContext(options);
+  const progress = progressFor(format);
+  const errColors = colorsFor(process.stderr);
+  progress.update(
+    `Uploading ${archive.files.length} files (${kib(archive.bytes.length)}) from ${options.directory}`,
+  );
+  const file = await client.call(routes.uploadFile, {
+    raw: { bytes: archive.bytes, contentType: "application/x-tar" },
+  });
+  const version = await client.call(routes.createTemplateVersion, {
+    params: { name },
+    body: {
+      fileHash: file.hash,
+      provisioner,
+      ...(options.activate ? { activate: true } : {}),
+      ...(options.message ? { message: options.message } : {}),
+      ...(variables.length > 0 ? { variables } : {}),
+    },
+  });
+  progress.stop(`Uploaded ${archive.files.length} files; importing ${name} ${version.name} (${provisioner})`);
+  const job = await waitForJob(client, version.job.id, {
+    label: `Importing ${name} ${version.name}`,
+    progress,
+    showLogs: true,
+    colors: errColors,
+  });
+  if (job.status !== "succeeded") {
+    throw new CliError(
+      `import of ${name} ${version.name} ${job.status === "canceled" ? "was canceled" : "failed"}: ${job.error ?? job.status}`,
+    );
+  }
+  const imported = await client.call(routes.getTemplateVersion, { params: { name, version: version.name } });
+  if (format === "json") return printJson(imported);
+  const colors = colorsFor();
+  const state = imported.active
+    ? "active"
+    : "not active: run `prewarm templates activate " + `${name} ${imported.name}\``;
+  process.stdout.write(`Template ${name} ${imported.name} imported (${state}).\n`);
+  if (imported.presets.length === 0) process.stdout.write("No presets found.\n");
+  else process.stdout.write(`\n${renderPresetDefinitions(imported.presets, colors)}`);
+}
+
+function templateColumns(now: Date) {
+  return [
+    { header: "name", value: (t: TemplateT) => t.name },
+    { header: "active version", value: (t: TemplateT) => t.activeVersion?.name ?? "-" },
+    { header: "provisioner", value: (t: TemplateT) => t.activeVersion?.provisioner ?? "-" },
+    { header: "workspaces", value: (t: TemplateT) => String(t.workspaceCount) },
+    { header: "deprecated", value: (t: TemplateT) => (t.deprecated ? (t.deprecationMessage ?? "yes") : "-") },
+    { header: "updated", value: (t: TemplateT) => formatAgo(t.updatedAt, now) },
+  ];
+}
+
+async function list(options: ApiOptions) {
+  const { client, format } = await commandContext(options);
+  const templates = await client.call(routes.listTemplates);
+  if (format === "json") return printJson(templates);
+  if (templates.length === 0) {
+    process.stdout.write("No templates. Push one with `prewarm templates push NAME -d DIR`.\n");
+    return;
+  }
+  const colors = colorsFor();
+  process.stdout.write(renderTable(templateColumns(new Date()), templates, colors));
+}
+
+async function show(name: string, options: ApiOptions) {
+  const { client, format } = await commandContext(options);
+  const t = await client.call(routes.getTemplate, { params: { name } });
+  if (format === "json") return printJson(t);
+  const now = new Date();
+  const colors = colorsFor();
+  let out = renderFields(
+    [
+      ["Template", t.name],
+      ["Active version", t.activeVersion ? `${t.activeVersion.name} (${t.activeVersion.provisioner})` : "-"],
+      ["Deprecated", t.deprecated ? (t.deprecationMessage ?? "yes") : "no"],
+      ["Workspaces", String(t.workspaceCount)],
+      ["Created", formatAgo(t.createdAt, now)],
+    ],
+    colors,
+  );
+  out += `\nVersions:\n${renderTable(
+    [
+      { header: "version", value: (v: TemplateVersionSummaryT) => v.name + (v.active ? " (active)" : "") },
+      { header: "import", value: (v) => colorStatus(v.job.status, colors) },
+      { header: "created", value: (v) => `${formatAgo(v.createdAt, now)} by ${v.createdBy}` },
+      { header: "message", value: (v) => v.message ?? "-" },
+    ],
+    t.versions,
+    colors,
+  )}`;
+  if (t.parameters.length > 0) {
+    out += `\nParameters:\n${renderTable(
+      [
+        { header: "name", value: (p: (typeof t.parameters)[number]) => p.name },
+        { header: "type", value: (p) => p.type },
+        { header: "default", value: (p) => p.defaultValue ?? "-" },
+        { header: "required", value: (p) => (p.required ? "yes" : "no") },
+        { header: "mutable", value: (p) => (p.mutable ? "yes" : "no") },
+      ],
+      t.parameters,
+      colors,
+    )}`;
+  }
+  if (t.variables.length > 0) {
+    out += `\nVariables:\n${renderTable(
+      [
+        { header: "name", value: (v: (typeof t.variables)[number]) => v.name },
+        { header: "type", value: (v) => v.type },
+        { header: "value", value: (v) => (v.sensitive ? "(sensitive)" : (v.value ?? v.defaultValue ?? "-")) },
+      ],
+      t.variables,
+      colors,
+    )}`;
+  }
+  out += t.presets.length > 0 ? `\nPresets:\n${renderPresets(t.presets, colors)}` : "\nNo presets.\n";
+  process.stdout.write(out);
+}
+
+async function activate(name: string, version: string, options: ApiOptions) {
+  const { client, format } = await commandContext(options);
+  const t = await client.call(routes.activateTemplateVersion, {
+    params: { name, version: versionName(version) },
+  });
+  if (format === "json") return printJson(t);
+  process.stdout.write(
+    `Template ${t.name}: ${t.activeVersion?.name ?? versionName(version)} is now the active version.\n`,
+  );
+}
+
+async function deprecate(name: string, options: ApiOptions & { message?: string; undo?: boolean }) {
+  if (!options.undo && !options.message)
+    throw new CliError("templates deprecate: pass --message TEXT (or --undo)", 2);
+  const { client, format } = await commandContext(options);
+  const t = await client.call(routes.updateTemplate, {
+    params: { name },
+    body: { deprecationMessage: options.undo ? null : (options.message ?? null) },
+  });
+  if (format === "json") return printJson(t);
+  process.stdout.write(
+    t.deprecated
+      ? `Template ${t.name} deprecated: ${t.deprecationMessage}\n`
+      : `Template ${t.name} is no longer deprecated.\n`,
+  );
+}
+
+async function remove(name: string, options: ApiOptions) {
+  const { client, format } = await commandContext(options);
+  await client.call(routes.deleteTemplate, { params: { name } });
+  if (format === "json") return printJson({ deleted: name });
+  process.stdout.write(`Template ${name} deleted.\n`);
+}
+
+async function listPresets(template: string, options: ApiOptions & { templateVersion?: string }) {
+  const { client, format } = await commandContext(options);
+  const presets = await client.call(routes.listPresets, {
+    params: { name: template },
+    query: options.templateVersion ? { version: versionName(options.templateVersion) } : {},
+  });
+  if (format === "json") return printJson(presets);
+  if (presets.length === 0) {
+    process.stdout.write(`Template ${template} has no presets.\n`);
+    return;
+  }
+  process.stdout.write(renderPresets(presets, colorsFor()));
+}
+
+export function registerTemplateCommands(program: Command): void {
+  const templates = program
+    .command("templates")
+    .alias("template")
+    .description("Manage templates and their versions");
+  withApiOptions(
+    templates
+      .command("push <name>")
+      .description("Upload a template directory as a new version, wait for its import, show its presets")
+      .option("-d, --directory <dir>", "template directory", ".")
+      .option(
+        "--provisioner <type>",
+        "echo or terraform (default: terraform when the directory has *.tf files)",
+      )
+      .option("--activate", "make it the active version once imported")
+      .option("--var <name=value>", "template variable value (repeatable)", collect, [])
+      .option("-m, --message <text>", "a note on this version"),
+  ).action((name: string, options: PushOptions) => push(name, options));
+  withApiOptions(templates.command("list").alias("ls").description("List templates")).action((o) => list(o));
+  withApiOptions(
+    templates.command("show <name>").description("Show a template: versions, parameters, variables, presets"),
+  ).action((name: string, o: ApiOptions) => show(name, o));
+  withApiOptions(
+    templates.command("activate <name> <version>").description("Make a version (v3 or 3) the active one"),
+  ).action((name: string, version: string, o: ApiOptions) => activate(name, version, o));
+  withApiOptions(
+    templates
+      .command("deprecate <name>")
+      .description("Deprecate a template (its presets stop prebuilding)")
+      .option("-m, --message <text>", "why, and what to use instead")
+      .option("--undo", "remove the deprecation"),
+  ).action((name: string, o) => deprecate(name, o));
+  withApiOptions(templates.command("delete <name>").description("Delete a template")).action(
+    (name: string, o: ApiOptions) => remove(name, o),
+  );
+
+  const presets = program.command("presets").alias("preset").description("Presets and their prebuild pools");
+  withApiOptions(
+    presets
+      .command("list <template>")
+      .alias("ls")
+      .description(
+        "Presets of a template with desired / running / eligible / expired / starting prebuilds and TTL",
+      )
+      .option("--template-version <version>", "a version other than the active one"),
+  ).action((template: string, o) => listPresets(template, o));
+}

@@ -1,0 +1,80 @@
+// Prebuild operations: reconciler status and control, invalidation, resuming a preset, the live plan.
+// The plan's shape is ARCHITECTURE §5's offline plan output, plus names so a live plan is readable.
+import { Type } from "@sinclair/typebox";
+import { Nullable, NullableTimestamp, PresetStatus, StringEnum } from "./common.js";
+import { PrebuildCounts } from "./templates.js";
+
+export const PrebuildsPresetStatus = Type.Object({
+  presetId: Type.String(),
+  template: Type.String(),
+  templateVersion: Type.String(),
+  preset: Type.String(),
+  active: Type.Boolean(),
+  status: PresetStatus,
+  desiredInstances: Nullable(Type.Integer()),
+  ttlSeconds: Nullable(Type.Integer()),
+  prebuilds: PrebuildCounts,
+  /** Creation waits until then after failures (§5 rule 6); null when not backing off. */
+  backoffUntil: NullableTimestamp,
+});
+
+export const PrebuildsStatus = Type.Object(
+  {
+    paused: Type.Boolean(),
+    reconcileIntervalSeconds: Type.Number(),
+    lastReconcileAt: NullableTimestamp,
+    lastReconcileDurationMs: Nullable(Type.Number()),
+    /** Prebuild jobs pending or running now, and the cap on them. */
+    inFlightJobs: Type.Integer(),
+    maxInFlightJobs: Type.Integer(),
+    /** Presets that declare prebuilds or still have some. */
+    presets: Type.Array(PrebuildsPresetStatus),
+  },
+  { title: "PrebuildsStatus" },
+);
+
+export const PrebuildsSettings = Type.Object({ paused: Type.Boolean() }, { title: "PrebuildsSettings" });
+
+export const InvalidateResponse = Type.Object({
+  invalidated: Type.Array(
+    Type.Object({ template: Type.String(), templateVersion: Type.String(), preset: Type.String() }),
+  ),
+});
+
+export const PlanState = Type.Object({
+  desired: Type.Integer(),
+  running: Type.Integer(),
+  expired: Type.Integer(),
+  eligible: Type.Integer(),
+  extraneous: Type.Integer(),
+  starting: Type.Integer(),
+  stopping: Type.Integer(),
+  deleting: Type.Integer(),
+});
+
+export const PlanAction = Type.Union([
+  Type.Object({
+    type: Type.Literal("delete"),
+    reason: StringEnum(["expired", "extraneous", "stopped", "failed", "outdated"]),
+    ids: Type.Array(Type.String()),
+  }),
+  Type.Object({ type: Type.Literal("cancel_pending") }),
+  Type.Object({ type: Type.Literal("create"), count: Type.Integer({ minimum: 1 }) }),
+  Type.Object({ type: Type.Literal("backoff"), until: Type.String({ format: "date-time" }) }),
+  Type.Object({ type: Type.Literal("blocked"), reason: StringEnum(["hard_limited", "validation_failed"]) }),
+]);
+
+export const PlanPreset = Type.Object({
+  id: Type.String(),
+  /** Present in the live plan; absent in `--snapshot` output. */
+  template: Type.Optional(Type.String()),
+  templateVersion: Type.Optional(Type.String()),
+  preset: Type.Optional(Type.String()),
+  state: PlanState,
+  actions: Type.Array(PlanAction),
+});
+
+export const Plan = Type.Object(
+  { now: Type.Optional(Type.String({ format: "date-time" })), presets: Type.Array(PlanPreset) },
+  { title: "Plan" },
+);

@@ -1,0 +1,56 @@
+// Users, login and API tokens.
+import { Type } from "@sinclair/typebox";
+import { Nullable, NullableTimestamp, Role, Timestamp } from "./common.js";
+
+export const User = Type.Object(
+  {
+    id: Type.String(),
+    username: Type.String(),
+    email: Type.String(),
+    role: Role,
+    /** True for the built-in `prebuilds` system user. */
+    system: Type.Boolean(),
+    createdAt: Timestamp,
+  },
+  { title: "User" },
+);
+
+export const LoginRequest = Type.Object({
+  username: Type.String({ minLength: 1 }),
+  password: Type.String({ minLength: 1 }),
+});
+
+export const LoginResponse = Type.Object(
+  {
+    token: Type.String({ description: "API token; send it as `Authorization: Bearer <token>`" }),
+    expiresAt: NullableTimestamp,
+    user: User,
+  },
+  { title: "LoginResponse" },
+);
+
+export const CreateUserRequest = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 64, pattern: "^[a-zA-Z0-9][a-zA-Z0-9_-]*$" }),
+  email: Type.String({ minLength: 3 }),
+  /** Without a password the user can only use tokens an owner creates for them. */
+  password: Type.Optional(Type.String({ minLength: 1 })),
+  role: Type.Optional(Role),
+});
+
+export const CreateTokenRequest = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  /** Absent or 0: the token never expires. */
+  lifetimeSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+export const Token = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    /** The secret; returned only once, at creation. */
+    token: Type.String(),
+    createdAt: Timestamp,
+    expiresAt: Nullable(Timestamp),
+  },
+  { title: "Token" },
+);

@@ -1,0 +1,152 @@
+// The hung-job reaper: fails jobs nobody is working on, so their builds (and the pools that wait on them)
+// move on. A running job whose daemon sent no heartbeat for `runningTimeoutMs` (default 5 min; the daemon was
+// killed or lost its connection), or a pending job no daemon picked up for `pendingTimeoutMs` (default 30 min;
+// no daemon with matching type/tags), is failed with an error saying which, plus the same text as an ERROR log
+// line so `prewarm logs` shows it. Builds keep the provisioner state they were created with (the previous
+// build's), so the next build still knows what exists.
+//
+// Safe with several replicas: candidates are re-checked under a row lock (PostgreSQL: FOR UPDATE SKIP LOCKED,
+// a job another replica is reaping is skipped); on SQLite the transaction is exclusive.
+import { sql } from "kysely";
+import { insertJobLogs, jobFromRow, type ProvisionerJobRow } from "../store/jobs.js";
+import type { JobType } from "../store/schema.js";
+import type { Executor, Store } from "../store/store.js";
+import { publishEndOfLogs } from "./queue.js";
+
+export interface ReaperOptions {
+  runningTimeoutMs?: number;
+  pendingTimeoutMs?: number;
+  /** At most this many jobs per call (the rest wait for the next tick). Default 100. */
+  limit?: number;
+}
+
+export const DEFAULT_RUNNING_TIMEOUT_MS = 5 * 60_000;
+export const DEFAULT_PENDING_TIMEOUT_MS = 30 * 60_000;
+export const HUNG_ERROR_CODE = "JOB_HUNG";
+export const PENDING_TIMEOUT_ERROR_CODE = "JOB_PENDING_TIMEOUT";
+
+export interface ReapedJob {
+  id: string;
+  type: JobType;
+  kind: "hung" | "pending";
+  error: string;
+}
+
+/** Go-style duration for messages: 300000 → "5m0s", 1800000 → "30m0s", 5400000 → "1h30m0s", 1500 → "1.5s". */
+export function goDuration(ms: number): string {
+  if (ms < 1_000) return `${ms}ms`;
+  const hours = Math.floor(ms / 3_600_000);
+  const minutes = Math.floor((ms % 3_600_000) / 60_000);
+  const seconds = (ms % 60_000) / 1_000;
+  const s = `${Number(seconds.toFixed(3))}s`;
+  if (hours > 0) return `${hours}h${minutes}m${s}`;
+  if (minutes > 0) return `${minutes}m${s}`;
+  return s;
+}
+
+/** The reaper's decision for one job, pure: why it is to be reaped, or null. */
+export function reapReason(
+  job: { startedAt: number | null; completedAt: number | null; updatedAt: number; createdAt: number },
+  now: number,
+  runningTimeoutMs: number,
+  pendingTimeoutMs: number,
+): { kind: "hung" | "pending"; error: string } | null {
+  if (job.completedAt !== null) return null;
+  if (job.startedAt !== null) {
+    return now - job.updatedAt > runningTimeoutMs
+      ? { kind: "hung", error: `job hung: no heartbeat for ${goDuration(runningTimeoutMs)}` }
+      : null;
+  }
+  return now - job.createdAt > pendingTimeoutMs
+    ? { kind: "pending", error: `job hung: pending for ${goDuration(pendingTimeoutMs)} without a daemon` }
+    : null;
+}
+
+export async function reapHungJobs(
+  store: Store,
+  now: Date,
+  options: ReaperOptions = {},
+): Promise<ReapedJob[]> {
+  const running = options.runningTimeoutMs ?? DEFAULT_RUNNING_TIMEOUT_MS;
+  const pending = options.pendingTimeoutMs ?? DEFAULT_PENDING_TIMEOUT_MS;
+  const at = now.getTime();
+  const candidates = await store.db
+    .selectFrom("provisioner_jobs")
+    .select("id")
+    .where("completed_at", "is", null)
+    .where((eb) =>
+      eb.or([
+        eb.and([eb("started_at", "is not", null), eb("updated_at", "<", at - running)]),
+        eb.and([eb("started_at", "is", null), eb("created_at", "<", at - pending)]),
+      ]),
+    )
+    .orderBy("created_at")
+    .limit(options.limit ?? 100)
+    .execute();
+
+  const reaped: ReapedJob[] = [];
+  for (const { id } of candidates) {
+    const result = await store.transaction((tx) => reapOne(tx, store, id, at, running, pending));
+    if (result) {
+      reaped.push(result);
+      await publishEndOfLogs(store, id);
+    }
+  }
+  return reaped;
+}
+
+async function reapOne(
+  tx: Executor,
+  store: Store,
+  id: string,
+  at: number,
+  running: number,
+  pending: number,
+): Promise<ReapedJob | null> {
+  const lock = store.dialect === "postgres" ? sql` for update skip locked` : sql``;
+  const { rows } =
+    await sql<ProvisionerJobRow>`select * from provisioner_jobs where id = ${id}${lock}`.execute(tx);
+  const row = rows[0];
+  if (!row) return null; // gone, or being reaped by another replica
+  const reason = reapReason(
+    {
+      startedAt: row.started_at,
+      completedAt: row.completed_at,
+      updatedAt: row.updated_at,
+      createdAt: row.created_at,
+    },
+    at,
+    running,
+    pending,
+  );
+  if (!reason) return null; // a heartbeat or an acquire got there first
+  const last = await tx
+    .selectFrom("provisioner_job_logs")
+    .select("stage")
+    .where("job_id", "=", id)
+    .orderBy("id", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  await insertJobLogs(tx, id, [
+    {
+      createdAt: new Date(at),
+      source: "provisioner_daemon",
+      level: "error",
+      stage: last?.stage ?? "Unknown",
+      output: reason.error,
+    },
+  ]);
+  const updated = await tx
+    .updateTable("provisioner_jobs")
+    .set({
+      completed_at: at,
+      updated_at: at,
+      started_at: row.started_at ?? at,
+      error: reason.error,
+      error_code: reason.kind === "hung" ? HUNG_ERROR_CODE : PENDING_TIMEOUT_ERROR_CODE,
+    })
+    .where("id", "=", id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return { id, type: jobFromRow(updated).type, kind: reason.kind, error: reason.error };
+}

@@ -1,0 +1,78 @@
+// Provisioner daemons that connected to this server: name, types, tags, version, last seen. A daemon that
+// reconnects under the same name updates its row (in-process daemons and restarted external ones).
+import { randomUUID } from "node:crypto";
+import type { Selectable } from "kysely";
+import { parseJsonColumn, toDate, toMillis } from "./rows.js";
+import type { ProvisionerDaemonsTable } from "./schema.js";
+import type { Executor } from "./store.js";
+
+export interface ProvisionerDaemon {
+  id: string;
+  name: string;
+  provisioners: string[];
+  tags: Record<string, string>;
+  version: string;
+  createdAt: Date;
+  lastSeenAt: Date;
+}
+
+function daemonFromRow(row: Selectable<ProvisionerDaemonsTable>): ProvisionerDaemon {
+  return {
+    id: row.id,
+    name: row.name,
+    provisioners: parseJsonColumn<string[]>(row.provisioners, "provisioner_daemons.provisioners"),
+    tags: parseJsonColumn<Record<string, string>>(row.tags, "provisioner_daemons.tags"),
+    version: row.version,
+    createdAt: toDate(row.created_at),
+    lastSeenAt: toDate(row.last_seen_at),
+  };
+}
+
+/** Registers a daemon by name (insert or update); returns its row with a stable id. */
+export async function upsertDaemon(
+  db: Executor,
+  input: {
+    name: string;
+    provisioners: readonly string[];
+    tags: Readonly<Record<string, string>>;
+    version: string;
+    now: Date;
+  },
+): Promise<ProvisionerDaemon> {
+  const at = toMillis(input.now);
+  const provisioners = JSON.stringify([...input.provisioners]);
+  const tags = JSON.stringify(input.tags);
+  const row = await db
+    .insertInto("provisioner_daemons")
+    .values({
+      id: randomUUID(),
+      name: input.name,
+      provisioners,
+      tags,
+      version: input.version,
+      created_at: at,
+      last_seen_at: at,
+    })
+    .onConflict((oc) =>
+      oc.column("name").doUpdateSet({ provisioners, tags, version: input.version, last_seen_at: at }),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return daemonFromRow(row);
+}
+
+export async function touchDaemon(db: Executor, id: string, now: Date): Promise<void> {
+  await db
+    .updateTable("provisioner_daemons")
+    .set({ last_seen_at: toMillis(now) })
+    .where("id", "=", id)
+    .execute();
+}
+
+/** All daemons, or only those seen since `seenSince`, by name. */
+export async function listDaemons(db: Executor, seenSince?: Date): Promise<ProvisionerDaemon[]> {
+  let query = db.selectFrom("provisioner_daemons").selectAll();
+  if (seenSince) query = query.where("last_seen_at", ">=", toMillis(seenSince));
+  const rows = await query.orderBy("name").execute();
+  return rows.map(daemonFromRow);
+}

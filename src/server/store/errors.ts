@@ -1,0 +1,79 @@
+// Recognising constraint violations the same way on both dialects, so the API can map them to 409.
+// PostgreSQL names the violated constraint (`err.constraint`); SQLite names the columns ("UNIQUE constraint
+// failed: workspaces.owner_id, workspaces.name") or, for expression indexes, the index. The table below maps
+// SQLite's wording back to the constraint names used in migrations.ts.
+
+/** Every unique constraint/index in the schema, with the columns SQLite reports for it. */
+const UNIQUE_CONSTRAINTS = {
+  users_username_key: "index 'users_username_key'",
+  users_pkey: "users.id",
+  api_tokens_pkey: "api_tokens.id",
+  api_tokens_user_name_key: "api_tokens.user_id, api_tokens.name",
+  files_hash_key: "files.hash",
+  templates_name_live_key: "templates.name",
+  template_versions_template_name_key: "template_versions.template_id, template_versions.name",
+  presets_version_name_key: "presets.template_version_id, presets.name",
+  presets_one_default_key: "presets.template_version_id",
+  preset_parameters_pkey: "preset_parameters.preset_id, preset_parameters.name",
+  preset_schedules_pkey: "preset_schedules.preset_id, preset_schedules.ordinal",
+  template_version_parameters_pkey:
+    "template_version_parameters.template_version_id, template_version_parameters.name",
+  template_version_variables_pkey:
+    "template_version_variables.template_version_id, template_version_variables.name",
+  workspaces_owner_name_live_key: "workspaces.owner_id, workspaces.name",
+  workspace_builds_number_key: "workspace_builds.workspace_id, workspace_builds.build_number",
+  workspace_builds_job_key: "workspace_builds.job_id",
+  workspace_build_parameters_pkey:
+    "workspace_build_parameters.workspace_build_id, workspace_build_parameters.name",
+  workspace_apps_agent_slug_key: "workspace_apps.agent_id, workspace_apps.slug",
+  provisioner_daemons_name_key: "provisioner_daemons.name",
+} as const;
+
+export type UniqueConstraintName = keyof typeof UNIQUE_CONSTRAINTS;
+
+const SQLITE_SUBJECT_TO_NAME = new Map<string, UniqueConstraintName>(
+  Object.entries(UNIQUE_CONSTRAINTS).map(([name, subject]) => [subject, name as UniqueConstraintName]),
+);
+
+interface DriverError {
+  code?: unknown;
+  constraint?: unknown;
+  message?: unknown;
+}
+
+function asDriverError(err: unknown): DriverError | undefined {
+  return typeof err === "object" && err !== null ? (err as DriverError) : undefined;
+}
+
+/**
+ * The name of the unique constraint `err` violated, or undefined when `err` is not a unique violation.
+ * A violation of a constraint missing from the table above yields the raw subject (so it still counts).
+ */
+export function uniqueViolation(err: unknown): string | undefined {
+  const e = asDriverError(err);
+  if (!e) return undefined;
+  if (e.code === "23505") return typeof e.constraint === "string" ? e.constraint : "unknown";
+  if (e.code === "SQLITE_CONSTRAINT_UNIQUE" || e.code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+    const subject = String(e.message).replace(/^UNIQUE constraint failed: /, "");
+    return SQLITE_SUBJECT_TO_NAME.get(subject as never) ?? subject;
+  }
+  return undefined;
+}
+
+/** True when `err` is a unique violation (of `constraint`, when given). */
+export function isUniqueViolation(err: unknown, constraint?: UniqueConstraintName): boolean {
+  const name = uniqueViolation(err);
+  return name !== undefined && (constraint === undefined || name === constraint);
+}
+
+/** True when `err` is a foreign-key violation (a referenced row is missing, or still referenced). */
+export function isForeignKeyViolation(err: unknown): boolean {
+  const code = asDriverError(err)?.code;
+  return code === "23503" || code === "SQLITE_CONSTRAINT_FOREIGNKEY";
+}
+
+/** True when `err` is a CHECK constraint violation (an enum column given an unknown value, …). */
+export function isCheckViolation(err: unknown): boolean {
+  const code = asDriverError(err)?.code;
+  return code === "23514" || code === "SQLITE_CONSTRAINT_CHECK";
+}

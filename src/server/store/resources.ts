@@ -1,0 +1,455 @@
+// Resources a job produced (an import's START/STOP plans, a build's apply), their agents, apps and scripts.
+// Rows belong to the job; a workspace's current resources are those of its latest build's job.
+//
+// Agent tokens: stored in plain text *and* as sha256. Authentication looks up the hash; the plain value
+// exists only so a CLAIM build can hand the running agents' existing tokens to the provisioner (see
+// schema.ts). `Agent` objects never carry the token; `getAgentTokensOfJob` is the one reader.
+import { createHash, randomUUID } from "node:crypto";
+import type { Selectable } from "kysely";
+import { parseJsonColumn, toBool, toDate, toDateOrNull, toFlag, toMillis } from "./rows.js";
+import type { AgentLifecycleState, Transition, WorkspaceAgentsTable } from "./schema.js";
+import type { Executor } from "./store.js";
+
+export interface ResourceMetadataItem {
+  key: string;
+  value: string;
+  sensitive: boolean;
+}
+
+export interface NewApp {
+  slug: string;
+  displayName?: string;
+  command?: string;
+  url?: string;
+  icon?: string;
+  subdomain?: boolean;
+  external?: boolean;
+  hidden?: boolean;
+  order?: number;
+  healthcheck?: { url: string; interval: number; threshold: number } | null;
+}
+
+export interface NewScript {
+  displayName: string;
+  icon?: string;
+  script: string;
+  cron?: string;
+  startBlocksLogin?: boolean;
+  runOnStart?: boolean;
+  runOnStop?: boolean;
+  timeoutSeconds?: number;
+  logPath?: string;
+}
+
+export interface NewAgent {
+  /** Kept when given (a provisioner's agent id); random otherwise. */
+  id?: string;
+  name: string;
+  /** The agent's token from the provisioner; a random UUID when absent. */
+  authToken?: string;
+  architecture?: string;
+  operatingSystem?: string;
+  directory?: string;
+  env?: Record<string, string>;
+  connectionTimeoutSeconds?: number;
+  troubleshootingUrl?: string;
+  motdFile?: string;
+  displayApps?: unknown;
+  apiKeyScope?: string;
+  order?: number;
+  apps?: readonly NewApp[];
+  scripts?: readonly NewScript[];
+}
+
+export interface NewResource {
+  type: string;
+  name: string;
+  hide?: boolean;
+  icon?: string;
+  instanceType?: string;
+  dailyCost?: number;
+  modulePath?: string;
+  metadata?: readonly ResourceMetadataItem[];
+  agents?: readonly NewAgent[];
+}
+
+export interface App {
+  id: string;
+  agentId: string;
+  slug: string;
+  displayName: string;
+  command: string;
+  url: string;
+  icon: string;
+  subdomain: boolean;
+  external: boolean;
+  hidden: boolean;
+  order: number;
+  healthcheck: { url: string; interval: number; threshold: number } | null;
+}
+
+export interface Script {
+  id: string;
+  agentId: string;
+  displayName: string;
+  icon: string;
+  script: string;
+  cron: string;
+  startBlocksLogin: boolean;
+  runOnStart: boolean;
+  runOnStop: boolean;
+  timeoutSeconds: number;
+  logPath: string;
+}
+
+export interface Agent {
+  id: string;
+  resourceId: string;
+  name: string;
+  architecture: string;
+  operatingSystem: string;
+  directory: string;
+  env: Record<string, string>;
+  connectionTimeoutSeconds: number;
+  troubleshootingUrl: string;
+  motdFile: string;
+  displayApps: unknown;
+  apiKeyScope: string;
+  order: number;
+  lifecycleState: AgentLifecycleState;
+  firstConnectedAt: Date | null;
+  lastConnectedAt: Date | null;
+  readyAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  apps: App[];
+  scripts: Script[];
+}
+
+export interface Resource {
+  id: string;
+  jobId: string;
+  transition: Transition;
+  type: string;
+  name: string;
+  hide: boolean;
+  icon: string;
+  instanceType: string;
+  dailyCost: number;
+  modulePath: string;
+  metadata: ResourceMetadataItem[];
+  createdAt: Date;
+  agents: Agent[];
+}
+
+export const hashAgentToken = (token: string): Buffer => createHash("sha256").update(token).digest();
+
+/** Inserts a job's resources with their agents, apps and scripts (inside the job's completion transaction). */
+export async function insertResources(
+  db: Executor,
+  input: { jobId: string; transition: Transition; resources: readonly NewResource[]; now: Date },
+): Promise<void> {
+  const now = toMillis(input.now);
+  for (const resource of input.resources) {
+    const resourceId = randomUUID();
+    await db
+      .insertInto("workspace_resources")
+      .values({
+        id: resourceId,
+        job_id: input.jobId,
+        transition: input.transition,
+        type: resource.type,
+        name: resource.name,
+        hide: toFlag(resource.hide),
+        icon: resource.icon ?? "",
+        instance_type: resource.instanceType ?? "",
+        daily_cost: resource.dailyCost ?? 0,
+        module_path: resource.modulePath ?? "",
+        metadata: JSON.stringify(resource.metadata ?? []),
+        created_at: now,
+      })
+      .execute();
+    for (const agent of resource.agents ?? []) {
+      const agentId = agent.id || randomUUID();
+      const token = agent.authToken || randomUUID();
+      await db
+        .insertInto("workspace_agents")
+        .values({
+          id: agentId,
+          resource_id: resourceId,
+          name: agent.name,
+          auth_token: token,
+          auth_token_hash: hashAgentToken(token),
+          architecture: agent.architecture ?? "",
+          operating_system: agent.operatingSystem ?? "",
+          directory: agent.directory ?? "",
+          env: JSON.stringify(agent.env ?? {}),
+          connection_timeout_seconds: agent.connectionTimeoutSeconds ?? 0,
+          troubleshooting_url: agent.troubleshootingUrl ?? "",
+          motd_file: agent.motdFile ?? "",
+          display_apps: JSON.stringify(agent.displayApps ?? null),
+          api_key_scope: agent.apiKeyScope ?? "all",
+          display_order: agent.order ?? 0,
+          lifecycle_state: "created",
+          first_connected_at: null,
+          last_connected_at: null,
+          ready_at: null,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      if (agent.apps?.length) {
+        await db
+          .insertInto("workspace_apps")
+          .values(
+            agent.apps.map((app) => ({
+              id: randomUUID(),
+              agent_id: agentId,
+              slug: app.slug,
+              display_name: app.displayName ?? "",
+              command: app.command ?? "",
+              url: app.url ?? "",
+              icon: app.icon ?? "",
+              subdomain: toFlag(app.subdomain),
+              external: toFlag(app.external),
+              hidden: toFlag(app.hidden),
+              display_order: app.order ?? 0,
+              healthcheck: JSON.stringify(app.healthcheck ?? null),
+              created_at: now,
+            })),
+          )
+          .execute();
+      }
+      if (agent.scripts?.length) {
+        await db
+          .insertInto("workspace_agent_scripts")
+          .values(
+            agent.scripts.map((s) => ({
+              id: randomUUID(),
+              agent_id: agentId,
+              display_name: s.displayName,
+              icon: s.icon ?? "",
+              script: s.script,
+              cron: s.cron ?? "",
+              start_blocks_login: toFlag(s.startBlocksLogin),
+              run_on_start: toFlag(s.runOnStart),
+              run_on_stop: toFlag(s.runOnStop),
+              timeout_seconds: s.timeoutSeconds ?? 0,
+              log_path: s.logPath ?? "",
+              created_at: now,
+            })),
+          )
+          .execute();
+      }
+    }
+  }
+}
+
+type AgentRow = Omit<Selectable<WorkspaceAgentsTable>, "auth_token" | "auth_token_hash">;
+
+const AGENT_COLUMNS = [
+  "id",
+  "resource_id",
+  "name",
+  "architecture",
+  "operating_system",
+  "directory",
+  "env",
+  "connection_timeout_seconds",
+  "troubleshooting_url",
+  "motd_file",
+  "display_apps",
+  "api_key_scope",
+  "display_order",
+  "lifecycle_state",
+  "first_connected_at",
+  "last_connected_at",
+  "ready_at",
+  "created_at",
+  "updated_at",
+] as const;
+
+function agentFromRow(row: AgentRow, apps: App[], scripts: Script[]): Agent {
+  return {
+    id: row.id,
+    resourceId: row.resource_id,
+    name: row.name,
+    architecture: row.architecture,
+    operatingSystem: row.operating_system,
+    directory: row.directory,
+    env: parseJsonColumn<Record<string, string>>(row.env, "workspace_agents.env"),
+    connectionTimeoutSeconds: row.connection_timeout_seconds,
+    troubleshootingUrl: row.troubleshooting_url,
+    motdFile: row.motd_file,
+    displayApps: parseJsonColumn<unknown>(row.display_apps, "workspace_agents.display_apps"),
+    apiKeyScope: row.api_key_scope,
+    order: row.display_order,
+    lifecycleState: row.lifecycle_state,
+    firstConnectedAt: toDateOrNull(row.first_connected_at),
+    lastConnectedAt: toDateOrNull(row.last_connected_at),
+    readyAt: toDateOrNull(row.ready_at),
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+    apps,
+    scripts,
+  };
+}
+
+/** Resources (with agents, apps, scripts) of the given jobs, in 4 queries; optionally one transition only. */
+export async function listResourcesOfJobs(
+  db: Executor,
+  jobIds: readonly string[],
+  transition?: Transition,
+): Promise<Resource[]> {
+  if (jobIds.length === 0) return [];
+  let query = db
+    .selectFrom("workspace_resources")
+    .selectAll()
+    .where("job_id", "in", [...jobIds]);
+  if (transition) query = query.where("transition", "=", transition);
+  const resources = await query.orderBy("created_at").orderBy("name").execute();
+  if (resources.length === 0) return [];
+  const agents = await db
+    .selectFrom("workspace_agents")
+    .select(AGENT_COLUMNS)
+    .where(
+      "resource_id",
+      "in",
+      resources.map((r) => r.id),
+    )
+    .orderBy("display_order")
+    .orderBy("name")
+    .execute();
+  const agentIds = agents.map((a) => a.id);
+  const [apps, scripts] =
+    agentIds.length === 0
+      ? [[], []]
+      : await Promise.all([
+          db
+            .selectFrom("workspace_apps")
+            .selectAll()
+            .where("agent_id", "in", agentIds)
+            .orderBy("display_order")
+            .orderBy("slug")
+            .execute(),
+          db
+            .selectFrom("workspace_agent_scripts")
+            .selectAll()
+            .where("agent_id", "in", agentIds)
+            .orderBy("created_at")
+            .orderBy("id")
+            .execute(),
+        ]);
+  return resources.map((r) => ({
+    id: r.id,
+    jobId: r.job_id,
+    transition: r.transition,
+    type: r.type,
+    name: r.name,
+    hide: toBool(r.hide),
+    icon: r.icon,
+    instanceType: r.instance_type,
+    dailyCost: r.daily_cost,
+    modulePath: r.module_path,
+    metadata: parseJsonColumn<ResourceMetadataItem[]>(r.metadata, "workspace_resources.metadata"),
+    createdAt: toDate(r.created_at),
+    agents: agents
+      .filter((a) => a.resource_id === r.id)
+      .map((a) =>
+        agentFromRow(
+          a,
+          apps
+            .filter((p) => p.agent_id === a.id)
+            .map((p) => ({
+              id: p.id,
+              agentId: p.agent_id,
+              slug: p.slug,
+              displayName: p.display_name,
+              command: p.command,
+              url: p.url,
+              icon: p.icon,
+              subdomain: toBool(p.subdomain),
+              external: toBool(p.external),
+              hidden: toBool(p.hidden),
+              order: p.display_order,
+              healthcheck: parseJsonColumn<App["healthcheck"]>(p.healthcheck, "workspace_apps.healthcheck"),
+            })),
+          scripts
+            .filter((s) => s.agent_id === a.id)
+            .map((s) => ({
+              id: s.id,
+              agentId: s.agent_id,
+              displayName: s.display_name,
+              icon: s.icon,
+              script: s.script,
+              cron: s.cron,
+              startBlocksLogin: toBool(s.start_blocks_login),
+              runOnStart: toBool(s.run_on_start),
+              runOnStop: toBool(s.run_on_stop),
+              timeoutSeconds: s.timeout_seconds,
+              logPath: s.log_path,
+            })),
+        ),
+      ),
+  }));
+}
+
+/** The agents' tokens of a job (for a CLAIM build's `running_agent_auth_tokens`). Never log these. */
+export async function getAgentTokensOfJob(
+  db: Executor,
+  jobId: string,
+): Promise<{ agentId: string; agentName: string; token: string }[]> {
+  const rows = await db
+    .selectFrom("workspace_agents")
+    .innerJoin("workspace_resources", "workspace_resources.id", "workspace_agents.resource_id")
+    .select(["workspace_agents.id", "workspace_agents.name", "workspace_agents.auth_token"])
+    .where("workspace_resources.job_id", "=", jobId)
+    .orderBy("workspace_agents.name")
+    .execute();
+  return rows.map((r) => ({ agentId: r.id, agentName: r.name, token: r.auth_token }));
+}
+
+/**
+ * The agent a token authenticates, with the job that created it — the newest such agent when a token was
+ * carried over to later builds. The caller checks the job belongs to the workspace's latest build.
+ */
+export async function getAgentByToken(
+  db: Executor,
+  token: string,
+): Promise<{ agent: Agent; jobId: string } | undefined> {
+  const row = await db
+    .selectFrom("workspace_agents")
+    .innerJoin("workspace_resources", "workspace_resources.id", "workspace_agents.resource_id")
+    .select(AGENT_COLUMNS.map((c) => `workspace_agents.${c}` as const))
+    .select("workspace_resources.job_id")
+    .where("workspace_agents.auth_token_hash", "=", hashAgentToken(token))
+    .orderBy("workspace_agents.created_at", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  return row ? { agent: agentFromRow(row, [], []), jobId: row.job_id } : undefined;
+}
+
+/**
+ * Records an agent's lifecycle report: sets the state, `ready_at` on the first `ready`, and the
+ * connection timestamps. Returns false when there is no such agent.
+ */
+export async function updateAgentLifecycle(
+  db: Executor,
+  agentId: string,
+  state: AgentLifecycleState,
+  now: Date,
+): Promise<boolean> {
+  const at = toMillis(now);
+  const result = await db
+    .updateTable("workspace_agents")
+    .set((eb) => ({
+      lifecycle_state: state,
+      updated_at: at,
+      last_connected_at: at,
+      first_connected_at: eb.fn.coalesce("first_connected_at", eb.val(at)),
+      ready_at: state === "ready" ? eb.fn.coalesce("ready_at", eb.val(at)) : eb.ref("ready_at"),
+    }))
+    .where("id", "=", agentId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}

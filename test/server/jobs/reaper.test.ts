@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { FakeClock } from "../../../src/clock.js";
+import {
+  acquireJob,
+  goDuration,
+  HUNG_ERROR_CODE,
+  heartbeatJob,
+  JobStateError,
+  PENDING_TIMEOUT_ERROR_CODE,
+  reapHungJobs,
+} from "../../../src/server/jobs/index.js";
+import { getJob, listJobLogs } from "../../../src/server/store/jobs.js";
+import { forEachDialect } from "../../support/db.js";
+import { echoDaemon, queueFixture, T0 } from "./fixtures.js";
+
+const MINUTE = 60_000;
+
+describe("goDuration", () => {
+  for (const [ms, text] of [
+    [300_000, "5m0s"],
+    [1_800_000, "30m0s"],
+    [5_400_000, "1h30m0s"],
+    [90_500, "1m30.5s"],
+    [1_500, "1.5s"],
+    [250, "250ms"],
+  ] as const) {
+    test(`${ms} ms → ${text}`, () => assert.equal(goDuration(ms), text));
+  }
+});
+
+describe("hung-job reaper", () => {
+  forEachDialect(
+    "fails a running job after 5 minutes without a heartbeat, not a millisecond earlier",
+    async ({ store }) => {
+      // GIVEN a running job whose daemon last sent a heartbeat at T0 + 1m (the daemon was then killed)
+      const clock = new FakeClock(T0);
+      const f = await queueFixture(store);
+      const job = await f.enqueue({ createdAt: clock.now() });
+      await acquireJob(store, echoDaemon("d1", clock.now()));
+      clock.advance(MINUTE);
+      await heartbeatJob(store.db, job.id, "d1", clock.now());
+
+      // WHEN the reaper runs exactly 5 minutes after that heartbeat
+      clock.advance(5 * MINUTE);
+      // THEN the job is left alone
+      assert.deepEqual(await reapHungJobs(store, clock.now()), []);
+
+      // WHEN it runs one millisecond later
+      clock.advance(1);
+      const reaped = await reapHungJobs(store, clock.now());
+
+      // THEN the job is failed with an error saying why, also as an ERROR log line
+      assert.deepEqual(reaped, [
+        { id: job.id, type: "workspace_build", kind: "hung", error: "job hung: no heartbeat for 5m0s" },
+      ]);
+      const stored = await getJob(store.db, job.id);
+      assert.equal(stored?.status, "failed");
+      assert.equal(stored?.errorCode, HUNG_ERROR_CODE);
+      assert.deepEqual(stored?.completedAt, clock.now());
+      const logs = await listJobLogs(store.db, job.id);
+      assert.deepEqual(
+        logs.map((l) => [l.level, l.output]),
+        [["error", "job hung: no heartbeat for 5m0s"]],
+      );
+      // AND the daemon, should it come back, is told the job is over
+      await assert.rejects(
+        heartbeatJob(store.db, job.id, "d1", clock.now()),
+        (err) => err instanceof JobStateError && err.kind === "completed",
+      );
+      // AND a second pass finds nothing more
+      assert.deepEqual(await reapHungJobs(store, clock.now()), []);
+    },
+  );
+
+  forEachDialect("fails a job pending for 30 minutes without a daemon", async ({ store }) => {
+    // GIVEN a job for a provisioner type no daemon serves
+    const clock = new FakeClock(T0);
+    const f = await queueFixture(store);
+    const job = await f.enqueue({ createdAt: clock.now(), provisioner: "nobody-runs-this" });
+
+    clock.advance(30 * MINUTE);
+    assert.deepEqual(await reapHungJobs(store, clock.now()), []);
+    clock.advance(1);
+    const reaped = await reapHungJobs(store, clock.now());
+
+    assert.deepEqual(
+      reaped.map((r) => [r.id, r.kind, r.error]),
+      [[job.id, "pending", "job hung: pending for 30m0s without a daemon"]],
+    );
+    const stored = await getJob(store.db, job.id);
+    assert.equal(stored?.status, "failed");
+    assert.equal(stored?.errorCode, PENDING_TIMEOUT_ERROR_CODE);
+    assert.deepEqual(
+      stored?.startedAt,
+      clock.now(),
+      "a reaped pending job gets a start time so durations make sense",
+    );
+  });
+
+  forEachDialect(
+    "honours shortened timeouts and leaves healthy and finished jobs alone",
+    async ({ store }) => {
+      // GIVEN one hung running job, one running job with a fresh heartbeat, and one pending job
+      const clock = new FakeClock(T0);
+      const f = await queueFixture(store);
+      const hung = await f.enqueue({ createdAt: clock.now() });
+      const healthy = await f.enqueue({ createdAt: new Date(clock.now().getTime() + 1) });
+      await acquireJob(store, echoDaemon("d-hung", clock.now()));
+      await acquireJob(store, echoDaemon("d-ok", clock.now()));
+      const waiting = await f.enqueue({ createdAt: clock.now() });
+
+      // WHEN 3 s pass, with only the healthy daemon sending heartbeats, and the reaper uses 2 s / 10 s timeouts
+      clock.advance(1_500);
+      await heartbeatJob(store.db, healthy.id, "d-ok", clock.now());
+      clock.advance(1_500);
+      const reaped = await reapHungJobs(store, clock.now(), {
+        runningTimeoutMs: 2_000,
+        pendingTimeoutMs: 10_000,
+      });
+
+      // THEN only the hung job is reaped, with the shortened timeout in its message
+      assert.deepEqual(
+        reaped.map((r) => [r.id, r.error]),
+        [[hung.id, "job hung: no heartbeat for 2s"]],
+      );
+      assert.equal((await getJob(store.db, healthy.id))?.status, "running");
+      assert.equal((await getJob(store.db, waiting.id))?.status, "pending");
+    },
+  );
+});

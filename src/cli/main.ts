@@ -2,7 +2,12 @@
 // on the program; keep this file a list.
 import { Command, CommanderError } from "commander";
 import { version } from "../version.js";
+import { registerAgentCommand } from "./commands/agent.js";
+import { registerApiCommands } from "./commands/api.js";
+import { registerPrebuildsCommands } from "./commands/prebuilds.js";
 import { registerProvisionerCommands } from "./commands/provisioner.js";
+import { registerServerCommands } from "./commands/server.js";
+import { registerTerraformCommands } from "./commands/terraform.js";
 import { CliError } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -10,7 +15,12 @@ export function buildProgram(): Command {
     .description("Keep pools of prebuilt workspaces warm")
     .version(version, "-V, --version")
     .showHelpAfterError("(run with --help for usage)");
+  registerAgentCommand(program);
+  registerApiCommands(program);
+  registerPrebuildsCommands(program);
   registerProvisionerCommands(program);
+  registerServerCommands(program);
+  registerTerraformCommands(program);
   return program;
 }
 

@@ -7,7 +7,7 @@ import { type DaemonClient, sleep } from "./api.js";
 import { type JobOutcome, runJob } from "./runner.js";
 
 export interface DaemonIdentity {
-  id: string;
+  /** Unique per daemon: the server registers daemons by name. */
   name: string;
   provisionerTypes: string[];
   tags: Record<string, string>;
@@ -74,12 +74,14 @@ export class ProvisionerDaemon {
     let backoff = 10;
     while (this.state === "running") {
       let job: Awaited<ReturnType<DaemonClient["acquireJob"]>>["job"];
+      let daemonId = "";
       try {
         const res = await api.acquireJob(
           { daemon: identity, waitMs: this.options.acquireWaitMs ?? 10_000 },
           { signal: this.acquireAbort.signal },
         );
         job = res.job;
+        daemonId = res.daemonId;
         backoff = 10;
       } catch (err) {
         if (this.state !== "running") break;
@@ -97,7 +99,7 @@ export class ProvisionerDaemon {
       logger?.info("running job", { jobId: job.jobId, provisioner: job.provisioner, type: job.type.case });
       const outcome = await runJob({
         job,
-        daemonId: identity.id,
+        daemonId,
         api,
         provisioner: this.options.provisioners[job.provisioner],
         heartbeatMs: this.options.heartbeatMs,

@@ -1,4 +1,4 @@
-// `prewarm provisioner …`: standalone provisioners (and, later, external daemons).
+// `prewarm provisioner …`: standalone provisioners and external daemons.
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import {
@@ -13,6 +13,7 @@ import { AddressError, parseAddress } from "../../provisionersdk/address.js";
 import { serve } from "../../provisionersdk/serve.js";
 import { parseDuration } from "../../util/duration.js";
 import { CliError } from "../errors.js";
+import { registerProvisionerStart } from "./provisioner-start.js";
 
 interface ServeOptions {
   type: string;
@@ -64,6 +65,7 @@ export function registerProvisionerCommands(program: Command): void {
       [],
     )
     .action(async (options: ServeOptions) => serveCommand(options));
+  registerProvisionerStart(provisioner);
 }
 
 async function serveCommand(options: ServeOptions): Promise<void> {

@@ -1,7 +1,7 @@
 // The echo provisioner: replays responses packed into the template archive (Coder-compatible, plus the
 // `.json` form and `delayMs`; see docs/echo-provisioner.md). It never runs anything, which makes it the
 // provisioner of tests, demos and benchmarks.
-import { readdir, readFile } from "node:fs/promises";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { Metadata } from "../../gen/provisioner/provisioner_pb.js";
@@ -68,11 +68,14 @@ export const echoProvisioner: Provisioner = createEchoProvisioner();
 /**
  * Reads and decodes the selected files in order, stopping after the first Complete of the request's kind
  * (later files are never read, so a broken file after it does not matter). Throws EchoFileError.
+ * Synchronous on purpose: response files are a few hundred bytes in a private session directory, and one
+ * readFileSync costs a fraction of the promise API's round trips through the thread pool (the session
+ * round-trip benchmark halves without it).
  */
 async function loadEntries(directory: string, transition: string, operation: EchoOperation) {
   let present: Set<string>;
   try {
-    present = new Set(await readdir(directory));
+    present = new Set(readdirSync(directory));
   } catch (err) {
     throw new EchoFileError(`no state: read session directory: ${messageOf(err)}`);
   }
@@ -85,7 +88,7 @@ async function loadEntries(directory: string, transition: string, operation: Ech
   for (const name of names) {
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(join(directory, name));
+      bytes = readFileSync(join(directory, name));
     } catch (err) {
       throw new EchoFileError(`read file ${JSON.stringify(name)}: ${messageOf(err)}`);
     }

@@ -141,14 +141,22 @@ export async function softDeleteTemplate(db: Executor, id: string, now: Date): P
   return Number(result.numUpdatedRows) > 0;
 }
 
-/** Live workspaces still using a template (a template with workspaces should not be deleted). */
-export async function countLiveWorkspacesOfTemplate(db: Executor, templateId: string): Promise<number> {
-  const row = await db
+/**
+ * Live workspaces still using a template (a template with workspaces should not be deleted), optionally not
+ * counting one owner's (the prebuilds user's: its prebuilds go away with the template).
+ */
+export async function countLiveWorkspacesOfTemplate(
+  db: Executor,
+  templateId: string,
+  options: { excludeOwnerId?: string } = {},
+): Promise<number> {
+  let query = db
     .selectFrom("workspaces")
     .select((eb) => eb.fn.countAll<number>().as("n"))
     .where("template_id", "=", templateId)
-    .where("deleted", "=", 0)
-    .executeTakeFirstOrThrow();
+    .where("deleted", "=", 0);
+  if (options.excludeOwnerId) query = query.where("owner_id", "!=", options.excludeOwnerId);
+  const row = await query.executeTakeFirstOrThrow();
   return Number(row.n);
 }
 

@@ -1,0 +1,101 @@
+// Job throughput: workspace builds enqueued → acquired by in-process daemons over the daemon API → run through
+// the echo provisioner over gRPC → completed, with 1 and 4 daemons, on SQLite and on PostgreSQL. Next to it,
+// a floor measured in the same run on the same database: the same number of bare insert+update round trips
+// (what any queue must at least do per job). Prints jobs/s and the ratio.
+//
+//   node --import tsx bench/job-throughput.ts [--jobs 200] [--postgres-url URL]
+//
+// PostgreSQL: --postgres-url, else PREWARM_BENCH_POSTGRES_URL, else an ephemeral cluster like the tests use
+// (skipped with a message when the server binaries are missing).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { sql } from "kysely";
+import { buildEchoArchive } from "../src/provisioners/echo/archive.js";
+import { silentLogger } from "../src/server/logger.js";
+import { startServer } from "../src/server/server.js";
+import { countUnfinishedJobs, getJob } from "../src/server/store/jobs.js";
+import type { Store } from "../src/server/store/store.js";
+import { getUserByUsername } from "../src/server/store/users.js";
+import { createTemplateVersion, uploadTemplateFile } from "../src/server/templates/service.js";
+import { createWorkspace } from "../src/server/workspaces/service.js";
+import { postgresAvailable, startPostgres } from "../test/support/postgres.js";
+
+const { values } = parseArgs({
+  options: { jobs: { type: "string", default: "200" }, "postgres-url": { type: "string" } },
+});
+const JOBS = Number(values.jobs);
+
+async function floor(store: Store, n: number): Promise<number> {
+  await sql`create table if not exists bench_floor (id text primary key, n integer not null)`.execute(store.db);
+  await sql`delete from bench_floor`.execute(store.db);
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    const id = `job-${i}`;
+    await sql`insert into bench_floor (id, n) values (${id}, 0)`.execute(store.db);
+    await sql`update bench_floor set n = 1 where id = ${id}`.execute(store.db);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  await sql`drop table bench_floor`.execute(store.db);
+  return n / seconds;
+}
+
+async function run(label: string, daemons: number, postgresUrl?: string) {
+  const dataDir = mkdtempSync(join(tmpdir(), "prewarm-bench-jobs-"));
+  const server = await startServer({
+    dataDir,
+    listen: "127.0.0.1:0",
+    postgresUrl,
+    daemons,
+    provisionerTypes: ["echo"],
+    reconcileIntervalMs: 3_600_000,
+    dev: true,
+    logger: silentLogger,
+  });
+  try {
+    const { ctx } = server;
+    const admin = (await getUserByUsername(ctx.store.db, "admin"))!;
+    const settings = { maxArchiveBytes: 10 * 1024 * 1024, provisionerTypes: ["echo"] };
+    const { hash } = await uploadTemplateFile(ctx, admin, buildEchoArchive(), settings);
+    const { version } = await createTemplateVersion(ctx, admin, "bench", { fileHash: hash, provisioner: "echo" }, settings);
+    while ((await getJob(ctx.store.db, version.jobId))?.status !== "succeeded") await new Promise((r) => setTimeout(r, 20));
+
+    const start = performance.now();
+    for (let i = 0; i < JOBS; i++) await createWorkspace(ctx, admin, { name: `w${i}`, template: "bench" });
+    while ((await countUnfinishedJobs(ctx.store.db)) > 0) await new Promise((r) => setTimeout(r, 10));
+    const jobsPerSecond = JOBS / ((performance.now() - start) / 1000);
+    const failed = await ctx.store.db
+      .selectFrom("provisioner_jobs")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("error", "is not", null)
+      .executeTakeFirstOrThrow();
+    const floorPerSecond = await floor(ctx.store, JOBS);
+    console.log(
+      `${label.padEnd(10)} daemons=${daemons}  ${jobsPerSecond.toFixed(1).padStart(7)} jobs/s   floor ${floorPerSecond
+        .toFixed(0)
+        .padStart(6)} insert+update/s   ratio ${(jobsPerSecond / floorPerSecond).toFixed(3)}${
+        Number(failed.n) > 0 ? `   (${failed.n} jobs failed!)` : ""
+      }`,
+    );
+  } finally {
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+console.log(`job throughput: ${JOBS} workspace builds (enqueue → acquire → echo over gRPC → complete)`);
+for (const daemons of [1, 4]) await run("sqlite", daemons);
+const pgUrl = values["postgres-url"] ?? process.env.PREWARM_BENCH_POSTGRES_URL;
+if (pgUrl) {
+  for (const daemons of [1, 4]) await run("postgres", daemons, pgUrl);
+} else if (postgresAvailable()) {
+  for (const daemons of [1, 4]) {
+    const pg = await startPostgres();
+    await run("postgres", daemons, pg.url);
+    await pg.stop();
+  }
+} else {
+  console.log("postgres: skipped (no PostgreSQL server binaries; pass --postgres-url)");
+}
+process.exit(0);

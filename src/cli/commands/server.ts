@@ -1,0 +1,192 @@
+// `prewarm server` and `prewarm demo` (what `npm start` runs: a dev server with the echo demo template pushed,
+// so its prebuild pool fills up).
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import { createTar } from "../../provisionersdk/archive.js";
+import type { RunningServer, ServerOptions } from "../../server/server.js";
+import { parseDuration } from "../../util/duration.js";
+import { CliError } from "../errors.js";
+
+interface ServerFlags {
+  dataDir: string;
+  listen: string;
+  postgresUrl?: string;
+  accessUrl?: string;
+  reconcileInterval: string;
+  daemons: string;
+  provisionerPsk?: string;
+  provisionerTypes?: string;
+  provisioner: string[];
+  jobHangTimeout: string;
+  jobPendingTimeout: string;
+  dev?: boolean;
+  logLevel: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function durationFlag(flag: string, value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new CliError(`${flag}: ${(err as Error).message}`, 2);
+  }
+}
+
+function serverOptions(flags: ServerFlags): ServerOptions {
+  const daemons = Number(flags.daemons);
+  if (!Number.isInteger(daemons) || daemons < 0)
+    throw new CliError(`--daemons must be a whole number, got "${flags.daemons}"`, 2);
+  const external: Record<string, string> = {};
+  for (const item of flags.provisioner) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) throw new CliError(`--provisioner "${item}": expected TYPE=ADDRESS`, 2);
+    external[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return {
+    dataDir: flags.dataDir,
+    listen: flags.listen,
+    postgresUrl: flags.postgresUrl || undefined,
+    accessUrl: flags.accessUrl,
+    daemons,
+    provisionerPsk: flags.provisionerPsk || undefined,
+    provisionerTypes: flags.provisionerTypes
+      ? flags.provisionerTypes.split(",").map((t) => t.trim())
+      : undefined,
+    externalProvisioners: external,
+    reconcileIntervalMs: durationFlag("--reconcile-interval", flags.reconcileInterval),
+    jobHungTimeoutMs: durationFlag("--job-hang-timeout", flags.jobHangTimeout),
+    jobPendingTimeoutMs: durationFlag("--job-pending-timeout", flags.jobPendingTimeout),
+    dev: flags.dev ?? false,
+  };
+}
+
+function addServerFlags(command: Command): Command {
+  return command
+    .option(
+      "--data-dir <dir>",
+      "where the embedded database and the admin token live",
+      process.env.PREWARM_DATA_DIR ?? ".prewarm",
+    )
+    .option("--listen <host:port>", "address of the API, metrics and daemon API", "127.0.0.1:7080")
+    .option(
+      "--postgres-url <url>",
+      "use PostgreSQL instead of embedded SQLite (env PREWARM_POSTGRES_URL)",
+      process.env.PREWARM_POSTGRES_URL,
+    )
+    .option("--access-url <url>", "how workspaces reach this server (default: the listen URL)")
+    .option("--reconcile-interval <duration>", "prebuilds reconciliation period", "15s")
+    .option("--daemons <n>", "in-process provisioner daemons", "2")
+    .option(
+      "--provisioner-psk <key>",
+      "pre-shared key for external daemons (env PREWARM_PROVISIONER_PSK)",
+      process.env.PREWARM_PROVISIONER_PSK,
+    )
+    .option(
+      "--provisioner-types <list>",
+      "provisioner types served in-process (default: echo, and terraform when installed)",
+    )
+    .option(
+      "--provisioner <type=address>",
+      "use an external gRPC provisioner for a type (repeatable)",
+      collect,
+      [],
+    )
+    .option("--job-hang-timeout <duration>", "fail running jobs without a heartbeat for this long", "5m")
+    .option("--job-pending-timeout <duration>", "fail jobs no daemon picked up for this long", "30m")
+    .option(
+      "--log-level <level>",
+      "server log level (trace, debug, info, warn, error)",
+      process.env.PREWARM_LOG_LEVEL ?? "info",
+    );
+}
+
+/** Runs until SIGINT/SIGTERM, then shuts down gracefully. */
+async function runUntilSignal(server: RunningServer): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  process.stdout.write("shutting down…\n");
+  await server.close();
+}
+
+async function start(flags: ServerFlags): Promise<RunningServer> {
+  const options = serverOptions(flags);
+  const { startServer } = await import("../../server/server.js");
+  const { createLogger } = await import("../../server/logger.js");
+  try {
+    return await startServer({ ...options, logger: createLogger({ level: flags.logLevel }) });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "EADDRINUSE")
+      throw new CliError(`cannot listen on ${flags.listen}: the address is in use`);
+    throw err;
+  }
+}
+
+function printBanner(server: RunningServer, dataDir: string) {
+  const lines = [
+    `prewarm server listening on ${server.url}`,
+    `  API:     ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json)`,
+    `  metrics: ${server.url}/metrics`,
+  ];
+  if (server.adminToken) {
+    lines.push(`  admin token (also in ${join(dataDir, "admin-token")}):`, `    ${server.adminToken}`);
+    lines.push(
+      `  try: export PREWARM_URL=${server.url} PREWARM_TOKEN=$(cat ${join(dataDir, "admin-token")})`,
+    );
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+/** Tar of a template directory (for the demo's push; the CLI's `templates push` has its own with exclusions). */
+function tarDirectory(dir: string): Uint8Array {
+  const files: Array<{ path: string; data: Uint8Array }> = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else files.push({ path: relative(dir, path), data: readFileSync(path) });
+    }
+  };
+  walk(dir);
+  return createTar(files);
+}
+
+export function registerServerCommands(program: Command): void {
+  addServerFlags(
+    program
+      .command("server")
+      .description("Run the prewarm server: API, reconciler and in-process daemons"),
+  )
+    .option("--dev", "create an admin user, print its token and write it to <data-dir>/admin-token")
+    .action(async (flags: ServerFlags) => {
+      const server = await start(flags);
+      printBanner(server, flags.dataDir);
+      await runUntilSignal(server);
+    });
+
+  addServerFlags(
+    program
+      .command("demo")
+      .description(
+        "A dev server with the echo demo template pushed, whose prebuild pool fills up (npm start)",
+      ),
+  ).action(async (flags: ServerFlags) => {
+    const server = await start({ ...flags, dev: true });
+    printBanner(server, flags.dataDir);
+    const demoDir = fileURLToPath(new URL("../../../examples/templates/echo-demo", import.meta.url));
+    const { pushDemoTemplate } = await import("../../server/demo.js");
+    const presets = await pushDemoTemplate(server, "echo-demo", tarDirectory(demoDir));
+    process.stdout.write(
+      `pushed template "echo-demo"; presets: ${presets.map((p) => `${p.name} (pool of ${p.desiredInstances ?? 0})`).join(", ")}\n` +
+        `  watch the pool fill: prewarm presets list echo-demo\n` +
+        `  claim one:           prewarm create mine --template echo-demo --preset ${presets.find((p) => p.desiredInstances)?.name ?? "<preset>"}\n`,
+    );
+    await runUntilSignal(server);
+  });
+}

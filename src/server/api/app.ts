@@ -1,0 +1,148 @@
+// The HTTP server: one port for the JSON API (/api/v1), the OpenAPI document, the daemon API (ConnectRPC)
+// and, later, the dashboard. Authentication is declared per route (`config.auth` in the contract) and
+// enforced here once; every error leaves as the contract's { message, detail?, field? } body.
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import fastifySwagger from "@fastify/swagger";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
+import type { ServerContext } from "../context.js";
+import { registerDaemonService } from "../daemon-api/service.js";
+import { type Agent, getAgentByToken } from "../store/resources.js";
+import { authenticateApiToken, type User } from "../store/users.js";
+import type { AuthKind } from "./contract.js";
+import { ApiError, type ErrorBody } from "./errors.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The authenticated user (routes with auth "user" or "owner"). */
+    user?: User;
+    /** The authenticated workspace agent (routes with auth "agent"). */
+    agent?: { agent: Agent; jobId: string };
+  }
+  interface FastifyContextConfig {
+    auth?: AuthKind;
+  }
+}
+
+export type App = FastifyInstance<
+  import("node:http").Server,
+  import("node:http").IncomingMessage,
+  import("node:http").ServerResponse,
+  import("fastify").FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export interface AppOptions {
+  ctx: ServerContext;
+  /** Pre-shared key of the provisioner daemons. */
+  psk: string;
+  /** Largest request body (template archive uploads). */
+  bodyLimit: number;
+  version: string;
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  return match?.[1];
+}
+
+export async function buildApp(options: AppOptions): Promise<App> {
+  const { ctx } = options;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit,
+    // Long-polling daemons and log followers keep requests open.
+    requestTimeout: 0,
+    forceCloseConnections: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Template archives arrive as raw bytes.
+  app.addContentTypeParser(
+    ["application/x-tar", "application/octet-stream"],
+    { parseAs: "buffer" },
+    (_req, body, done) => done(null, body),
+  );
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: "prewarm API", version: options.version },
+      components: {
+        securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.addHook("preHandler", async (request) => {
+    const auth = request.routeOptions.config?.auth;
+    if (!auth || auth === "none") return;
+    const token = bearer(request);
+    if (!token)
+      throw new ApiError(401, "authentication required: pass a token as `Authorization: Bearer <token>`");
+    if (auth === "agent") {
+      const found = await getAgentByToken(ctx.store.db, token);
+      if (!found) throw new ApiError(401, "invalid agent token");
+      request.agent = found;
+      return;
+    }
+    const user = await authenticateApiToken(ctx.store.db, token, ctx.clock.now());
+    if (!user) throw new ApiError(401, "invalid or expired token");
+    if (auth === "owner" && user.role !== "owner") {
+      throw new ApiError(403, "this needs the owner role");
+    }
+    request.user = user;
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    let status = 500;
+    let body: ErrorBody = { message: "internal server error" };
+    if (error instanceof ApiError) {
+      status = error.statusCode;
+      body = error.body();
+    } else if (error.validation) {
+      const first = error.validation[0];
+      const field =
+        (first?.instancePath ?? "").replace(/^\//, "").replaceAll("/", ".") ||
+        (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
+      status = 400;
+      body = {
+        message:
+          `invalid request ${error.validationContext ?? ""}: ${field ? `${field} ` : ""}${first?.message ?? error.message}`
+            .replace(/\s+/g, " ")
+            .trim(),
+        ...(field ? { field } : {}),
+      };
+    } else if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      status = 413;
+      body = { message: `request body is larger than the limit of ${options.bodyLimit} bytes` };
+    } else if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+      status = 415;
+      body = { message: `unsupported content type ${request.headers["content-type"] ?? "(none)"}` };
+    } else if (
+      error.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ||
+      error.code === "FST_ERR_CTP_INVALID_JSON_BODY"
+    ) {
+      status = 400;
+      body = { message: "the request body is not valid JSON" };
+    } else if (typeof error.statusCode === "number" && error.statusCode >= 400 && error.statusCode < 500) {
+      status = error.statusCode;
+      body = { message: error.message };
+    } else {
+      ctx.logger.error({ err: error, url: request.url, method: request.method }, "request failed");
+    }
+    return reply.status(status).send(body);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ message: `no such route: ${request.method} ${request.url.split("?")[0]}` }),
+  );
+
+  await app.register(fastifyConnectPlugin, {
+    routes: (router) => registerDaemonService(router, ctx, { psk: options.psk }),
+    shutdownTimeoutMs: 1_000,
+  });
+
+  return app;
+}

@@ -1,0 +1,208 @@
+// The server side of DaemonService (proto/prewarm/daemon/v1/daemon.proto): acquire (long poll), update (logs,
+// parse results, heartbeat), complete and fail. Every call must carry the pre-shared key. Results are written
+// through the job queue's transactional complete/fail, so a job's outcome lands whole or not at all.
+import { timingSafeEqual } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import {
+  AcquireJobResponseSchema,
+  type CompleteJobRequest,
+  DaemonService,
+  type FailJobRequest,
+  LogSource,
+  type UpdateJobRequest,
+  UpdateJobResponseSchema,
+} from "../../gen/prewarm/daemon/v1/daemon_pb.js";
+import { PSK_HEADER } from "../../provisionerd/api.js";
+import type { ServerContext } from "../context.js";
+import { acquireJob, failJob, heartbeatJob, JobStateError } from "../jobs/queue.js";
+import { logLevelName } from "../provisioner-results.js";
+import { upsertDaemon } from "../store/daemons.js";
+import { getJob, insertJobLogs, type ProvisionerJob } from "../store/jobs.js";
+import { channels } from "../store/pubsub.js";
+import { completeTemplateImport, recordParseResult } from "../templates/import-results.js";
+import { completeWorkspaceBuild, failWorkspaceBuild } from "../workspaces/build-results.js";
+import { buildAcquiredJob } from "./acquired-job.js";
+
+/** Longest a single acquire request waits on the server (a daemon simply asks again). */
+const MAX_WAIT_MS = 30_000;
+
+export interface DaemonApiOptions {
+  psk: string;
+}
+
+export function registerDaemonService(router: ConnectRouter, ctx: ServerContext, options: DaemonApiOptions) {
+  const expected = Buffer.from(options.psk);
+  const authenticate = (hc: HandlerContext) => {
+    const given = Buffer.from(hc.requestHeader.get(PSK_HEADER) ?? "");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new ConnectError("invalid or missing provisioner daemon key", Code.Unauthenticated);
+    }
+  };
+
+  router.service(DaemonService, {
+    async acquireJob(req, hc) {
+      authenticate(hc);
+      const identity = req.daemon;
+      if (!identity?.name) throw new ConnectError("daemon name is required", Code.InvalidArgument);
+      const daemon = await upsertDaemon(ctx.store.db, {
+        name: identity.name,
+        provisioners: identity.provisionerTypes,
+        tags: identity.tags,
+        version: identity.version,
+        now: ctx.clock.now(),
+      });
+      const deadline = Date.now() + Math.min(Math.max(req.waitMs, 0), MAX_WAIT_MS);
+      for (;;) {
+        const job = await acquireJob(ctx.store, {
+          daemonId: daemon.id,
+          provisionerTypes: identity.provisionerTypes,
+          tags: identity.tags,
+          now: ctx.clock.now(),
+        });
+        if (job) {
+          try {
+            const acquired = await buildAcquiredJob(ctx.store.db, job, ctx.accessUrl);
+            if (hc.signal.aborted) throw new Error("connection to provisioner daemon broken");
+            return create(AcquireJobResponseSchema, { job: acquired, daemonId: daemon.id });
+          } catch (err) {
+            await failJob(ctx.store, job.id, null, ctx.clock.now(), { error: (err as Error).message });
+            await afterJobFinished(ctx, job.id);
+            continue;
+          }
+        }
+        const remaining = deadline - Date.now();
+        if (remaining <= 0 || hc.signal.aborted) {
+          return create(AcquireJobResponseSchema, { daemonId: daemon.id });
+        }
+        await waitForJobPosted(ctx, Math.min(remaining, 5_000), hc.signal);
+      }
+    },
+
+    async updateJob(req, hc) {
+      authenticate(hc);
+      return mapJobErrors(req.jobId, () => updateJob(ctx, req));
+    },
+
+    async completeJob(req, hc) {
+      authenticate(hc);
+      await mapJobErrors(req.jobId, () => complete(ctx, req));
+      return {};
+    },
+
+    async failJob(req, hc) {
+      authenticate(hc);
+      await mapJobErrors(req.jobId, () => fail(ctx, req));
+      return {};
+    },
+  });
+}
+
+/** Resolves when a job is posted, after `ms`, or when the request is gone; pub/sub is only a hint. */
+function waitForJobPosted(ctx: ServerContext, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    let unsubscribe: () => void = () => {};
+    const done = () => {
+      clearTimeout(timer);
+      unsubscribe();
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    unsubscribe = ctx.store.pubsub.subscribe(channels.jobPosted, done);
+  });
+}
+
+async function mapJobErrors<T>(jobId: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof JobStateError) {
+      const code = err.kind === "not_found" ? Code.NotFound : Code.FailedPrecondition;
+      throw new ConnectError(err.message, code);
+    }
+    if (err instanceof ConnectError) throw err;
+    throw new ConnectError(`job ${jobId}: ${(err as Error).message}`, Code.Internal);
+  }
+}
+
+async function updateJob(ctx: ServerContext, req: UpdateJobRequest) {
+  const now = ctx.clock.now();
+  const { canceled } = await heartbeatJob(ctx.store.db, req.jobId, req.daemonId, now);
+  if (req.logs.length > 0) {
+    const ids = await insertJobLogs(
+      ctx.store.db,
+      req.jobId,
+      req.logs.map((l) => ({
+        createdAt: new Date(Number(l.createdAtMs) || now.getTime()),
+        source: l.source === LogSource.PROVISIONER ? "provisioner" : "provisioner_daemon",
+        level: logLevelName(l.level),
+        stage: l.stage.slice(0, 128),
+        output: l.output.slice(0, 4096),
+      })),
+    );
+    await publishLogs(ctx, req.jobId, { afterId: (ids[0] ?? 1) - 1 });
+  }
+  const response = create(UpdateJobResponseSchema, { canceled });
+  if (req.parseResult) {
+    const job = await getJob(ctx.store.db, req.jobId);
+    if (job?.type !== "template_version_import") {
+      throw new ConnectError("a parse result is only accepted for template imports", Code.InvalidArgument);
+    }
+    const values = await recordParseResult(ctx, job, req.parseResult);
+    response.variableValues = values.map((v) => ({
+      $typeName: "provisioner.VariableValue",
+      name: v.name,
+      value: v.value,
+      sensitive: v.sensitive,
+    }));
+  }
+  return response;
+}
+
+async function complete(ctx: ServerContext, req: CompleteJobRequest) {
+  const job = await getJob(ctx.store.db, req.jobId);
+  if (!job) throw new JobStateError("not_found", req.jobId, "no such job");
+  const result = req.type;
+  if (job.type === "template_version_import" && result.case === "templateImport") {
+    await completeTemplateImport(ctx, job, req.daemonId, result.value);
+  } else if (job.type === "workspace_build" && result.case === "workspaceBuild") {
+    await completeWorkspaceBuild(ctx, job, req.daemonId, result.value);
+  } else {
+    throw new ConnectError(
+      `job ${job.id} is a ${job.type}; got a ${String(result.case)} result`,
+      Code.InvalidArgument,
+    );
+  }
+  await afterJobFinished(ctx, job.id, job);
+}
+
+async function fail(ctx: ServerContext, req: FailJobRequest) {
+  const job = await getJob(ctx.store.db, req.jobId);
+  if (!job) throw new JobStateError("not_found", req.jobId, "no such job");
+  const error = req.error || "the provisioner daemon failed the job without saying why";
+  if (job.type === "workspace_build") {
+    await failWorkspaceBuild(ctx, job, req.daemonId, { error, errorCode: req.errorCode }, req.workspaceBuild);
+  } else {
+    await failJob(ctx.store, job.id, req.daemonId, ctx.clock.now(), {
+      error,
+      errorCode: req.errorCode || null,
+    });
+  }
+  await afterJobFinished(ctx, job.id, job);
+}
+
+async function publishLogs(ctx: ServerContext, jobId: string, payload: object) {
+  try {
+    await ctx.store.pubsub.publish(channels.jobLogs(jobId), JSON.stringify(payload));
+  } catch {
+    // Log followers also poll; a lost hint only delays them.
+  }
+}
+
+/** Workspace watchers and the reconciler react to finished builds. */
+async function afterJobFinished(ctx: ServerContext, jobId: string, job?: ProvisionerJob) {
+  const current = job ?? (await getJob(ctx.store.db, jobId));
+  if (current?.isPrebuild || current?.type === "workspace_build") ctx.events.reconcileSoon("build finished");
+}

@@ -1,0 +1,214 @@
+// `prewarm server`: the store, the HTTP API (+ daemon API + metrics), in-process provisioners and daemons, the
+// hung-job reaper and the prebuilds reconciler, started in that order and stopped in reverse.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { Registry } from "prom-client";
+import { type Clock, systemClock } from "../clock.js";
+import { createDaemonClient } from "../provisionerd/api.js";
+import { ProvisionerDaemon } from "../provisionerd/daemon.js";
+import { availableProvisionerTypes, type ProvisionerTypeOptions } from "../provisioners/registry.js";
+import { parseAddress } from "../provisionersdk/address.js";
+import { version } from "../version.js";
+import { buildApp } from "./api/app.js";
+import { maxTemplateArchiveBytes } from "./api/contract.js";
+import { registerApiRoutes } from "./api/routes.js";
+import type { ServerContext } from "./context.js";
+import { reapHungJobs } from "./jobs/reaper.js";
+import { createLogger, type Logger } from "./logger.js";
+import { PrebuildMetrics } from "./prebuilds/metrics.js";
+import { Reconciler, type ReconcilerSettings, requestReconcile } from "./prebuilds/reconciler.js";
+import { hostProvisioners } from "./provisioners-host.js";
+import { openStore, type Store, storeLocation } from "./store/store.js";
+import { createApiToken, getUserByUsername, insertUser } from "./store/users.js";
+import { createPrebuildExecutor } from "./workspaces/service.js";
+
+export interface ServerOptions {
+  dataDir: string;
+  /** `host:port`; port 0 picks a free one. */
+  listen: string;
+  postgresUrl?: string;
+  /** How workspaces reach this server (default: the listen URL). */
+  accessUrl?: string;
+  /** In-process daemons (0: only external ones). */
+  daemons: number;
+  /** Pre-shared key external daemons authenticate with (default: random, in-process daemons only). */
+  provisionerPsk?: string;
+  /** Provisioner types served in-process (default: every available type). */
+  provisionerTypes?: string[];
+  /** External provisioners by type (gRPC address) that the in-process daemons use instead. */
+  externalProvisioners?: Record<string, string>;
+  provisionerOptions?: ProvisionerTypeOptions;
+  reconcileIntervalMs: number;
+  reconcilerSettings?: Partial<ReconcilerSettings>;
+  /** Hard limit of consecutive failed prebuild builds (0 disables). */
+  jobHungTimeoutMs?: number;
+  jobPendingTimeoutMs?: number;
+  reaperIntervalMs?: number;
+  /** `--dev`: create an admin user, print its token and write it to <data-dir>/admin-token. */
+  dev: boolean;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface RunningServer {
+  url: string;
+  store: Store;
+  ctx: ServerContext;
+  reconciler: Reconciler;
+  /** The admin token (dev mode only). */
+  adminToken?: string;
+  close(): Promise<void>;
+}
+
+async function ensureDevAdmin(ctx: ServerContext, dataDir: string): Promise<string> {
+  const db = ctx.store.db;
+  const now = ctx.clock.now();
+  const admin =
+    (await getUserByUsername(db, "admin")) ??
+    (await insertUser(db, {
+      username: "admin",
+      email: "admin@localhost",
+      name: "Admin",
+      role: "owner",
+      now,
+    }));
+  const { token } = await createApiToken(db, { userId: admin.id, name: `dev-${now.toISOString()}`, now });
+  writeFileSync(join(dataDir, "admin-token"), `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger();
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const store = await openStore(
+    storeLocation({ dataDir: options.dataDir, postgresUrl: options.postgresUrl }),
+  );
+  const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
+  const closeAll = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        logger.warn({ err }, "shutdown step failed");
+      }
+    }
+  };
+
+  try {
+    const ctx: ServerContext = {
+      store,
+      clock,
+      logger,
+      accessUrl: options.accessUrl ?? "",
+      events: { reconcileSoon: (reason) => void requestReconcile(store, reason) },
+    };
+    const psk = options.provisionerPsk ?? randomBytes(24).toString("base64url");
+    const registry = new Registry();
+    const metrics = new PrebuildMetrics(registry, { store, clock });
+    const types =
+      options.provisionerTypes ??
+      (await availableProvisionerTypes({
+        onUnavailable: (type, reason) => logger.info({ type, reason }, "provisioner type not available"),
+      }));
+
+    const app = await buildApp({ ctx, psk, bodyLimit: maxTemplateArchiveBytes + 1024 * 1024, version });
+    const listen = parseAddress(options.listen);
+    if (listen.kind !== "tcp") throw new Error(`--listen must be host:port, got "${options.listen}"`);
+    registerApiRoutes(app, {
+      ctx,
+      registry,
+      metrics,
+      templates: { maxArchiveBytes: maxTemplateArchiveBytes, provisionerTypes: types },
+      reconciler: () => reconciler,
+    });
+    await app.listen({ host: listen.host, port: listen.port });
+    cleanups.push(() => app.close());
+    const address = app.server.address();
+    const port = typeof address === "object" && address ? address.port : listen.port;
+    const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
+    const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+    ctx.accessUrl = options.accessUrl ?? url;
+
+    const adminToken = options.dev ? await ensureDevAdmin(ctx, options.dataDir) : undefined;
+
+    // In-process provisioners on private unix sockets, driven by in-process daemons over the same daemon API
+    // external daemons use.
+    const runDir = mkdtempSync(join(tmpdir(), "prewarm-run-"));
+    cleanups.push(() => rmSync(runDir, { recursive: true, force: true }));
+    const daemons: ProvisionerDaemon[] = [];
+    if (options.daemons > 0) {
+      const hosted = await hostProvisioners({
+        types,
+        runDirectory: runDir,
+        external: options.externalProvisioners,
+        options: options.provisionerOptions,
+      });
+      cleanups.push(() => hosted.close());
+      const api = createDaemonClient(url, psk);
+      for (let i = 0; i < options.daemons; i++) {
+        const daemon = new ProvisionerDaemon({
+          api,
+          identity: {
+            name: `${hostname()}-builtin-${i + 1}`,
+            provisionerTypes: hosted.types,
+            tags: {},
+            version,
+          },
+          provisioners: hosted.clients,
+          heartbeatMs: 1_000,
+          logger: {
+            info: (msg, fields) => logger.debug(fields ?? {}, msg),
+            warn: (msg, fields) => logger.warn(fields ?? {}, msg),
+          },
+        });
+        daemon.start();
+        daemons.push(daemon);
+      }
+      cleanups.push(() =>
+        Promise.all(daemons.map((d) => d.shutdown({ cancelActiveJob: true }))).then(() => {}),
+      );
+    }
+
+    const reaperTimer = setInterval(
+      () => {
+        reapHungJobs(store, clock.now(), {
+          runningTimeoutMs: options.jobHungTimeoutMs,
+          pendingTimeoutMs: options.jobPendingTimeoutMs,
+        })
+          .then((reaped) => {
+            for (const job of reaped) logger.warn({ jobId: job.id, kind: job.kind }, job.error);
+            if (reaped.length > 0) ctx.events.reconcileSoon("jobs reaped");
+          })
+          .catch((err) => logger.warn({ err }, "job reaper failed"));
+      },
+      options.reaperIntervalMs ?? Math.min(30_000, Math.max(250, (options.jobHungTimeoutMs ?? 300_000) / 4)),
+    );
+    reaperTimer.unref();
+    cleanups.push(() => clearInterval(reaperTimer));
+
+    const reconciler = new Reconciler({
+      store,
+      executor: createPrebuildExecutor(ctx),
+      maxInFlightJobs: Math.max(1, options.daemons),
+      clock,
+      intervalMs: options.reconcileIntervalMs,
+      settings: options.reconcilerSettings,
+      logger,
+      metrics,
+    });
+    reconciler.start();
+    cleanups.push(() => reconciler.stop());
+
+    logger.info(
+      { url, store: store.dialect, provisioners: types, daemons: options.daemons },
+      "prewarm server started",
+    );
+    return { url, store, ctx, reconciler, adminToken, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

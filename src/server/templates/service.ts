@@ -1,0 +1,209 @@
+// Templates: upload an archive, create a version (and the template on first push) with its import job,
+// activate, deprecate, delete. An upload is checked with the same extraction rules a provisioner applies, so
+// a malicious or malformed archive is refused at the door and nothing is stored.
+import { ArchiveError, DEFAULT_ARCHIVE_LIMITS, planExtraction } from "../../provisionersdk/archive.js";
+import { badRequest, conflict, notFound, payloadTooLarge } from "../api/errors.js";
+import type { ServerContext } from "../context.js";
+import { enqueueJob, notifyJobPosted } from "../jobs/queue.js";
+import { isUniqueViolation } from "../store/errors.js";
+import { getFileMeta, insertFile } from "../store/files.js";
+import { getJob } from "../store/jobs.js";
+import { PREBUILDS_USER_ID } from "../store/migrations.js";
+import {
+  countLiveWorkspacesOfTemplate,
+  getTemplateByName,
+  getTemplateVersionByName,
+  insertTemplate,
+  insertTemplateVersion,
+  listTemplateVersions,
+  softDeleteTemplate,
+  type Template,
+  type TemplateVersion,
+  updateTemplate,
+} from "../store/templates.js";
+import type { User } from "../store/users.js";
+
+export interface TemplateSettings {
+  /** Largest accepted archive (bytes). */
+  maxArchiveBytes: number;
+  /** Provisioner types a version may use. */
+  provisionerTypes: readonly string[];
+}
+
+const TEMPLATE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+
+export async function uploadTemplateFile(
+  ctx: ServerContext,
+  user: User,
+  data: Uint8Array,
+  settings: TemplateSettings,
+): Promise<{ hash: string; created: boolean }> {
+  if (data.byteLength === 0)
+    throw badRequest("the upload is empty: send a tar archive of the template directory");
+  if (data.byteLength > settings.maxArchiveBytes) {
+    throw payloadTooLarge(
+      `template archive is ${data.byteLength} bytes; the limit is ${settings.maxArchiveBytes}`,
+    );
+  }
+  try {
+    planExtraction(data, { ...DEFAULT_ARCHIVE_LIMITS, maxBytes: settings.maxArchiveBytes * 4 });
+  } catch (err) {
+    if (err instanceof ArchiveError) throw badRequest(`invalid template archive: ${err.message}`);
+    throw err;
+  }
+  const file = await insertFile(ctx.store.db, { data, createdBy: user.id, now: ctx.clock.now() });
+  return { hash: file.hash, created: file.created };
+}
+
+export interface CreateVersionInput {
+  fileHash: string;
+  provisioner: string;
+  activate?: boolean;
+  message?: string | null;
+  variables?: Array<{ name: string; value: string }>;
+}
+
+/** Creates the version and enqueues its import; the template is created on its first push. */
+export async function createTemplateVersion(
+  ctx: ServerContext,
+  user: User,
+  templateName: string,
+  input: CreateVersionInput,
+  settings: TemplateSettings,
+): Promise<{ template: Template; version: TemplateVersion }> {
+  const { store } = ctx;
+  if (!TEMPLATE_NAME.test(templateName)) {
+    throw badRequest(
+      `invalid template name "${templateName}": use lower-case letters, digits and inner hyphens`,
+      {
+        field: "name",
+      },
+    );
+  }
+  if (!settings.provisionerTypes.includes(input.provisioner)) {
+    throw badRequest(
+      `provisioner "${input.provisioner}" is not available on this server (available: ${settings.provisionerTypes.join(", ")})`,
+      { field: "provisioner" },
+    );
+  }
+  const file = await getFileMeta(store.db, { hash: input.fileHash });
+  if (!file)
+    throw badRequest(`no uploaded file with hash ${input.fileHash}: upload it first`, { field: "fileHash" });
+  const variables: Record<string, string> = {};
+  for (const v of input.variables ?? []) {
+    if (v.name in variables) throw badRequest(`variable "${v.name}" is given twice`, { field: "variables" });
+    variables[v.name] = v.value;
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const result = await store.transaction(async (tx) => {
+        const now = ctx.clock.now();
+        const template =
+          (await getTemplateByName(tx, templateName)) ??
+          (await insertTemplate(tx, { name: templateName, createdBy: user.id, now }));
+        const number = (await listTemplateVersions(tx, template.id)).length + 1;
+        const versionId = crypto.randomUUID();
+        const job = await enqueueJob(tx, {
+          type: "template_version_import",
+          input: {
+            templateVersionId: versionId,
+            userVariableValues: variables,
+            activate: input.activate ?? false,
+          },
+          provisioner: input.provisioner,
+          fileId: file.id,
+          initiatorId: user.id,
+          now,
+        });
+        const version = await insertTemplateVersion(tx, {
+          id: versionId,
+          templateId: template.id,
+          name: `v${number}`,
+          message: input.message ?? "",
+          fileId: file.id,
+          provisioner: input.provisioner,
+          jobId: job.id,
+          createdBy: user.id,
+          now,
+        });
+        return { template, version, job };
+      });
+      await notifyJobPosted(store, result.job);
+      return { template: result.template, version: result.version };
+    } catch (err) {
+      // Two pushes at once may pick the same version number or both create the template: retry once.
+      if (isUniqueViolation(err) && attempt === 0) continue;
+      if (isUniqueViolation(err))
+        throw conflict(`another push to template "${templateName}" happened at the same time`);
+      throw err;
+    }
+  }
+}
+
+export async function requireTemplate(ctx: ServerContext, name: string): Promise<Template> {
+  const template = await getTemplateByName(ctx.store.db, name);
+  if (!template) throw notFound(`template "${name}"`);
+  return template;
+}
+
+/** `v3` or `3`. */
+export async function requireVersion(
+  ctx: ServerContext,
+  template: Template,
+  ref: string,
+): Promise<TemplateVersion> {
+  const name = /^\d+$/.test(ref) ? `v${ref}` : ref;
+  const version = await getTemplateVersionByName(ctx.store.db, template.id, name);
+  if (!version) throw notFound(`version "${ref}" of template "${template.name}"`);
+  return version;
+}
+
+export async function activateVersion(
+  ctx: ServerContext,
+  templateName: string,
+  ref: string,
+): Promise<Template> {
+  const template = await requireTemplate(ctx, templateName);
+  const version = await requireVersion(ctx, template, ref);
+  const job = await getJob(ctx.store.db, version.jobId);
+  if (job?.status !== "succeeded") {
+    throw conflict(
+      `version ${version.name} cannot be activated: its import ${job ? job.status : "is missing"}`,
+    );
+  }
+  const updated = await updateTemplate(ctx.store.db, template.id, {
+    activeVersionId: version.id,
+    now: ctx.clock.now(),
+  });
+  if (!updated) throw notFound(`template "${templateName}"`);
+  ctx.events.reconcileSoon("new active version");
+  return updated;
+}
+
+export async function setDeprecation(
+  ctx: ServerContext,
+  templateName: string,
+  message: string,
+): Promise<Template> {
+  const template = await requireTemplate(ctx, templateName);
+  const updated = await updateTemplate(ctx.store.db, template.id, {
+    deprecated: message,
+    now: ctx.clock.now(),
+  });
+  if (!updated) throw notFound(`template "${templateName}"`);
+  ctx.events.reconcileSoon("template deprecation changed");
+  return updated;
+}
+
+/** Refused while users' workspaces use it; its prebuilds become outdated and the reconciler removes them. */
+export async function deleteTemplate(ctx: ServerContext, templateName: string): Promise<void> {
+  const template = await requireTemplate(ctx, templateName);
+  const live = await countLiveWorkspacesOfTemplate(ctx.store.db, template.id, {
+    excludeOwnerId: PREBUILDS_USER_ID,
+  });
+  if (live > 0) {
+    throw conflict(`template "${templateName}" is used by ${live} workspace(s); delete them first`);
+  }
+  await softDeleteTemplate(ctx.store.db, template.id, ctx.clock.now());
+  ctx.events.reconcileSoon("template deleted");
+}

@@ -1,0 +1,425 @@
+// Workspace lifecycle: create (claiming a prebuild when one is ready), start/stop/delete builds, and the
+// prebuild executor the reconciler drives. Every change that spans rows (workspace + build + job) is one
+// transaction; daemons are told about new jobs only after it commits.
+import { randomBytes } from "node:crypto";
+import { ApiError, badRequest, conflict, forbidden, notFound } from "../api/errors.js";
+import type { ServerContext } from "../context.js";
+import { cancelJob, enqueueJob, notifyJobPosted } from "../jobs/queue.js";
+import { claimPrebuild, findMatchingPreset, lockUnclaimedPrebuild } from "../prebuilds/claim.js";
+import type { DeleteReason } from "../prebuilds/plan.js";
+import { selectPendingPrebuildJobs } from "../prebuilds/queries.js";
+import { isUniqueViolation } from "../store/errors.js";
+import type { ProvisionerJob } from "../store/jobs.js";
+import { PREBUILDS_USER_ID } from "../store/migrations.js";
+import { getPreset, getPresetByName, type Preset } from "../store/presets.js";
+import type { Transition } from "../store/schema.js";
+import type { Executor } from "../store/store.js";
+import {
+  getTemplateById,
+  getTemplateByName,
+  getTemplateVersion,
+  listTemplateVersionParameters,
+  type Template,
+  type TemplateParameter,
+  type TemplateVersion,
+} from "../store/templates.js";
+import type { User } from "../store/users.js";
+import {
+  getBuildParameters,
+  getLatestBuild,
+  getWorkspace,
+  insertWorkspace,
+  insertWorkspaceBuild,
+  softDeleteWorkspace,
+  type Workspace,
+  type WorkspaceBuild,
+} from "../store/workspaces.js";
+import { notifyWorkspace } from "./build-results.js";
+import {
+  type ParameterDefinition,
+  ParameterValidationError,
+  type ResolveInput,
+  resolveParameterValues,
+} from "./parameters.js";
+
+/** Coder's workspace name rule: letters, digits and inner hyphens, at most 32 characters. */
+const WORKSPACE_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$/;
+
+export interface CreateWorkspaceRequest {
+  name: string;
+  template: string;
+  preset?: string | null;
+  parameters?: Record<string, string>;
+  /**
+   * Build this version (of the same template, successfully imported) instead of the active one. A prebuild is
+   * only ever claimed on the active version.
+   */
+  templateVersionId?: string;
+}
+
+export interface CreatedWorkspace {
+  workspace: Workspace;
+  build: WorkspaceBuild;
+  job: ProvisionerJob;
+  /** True when an eligible prebuild was handed over instead of building from scratch. */
+  claimedPrebuild: boolean;
+  presetId: string | null;
+}
+
+function definitionOf(p: TemplateParameter): ParameterDefinition {
+  return {
+    name: p.name,
+    displayName: p.displayName,
+    type: p.type,
+    mutable: p.mutable,
+    defaultValue: p.defaultValue,
+    required: p.required,
+    ephemeral: p.ephemeral,
+    options: p.options,
+    validationRegex: p.validationRegex,
+    validationError: p.validationError,
+    validationMin: p.validationMin,
+    validationMax: p.validationMax,
+    validationMonotonic: p.validationMonotonic,
+  };
+}
+
+function resolveOrThrow(parameters: TemplateParameter[], input: Omit<ResolveInput, "parameters">) {
+  try {
+    const values = resolveParameterValues({ parameters: parameters.map(definitionOf), ...input });
+    return Object.fromEntries(values.map((v) => [v.name, v.value]));
+  } catch (err) {
+    if (err instanceof ParameterValidationError) throw badRequest(err.message, { field: err.parameter });
+    throw err;
+  }
+}
+
+/** The template's active version, or a 400 saying why a workspace cannot be built from it. */
+async function activeVersionOf(db: Executor, template: Template): Promise<TemplateVersion> {
+  if (template.deprecated) {
+    throw badRequest(`template "${template.name}" is deprecated: ${template.deprecated}`, {
+      field: "template",
+    });
+  }
+  const version = template.activeVersionId
+    ? await getTemplateVersion(db, template.activeVersionId)
+    : undefined;
+  if (!version) {
+    throw badRequest(
+      `template "${template.name}" has no active version yet (its first import has not succeeded)`,
+      {
+        field: "template",
+      },
+    );
+  }
+  return version;
+}
+
+async function enqueueBuild(
+  tx: Executor,
+  ctx: ServerContext,
+  input: {
+    workspace: Workspace;
+    version: TemplateVersion;
+    transition: Transition;
+    initiatorId: string;
+    presetId: string | null;
+    stage?: "none" | "create" | "claim";
+    reason?: string;
+    parameters: Record<string, string>;
+    state: Uint8Array | null;
+  },
+): Promise<{ build: WorkspaceBuild; job: ProvisionerJob }> {
+  const now = ctx.clock.now();
+  const buildId = crypto.randomUUID();
+  const job = await enqueueJob(tx, {
+    type: "workspace_build",
+    input: { workspaceBuildId: buildId },
+    provisioner: input.version.provisioner,
+    fileId: input.version.fileId,
+    initiatorId: input.initiatorId,
+    now,
+  });
+  const build = await insertWorkspaceBuild(tx, {
+    id: buildId,
+    workspaceId: input.workspace.id,
+    transition: input.transition,
+    templateVersionId: input.version.id,
+    presetId: input.presetId,
+    initiatorId: input.initiatorId,
+    reason: input.reason ?? "initiator",
+    prebuildStage: input.stage ?? "none",
+    provisionerState: input.state,
+    jobId: job.id,
+    parameters: input.parameters,
+    now,
+  });
+  return { build, job };
+}
+
+export async function createWorkspace(
+  ctx: ServerContext,
+  owner: User,
+  request: CreateWorkspaceRequest,
+): Promise<CreatedWorkspace> {
+  const { store } = ctx;
+  if (!WORKSPACE_NAME.test(request.name)) {
+    throw badRequest(
+      `invalid workspace name "${request.name}": use letters, digits and hyphens (not at either end), at most 32 characters`,
+      { field: "name" },
+    );
+  }
+  const template = await getTemplateByName(store.db, request.template);
+  if (!template) throw notFound(`template "${request.template}"`);
+  const active = await activeVersionOf(store.db, template);
+  const chosen = request.templateVersionId
+    ? await getTemplateVersion(store.db, request.templateVersionId)
+    : undefined;
+  if (chosen && chosen.templateId !== template.id) {
+    throw badRequest(`version ${chosen.name} is not a version of "${template.name}"`, { field: "templateVersion" });
+  }
+  const version = chosen ?? active;
+  const parameters = await listTemplateVersionParameters(store.db, version.id);
+  let preset: Preset | undefined;
+  if (request.preset) {
+    preset = await getPresetByName(store.db, version.id, request.preset);
+    if (!preset) {
+      throw new ApiError(
+        404,
+        `preset "${request.preset}" not found in the active version of "${template.name}"`,
+        {
+          field: "preset",
+        },
+      );
+    }
+  } else if (request.parameters && Object.keys(request.parameters).length > 0) {
+    // Parameters that exactly match a preset's values may still be served from its pool.
+    const matched = await findMatchingPreset(store.db, version.id, request.parameters);
+    if (matched && matched.matchedParameters > 0) preset = await getPreset(store.db, matched.id);
+  }
+  const values = resolveOrThrow(parameters, {
+    provided: request.parameters ?? {},
+    preset: preset?.parameters ?? {},
+  });
+
+  let result: CreatedWorkspace;
+  try {
+    result = await store.transaction(async (tx) => {
+      const now = ctx.clock.now();
+      if (preset && preset.desiredInstances !== null && version.id === active.id) {
+        const claimed = await claimPrebuild(tx, store.dialect, {
+          presetId: preset.id,
+          newOwnerId: owner.id,
+          newName: request.name,
+          now,
+        });
+        if (claimed) {
+          const workspace = await getWorkspace(tx, claimed.workspaceId);
+          const previous = await getLatestBuild(tx, claimed.workspaceId);
+          if (!workspace || !previous) throw new Error(`claimed prebuild ${claimed.workspaceId} vanished`);
+          const { build, job } = await enqueueBuild(tx, ctx, {
+            workspace,
+            version,
+            transition: "start",
+            initiatorId: owner.id,
+            presetId: preset.id,
+            stage: "claim",
+            reason: "claim",
+            parameters: values,
+            state: previous.provisionerState,
+          });
+          return { workspace, build, job, claimedPrebuild: true, presetId: preset.id };
+        }
+      }
+      const workspace = await insertWorkspace(tx, {
+        ownerId: owner.id,
+        templateId: template.id,
+        name: request.name,
+        now,
+      });
+      const { build, job } = await enqueueBuild(tx, ctx, {
+        workspace,
+        version,
+        transition: "start",
+        initiatorId: owner.id,
+        presetId: preset?.id ?? null,
+        parameters: values,
+        state: null,
+      });
+      return { workspace, build, job, claimedPrebuild: false, presetId: preset?.id ?? null };
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      throw conflict(`you already have a workspace named "${request.name}"`);
+    }
+    throw err;
+  }
+  await notifyJobPosted(store, result.job);
+  await notifyWorkspace(ctx, result.workspace.id);
+  if (result.claimedPrebuild) ctx.events.reconcileSoon("claim");
+  return result;
+}
+
+/** Owners may act on any workspace; members only on their own (others' are reported as not found). */
+export async function workspaceForUser(db: Executor, user: User, workspaceId: string): Promise<Workspace> {
+  const workspace = await getWorkspace(db, workspaceId);
+  if (!workspace || workspace.deleted) throw notFound(`workspace ${workspaceId}`);
+  if (user.role !== "owner" && workspace.ownerId !== user.id) throw notFound(`workspace ${workspaceId}`);
+  return workspace;
+}
+
+/** Starts a start, stop or delete build on the latest build's version, carrying its state and parameters. */
+export async function startBuild(
+  ctx: ServerContext,
+  user: User,
+  workspaceId: string,
+  transition: Transition,
+  parameters: Record<string, string> = {},
+  options: {
+    /** Build this version (of the workspace's template) instead of the latest build's. */
+    templateVersionId?: string;
+  } = {},
+): Promise<{ build: WorkspaceBuild; job: ProvisionerJob }> {
+  const { store } = ctx;
+  const workspace = await workspaceForUser(store.db, user, workspaceId);
+  if (workspace.ownerId === PREBUILDS_USER_ID && user.role !== "owner") throw forbidden();
+  let result: { build: WorkspaceBuild; job: ProvisionerJob };
+  try {
+    result = await store.transaction(async (tx) => {
+      const latest = await getLatestBuild(tx, workspace.id);
+      if (!latest) throw conflict(`workspace "${workspace.name}" has no builds`);
+      const latestJob = await tx
+        .selectFrom("provisioner_jobs")
+        .select(["completed_at"])
+        .where("id", "=", latest.jobId)
+        .executeTakeFirst();
+      if (latestJob && latestJob.completed_at === null) {
+        throw conflict(
+          `workspace "${workspace.name}" has a build in progress (#${latest.buildNumber}); wait or cancel it`,
+        );
+      }
+      const versionId = options.templateVersionId ?? latest.templateVersionId;
+      const version = await getTemplateVersion(tx, versionId);
+      if (!version) throw notFound(`template version ${versionId}`);
+      if (version.templateId !== workspace.templateId) {
+        throw badRequest(`version ${version.name} is not a version of this workspace's template`, {
+          field: "templateVersion",
+        });
+      }
+      const definitions = await listTemplateVersionParameters(tx, version.id);
+      const previous = await getBuildParameters(tx, latest.id);
+      const values =
+        transition === "start" ? resolveOrThrow(definitions, { provided: parameters, previous }) : previous;
+      return enqueueBuild(tx, ctx, {
+        workspace,
+        version,
+        transition,
+        initiatorId: user.id,
+        presetId: latest.presetId,
+        parameters: values,
+        state: latest.provisionerState,
+      });
+    });
+  } catch (err) {
+    if (isUniqueViolation(err))
+      throw conflict(`another build of workspace "${workspace.name}" started at the same time`);
+    throw err;
+  }
+  await notifyJobPosted(store, result.job);
+  await notifyWorkspace(ctx, workspace.id);
+  return result;
+}
+
+/** The reconciler's hands: create and delete prebuilds, cancel outdated pending ones. */
+export function createPrebuildExecutor(ctx: ServerContext) {
+  const { store } = ctx;
+  return {
+    async createPrebuilds(presetId: string, count: number): Promise<{ created: number; invalid?: string }> {
+      const preset = await getPreset(store.db, presetId);
+      if (!preset) return { created: 0 };
+      const version = await getTemplateVersion(store.db, preset.templateVersionId);
+      const template = version?.templateId ? await getTemplateById(store.db, version.templateId) : undefined;
+      if (!version || !template || template.activeVersionId !== version.id) return { created: 0 };
+      const definitions = await listTemplateVersionParameters(store.db, version.id);
+      let values: Record<string, string>;
+      try {
+        values = resolveOrThrow(definitions, { preset: preset.parameters });
+      } catch (err) {
+        return { created: 0, invalid: (err as Error).message };
+      }
+      let created = 0;
+      for (let i = 0; i < count; i++) {
+        const job = await store.transaction(async (tx) => {
+          const now = ctx.clock.now();
+          const workspace = await insertWorkspace(tx, {
+            ownerId: PREBUILDS_USER_ID,
+            templateId: template.id,
+            name: `prebuild-${randomBytes(5).toString("hex")}`,
+            now,
+          });
+          return (
+            await enqueueBuild(tx, ctx, {
+              workspace,
+              version,
+              transition: "start",
+              initiatorId: PREBUILDS_USER_ID,
+              presetId: preset.id,
+              stage: "create",
+              reason: "prebuild",
+              parameters: values,
+              state: null,
+            })
+          ).job;
+        });
+        created++;
+        await notifyJobPosted(store, job);
+      }
+      return { created };
+    },
+
+    async deletePrebuild(workspaceId: string, reason: DeleteReason): Promise<boolean> {
+      const job = await store.transaction(async (tx) => {
+        const locked = await lockUnclaimedPrebuild(tx, store.dialect, workspaceId);
+        if (!locked) return null;
+        const workspace = await getWorkspace(tx, workspaceId);
+        const latest = await getLatestBuild(tx, workspaceId);
+        if (!workspace || !latest) return null;
+        const version = await getTemplateVersion(tx, latest.templateVersionId);
+        if (!version) return null;
+        return (
+          await enqueueBuild(tx, ctx, {
+            workspace,
+            version,
+            transition: "delete",
+            initiatorId: PREBUILDS_USER_ID,
+            presetId: latest.presetId,
+            reason: `prebuild ${reason}`,
+            parameters: await getBuildParameters(tx, latest.id),
+            state: latest.provisionerState,
+          })
+        ).job;
+      });
+      if (!job) return false;
+      await notifyJobPosted(store, job);
+      return true;
+    },
+
+    async cancelPendingPrebuildJobs(presetId: string): Promise<number> {
+      let canceled = 0;
+      for (const pending of await selectPendingPrebuildJobs(store.db, presetId)) {
+        try {
+          const { outcome } = await cancelJob(store, pending.job_id, ctx.clock.now());
+          if (outcome !== "canceled") continue;
+          // Its workspace never got infrastructure: remove it without running a provisioner.
+          const latest = await getLatestBuild(store.db, pending.workspace_id);
+          if (latest?.buildNumber === 1)
+            await softDeleteWorkspace(store.db, pending.workspace_id, ctx.clock.now());
+          canceled++;
+        } catch {
+          // Acquired meanwhile: it runs to completion and the next cycle deletes it as outdated.
+        }
+      }
+      return canceled;
+    },
+  };
+}

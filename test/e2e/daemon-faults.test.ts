@@ -1,0 +1,216 @@
+// Faults through real processes: an external daemon killed mid-job (the reaper fails the job once its
+// heartbeats stop), and the server killed mid-build (nothing half-written; the daemon reports the outcome to
+// the restarted server). Timeouts are shortened with flags, never faked.
+import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, describe, test } from "node:test";
+import {
+  applyComplete,
+  echoDelay,
+  echoLog,
+  echoTemplateFiles,
+  planComplete,
+} from "../../src/provisioners/echo/archive.js";
+import { openStore } from "../../src/server/store/store.js";
+import { runCli, startCli, stopChild } from "../support/cli.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "prewarm-faults-"));
+const children: ChildProcess[] = [];
+after(async () => {
+  for (const child of children) await stopChild(child, "SIGKILL");
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const PSK = "test-psk-0123456789";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const address = s.address();
+      s.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+async function startServer(dataDir: string, port: number, extra: string[] = []) {
+  const started = await startCli(
+    [
+      "server",
+      "--dev",
+      "--data-dir",
+      dataDir,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--daemons",
+      "0",
+      "--provisioner-psk",
+      PSK,
+      "--provisioner-types",
+      "echo",
+      "--reconcile-interval",
+      "1m",
+      ...extra,
+    ],
+    /listening on (http:\/\/\S+)/,
+    { timeoutMs: 60_000 },
+  );
+  children.push(started.child);
+  const url = started.match[1]!;
+  const token = readFileSync(join(dataDir, "admin-token"), "utf8").trim();
+  return { child: started.child, url, env: { PREWARM_URL: url, PREWARM_TOKEN: token, NO_COLOR: "1" } };
+}
+
+async function startDaemon(url: string, name: string) {
+  const started = await startCli(
+    ["provisioner", "start", "--url", url, "--psk", PSK, "--type", "echo", "--name", name],
+    /daemon .* started/,
+    { timeoutMs: 30_000 },
+  );
+  children.push(started.child);
+  return started.child;
+}
+
+function writeTemplate(name: string, files: Array<{ path: string; data: Uint8Array }>): string {
+  const dir = join(tmp, "templates", name);
+  for (const f of files) {
+    mkdirSync(dirname(join(dir, f.path)), { recursive: true });
+    writeFileSync(join(dir, f.path), f.data);
+  }
+  return dir;
+}
+
+type Ws = { latestBuild: { status: string; jobId: string; error?: string | null } };
+
+async function waitForStatus(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  wanted: string[],
+  timeoutMs = 60_000,
+): Promise<Ws> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Ws | undefined;
+  while (Date.now() < deadline) {
+    const r = await runCli(["show", name, "-o", "json"], { env });
+    if (r.code === 0) {
+      last = JSON.parse(r.stdout) as Ws;
+      if (wanted.includes(last.latestBuild.status)) return last;
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  throw new Error(`workspace ${name} never reached ${wanted.join("|")}; last: ${JSON.stringify(last)}`);
+}
+
+describe("an external daemon killed mid-job", () => {
+  test("GIVEN a running build WHEN its daemon is SIGKILLed THEN the reaper fails the job after the hang timeout", async () => {
+    const port = await freePort();
+    const server = await startServer(join(tmp, "data-kill"), port, ["--job-hang-timeout", "2s"]);
+    const daemon = await startDaemon(server.url, "doomed");
+    const dir = writeTemplate(
+      "forever",
+      echoTemplateFiles({ plan: planComplete(), apply: [echoLog("working forever")] }),
+    );
+    const push = await runCli(["templates", "push", "forever", "-d", dir, "--provisioner", "echo"], {
+      env: server.env,
+    });
+    assert.equal(push.code, 0, push.stderr);
+    assert.equal(
+      (await runCli(["create", "victim", "--template", "forever", "--no-wait"], { env: server.env })).code,
+      0,
+    );
+    await waitForStatus(server.env, "victim", ["running"]);
+
+    await stopChild(daemon, "SIGKILL");
+
+    const ws = await waitForStatus(server.env, "victim", ["failed"]);
+    assert.match(ws.latestBuild.error ?? "", /job hung: no heartbeat for 2s/);
+    await stopChild(server.child);
+  });
+});
+
+describe("the server killed mid-build", () => {
+  test("GIVEN a build in progress WHEN the server is SIGKILLed and restarted THEN nothing is half-written and the build completes", async () => {
+    const port = await freePort();
+    const dataDir = join(tmp, "data-restart");
+    let server = await startServer(dataDir, port);
+    await startDaemon(server.url, "survivor");
+    const dir = writeTemplate(
+      "slow",
+      echoTemplateFiles({
+        plan: planComplete(),
+        apply: [
+          echoLog("starting"),
+          echoDelay(4_000, echoLog("still going")),
+          {
+            type: {
+              case: "apply",
+              value: {
+                state: new TextEncoder().encode("final-state"),
+                resources: [{ name: "vm", type: "null_resource" }],
+              },
+            },
+          },
+        ],
+      }),
+    );
+    assert.equal(
+      (await runCli(["templates", "push", "slow", "-d", dir, "--provisioner", "echo"], { env: server.env }))
+        .code,
+      0,
+    );
+    assert.equal(
+      (await runCli(["create", "phoenix", "--template", "slow", "--no-wait"], { env: server.env })).code,
+      0,
+    );
+    const running = await waitForStatus(server.env, "phoenix", ["running"]);
+
+    await stopChild(server.child, "SIGKILL");
+
+    // WHILE the server is down: the job is running and none of its results exist — nothing half-written.
+    const store = await openStore({ sqlitePath: join(dataDir, "prewarm.db") }, { migrate: false });
+    const job = await store.db
+      .selectFrom("provisioner_jobs")
+      .selectAll()
+      .where("id", "=", running.latestBuild.jobId)
+      .executeTakeFirstOrThrow();
+    assert.equal(job.completed_at, null);
+    const resources = await store.db
+      .selectFrom("workspace_resources")
+      .select("id")
+      .where("job_id", "=", running.latestBuild.jobId)
+      .execute();
+    assert.equal(resources.length, 0);
+    await store.close();
+
+    // WHEN the server comes back on the same port, the daemon's retries deliver the outcome.
+    server = await startServer(dataDir, port);
+    const done = await waitForStatus(server.env, "phoenix", ["succeeded", "failed"]);
+    assert.equal(done.latestBuild.status, "succeeded", JSON.stringify(done));
+    const after = await openStore({ sqlitePath: join(dataDir, "prewarm.db") }, { migrate: false });
+    const build = await after.db
+      .selectFrom("workspace_builds")
+      .select("provisioner_state")
+      .where("job_id", "=", running.latestBuild.jobId)
+      .executeTakeFirstOrThrow();
+    assert.equal(Buffer.from(build.provisioner_state ?? []).toString(), "final-state");
+    const stored = await after.db
+      .selectFrom("workspace_resources")
+      .select("name")
+      .where("job_id", "=", running.latestBuild.jobId)
+      .execute();
+    assert.deepEqual(
+      stored.map((r) => r.name),
+      ["vm"],
+    );
+    await after.close();
+    await stopChild(server.child);
+  });
+});
+
+void applyComplete;

@@ -1,0 +1,497 @@
+// The reconciler with a fake executor (records what it is asked to do) on real databases, a FakeClock and fake
+// timers: pause, the hard limit (set once, resumable), validation failures, error isolation, the in-flight cap,
+// the trigger debounce, and leadership between two reconcilers on one database.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { FakeClock } from "../../../src/clock.js";
+import type { DeleteReason } from "../../../src/server/prebuilds/plan.js";
+import {
+  type CycleReport,
+  invalidatePresets,
+  livePlan,
+  type PrebuildExecutor,
+  Reconciler,
+  type ReconcilerOptions,
+  rationCreations,
+  reconcilerStatus,
+  requestReconcile,
+  resumePreset,
+  setPaused,
+  type Timers,
+} from "../../../src/server/prebuilds/reconciler.js";
+import { openStore } from "../../../src/server/store/store.js";
+import { forEachDialect } from "../../support/db.js";
+import { at, HOUR, MINUTE, PoolFixture } from "./pool-fixtures.js";
+
+const NOW = at(2 * HOUR);
+
+/** Records every call; per-preset behaviour can be overridden. */
+class FakeExecutor implements PrebuildExecutor {
+  creates: { presetId: string; count: number }[] = [];
+  deletes: { workspaceId: string; reason: DeleteReason }[] = [];
+  cancels: string[] = [];
+  createBehaviour = new Map<string, (count: number) => Promise<{ created: number; invalid?: string }>>();
+  deleteBehaviour = new Map<string, () => Promise<boolean>>();
+
+  async createPrebuilds(presetId: string, count: number) {
+    this.creates.push({ presetId, count });
+    const behaviour = this.createBehaviour.get(presetId);
+    return behaviour ? behaviour(count) : { created: count };
+  }
+  async deletePrebuild(workspaceId: string, reason: DeleteReason) {
+    this.deletes.push({ workspaceId, reason });
+    const behaviour = this.deleteBehaviour.get(workspaceId);
+    return behaviour ? behaviour() : true;
+  }
+  async cancelPendingPrebuildJobs(presetId: string) {
+    this.cancels.push(presetId);
+    return 1;
+  }
+  createdFor(presetId: string): number {
+    return this.creates.filter((c) => c.presetId === presetId).reduce((n, c) => n + c.count, 0);
+  }
+}
+
+/** Timers driven by a FakeClock: `advance` moves the clock and fires what came due, in order. */
+class FakeTimers implements Timers {
+  #next = 1;
+  #pending = new Map<number, { at: number; fn: () => void }>();
+  /** Called whenever a timer is set (lets a test wait for an asynchronous trigger). */
+  onSet: () => void = () => {};
+  constructor(private readonly clock: FakeClock) {}
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.#next++;
+    this.#pending.set(id, { at: this.clock.now().getTime() + ms, fn });
+    this.onSet();
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.#pending.delete(handle as number);
+  }
+  get pending(): number {
+    return this.#pending.size;
+  }
+  /** Moves time forward by `ms`, firing due timers one by one and letting `settle` finish after each. */
+  async advance(ms: number, settle: () => Promise<void>): Promise<void> {
+    const target = this.clock.now().getTime() + ms;
+    for (;;) {
+      const due = [...this.#pending.entries()]
+        .filter(([, t]) => t.at <= target)
+        .sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.#pending.delete(due[0]);
+      this.clock.set(new Date(due[1].at));
+      due[1].fn();
+      await settle();
+    }
+    this.clock.set(new Date(target));
+  }
+}
+
+function reconciler(
+  options: Partial<ReconcilerOptions> & Pick<ReconcilerOptions, "store" | "executor">,
+): Reconciler {
+  return new Reconciler({ maxInFlightJobs: 100, clock: new FakeClock(NOW), listen: false, ...options });
+}
+
+describe("reconciler", () => {
+  test("rationCreations shares a budget round-robin", () => {
+    const table: { wanted: [string, number][]; budget: number; want: [string, number][] }[] = [
+      {
+        wanted: [
+          ["a", 2],
+          ["b", 2],
+        ],
+        budget: 10,
+        want: [
+          ["a", 2],
+          ["b", 2],
+        ],
+      },
+      {
+        wanted: [
+          ["a", 2],
+          ["b", 2],
+        ],
+        budget: 3,
+        want: [
+          ["a", 2],
+          ["b", 1],
+        ],
+      },
+      {
+        wanted: [
+          ["a", 5],
+          ["b", 1],
+          ["c", 1],
+        ],
+        budget: 4,
+        want: [
+          ["a", 2],
+          ["b", 1],
+          ["c", 1],
+        ],
+      },
+      { wanted: [["a", 2]], budget: 0, want: [["a", 0]] },
+      { wanted: [["a", 2]], budget: -3, want: [["a", 0]] },
+    ];
+    for (const row of table) {
+      assert.deepEqual([...rationCreations(new Map(row.wanted), row.budget)], row.want, JSON.stringify(row));
+    }
+  });
+
+  forEachDialect(
+    "executes the plan: expired and outdated deletions, cancels, creations",
+    async ({ store }) => {
+      // GIVEN an active preset with one expired prebuild and an old version's preset with a prebuild and a pending job
+      const f = await PoolFixture.create(store);
+      const t = await f.template("dev");
+      const old = await f.preset(t.versionId, { name: "small" });
+      const outdated = await f.prebuild(old, { createdAt: at(1) });
+      await f.prebuild(old, { createdAt: at(2), outcome: "pending" });
+      const v2 = await f.version(t.templateId, { activate: true });
+      const current = await f.preset(v2, { name: "small", desiredInstances: 2, ttlSeconds: 3600 });
+      const expired = await f.prebuild(current, { createdAt: at(0) });
+      const executor = new FakeExecutor();
+
+      // WHEN a cycle runs
+      const report = await reconciler({ store, executor }).runCycle();
+
+      // THEN
+      assert.equal(report.outcome, "ran");
+      assert.deepEqual(executor.cancels, [old]);
+      assert.deepEqual(
+        executor.deletes.sort((a, b) => a.reason.localeCompare(b.reason)),
+        [
+          { workspaceId: expired, reason: "expired" },
+          { workspaceId: outdated, reason: "outdated" },
+        ],
+      );
+      assert.deepEqual(executor.creates, [{ presetId: current, count: 2 }]);
+      assert.equal(report.created, 2);
+      assert.equal(report.deleted, 2);
+      assert.equal(report.canceled, 1);
+      assert.ok(report.queryCount > 0);
+    },
+  );
+
+  forEachDialect("pause stops every action and resume restarts them", async ({ store }) => {
+    const f = await PoolFixture.create(store);
+    const t = await f.template("dev");
+    const p = await f.preset(t.versionId, { name: "small", desiredInstances: 2 });
+    const executor = new FakeExecutor();
+    const r = reconciler({ store, executor });
+
+    await setPaused(store, true);
+    const paused = await r.runCycle();
+    assert.equal(paused.outcome, "paused");
+    assert.deepEqual(executor.creates, []);
+
+    await setPaused(store, false);
+    const resumed = await r.runCycle();
+    assert.equal(resumed.outcome, "ran");
+    assert.equal(executor.createdFor(p), 2);
+  });
+
+  forEachDialect(
+    "the hard limit is set once, blocks creation, and resume-preset lifts it",
+    async ({ store }) => {
+      // GIVEN a preset whose last three creations failed
+      const f = await PoolFixture.create(store);
+      const t = await f.template("dev");
+      const p = await f.preset(t.versionId, { name: "small", desiredInstances: 1 });
+      for (let i = 0; i < 3; i++)
+        await f.prebuild(p, { createdAt: at(i * MINUTE), outcome: "failed", endedAt: at(i * MINUTE + 1) });
+      const executor = new FakeExecutor();
+      const r = reconciler({ store, executor });
+      const status = async () =>
+        (await store.db.selectFrom("presets").select("status").where("id", "=", p).executeTakeFirstOrThrow())
+          .status;
+      const events = async () =>
+        (
+          await store.db
+            .selectFrom("prebuild_events")
+            .select("event_type")
+            .where("preset_id", "=", p)
+            .execute()
+        ).map((e) => e.event_type);
+
+      // WHEN two cycles run
+      const first = await r.runCycle();
+      const second = await r.runCycle();
+
+      // THEN the preset was marked once, and nothing was created
+      assert.deepEqual(first.hardLimited, [p]);
+      assert.deepEqual(second.hardLimited, []);
+      assert.equal(await status(), "hard_limited");
+      assert.deepEqual(await events(), ["hard_limited"]);
+      assert.deepEqual(executor.creates, []);
+
+      // WHEN an admin resumes it THEN the next cycle creates again (the old failures no longer count)
+      assert.equal(await resumePreset(store, p), "hard_limited");
+      assert.equal(await status(), "healthy");
+      const third = await r.runCycle();
+      assert.deepEqual(third.hardLimited, []);
+      assert.equal(executor.createdFor(p), 1);
+    },
+  );
+
+  forEachDialect("an invalid creation marks the preset validation_failed once", async ({ store }) => {
+    const f = await PoolFixture.create(store);
+    const t = await f.template("dev");
+    const p = await f.preset(t.versionId, { name: "small", desiredInstances: 2 });
+    const executor = new FakeExecutor();
+    executor.createBehaviour.set(p, async () => ({ created: 0, invalid: 'parameter "region": required' }));
+    const r = reconciler({ store, executor });
+
+    const first = await r.runCycle();
+    assert.deepEqual(first.validationFailed, [p]);
+    const second = await r.runCycle();
+    assert.deepEqual(second.validationFailed, []);
+    assert.equal(executor.creates.length, 1, "the second cycle is blocked");
+    const preset = await store.db
+      .selectFrom("presets")
+      .select("status")
+      .where("id", "=", p)
+      .executeTakeFirstOrThrow();
+    assert.equal(preset.status, "validation_failed");
+  });
+
+  forEachDialect("an error in one preset never stops the others", async ({ store }) => {
+    // GIVEN two presets; creating for the first throws, and one of its deletions throws too
+    const f = await PoolFixture.create(store);
+    const t = await f.template("dev");
+    const broken = await f.preset(t.versionId, { name: "broken", desiredInstances: 3, ttlSeconds: 3600 });
+    const expiredA = await f.prebuild(broken, { createdAt: at(0) });
+    const expiredB = await f.prebuild(broken, { createdAt: at(1) });
+    const fine = await f.preset(t.versionId, { name: "fine", desiredInstances: 1 });
+    const executor = new FakeExecutor();
+    executor.createBehaviour.set(broken, async () => {
+      throw new Error("database on fire");
+    });
+    executor.deleteBehaviour.set(expiredA, async () => {
+      throw new Error("cannot delete");
+    });
+
+    // WHEN a cycle runs
+    const report = await reconciler({ store, executor, concurrency: 1 }).runCycle();
+
+    // THEN the other deletion and the other preset's creation still happened, and both errors are reported
+    assert.equal(report.outcome, "ran");
+    assert.deepEqual(
+      executor.deletes.map((d) => d.workspaceId),
+      [expiredA, expiredB],
+    );
+    assert.equal(report.deleted, 1);
+    assert.equal(executor.createdFor(fine), 1);
+    assert.deepEqual(
+      report.errors.map((e) => [e.preset, e.action]),
+      [
+        ["broken", "delete"],
+        ["broken", "create"],
+      ],
+    );
+    assert.match(
+      report.errors[1]?.message ?? "",
+      /create for preset "broken" of template "dev": database on fire/,
+    );
+  });
+
+  forEachDialect("a deletion refused because of a claim is counted, not an error", async ({ store }) => {
+    const f = await PoolFixture.create(store);
+    const t = await f.template("dev");
+    const p = await f.preset(t.versionId, { name: "small", desiredInstances: 0 });
+    const w = await f.prebuild(p, { createdAt: at(0) });
+    const executor = new FakeExecutor();
+    executor.deleteBehaviour.set(w, async () => false);
+    const report = await reconciler({ store, executor }).runCycle();
+    assert.equal(report.deleteSkipped, 1);
+    assert.equal(report.deleted, 0);
+    assert.deepEqual(report.errors, []);
+  });
+
+  forEachDialect("the in-flight cap defers creations, deletions first", async ({ store }) => {
+    // GIVEN a cap of 4 with one prebuild job in flight, one extraneous prebuild to delete, and two presets
+    // wanting 3 and 2 new prebuilds
+    const f = await PoolFixture.create(store);
+    const t = await f.template("dev");
+    const a = await f.preset(t.versionId, { name: "a", desiredInstances: 4 });
+    await f.prebuild(a, { createdAt: at(0), outcome: "running" });
+    const b = await f.preset(t.versionId, { name: "b", desiredInstances: 2 });
+    const c = await f.preset(t.versionId, { name: "c", desiredInstances: 0 });
+    await f.prebuild(c, { createdAt: at(0) });
+    const executor = new FakeExecutor();
+
+    // WHEN a cycle runs
+    const report = await reconciler({ store, executor, maxInFlightJobs: 4 }).runCycle();
+
+    // THEN budget = 4 − 1 in flight − 1 deletion = 2, shared one each; the rest is deferred
+    assert.equal(executor.deletes.length, 1);
+    assert.equal(executor.createdFor(a), 1);
+    assert.equal(executor.createdFor(b), 1);
+    assert.equal(report.deferred, 3);
+  });
+
+  forEachDialect("triggers are debounced into one cycle; the interval keeps ticking", async ({ store }) => {
+    const f = await PoolFixture.create(store);
+    const t = await f.template("dev");
+    await f.preset(t.versionId, { name: "small", desiredInstances: 0 });
+    const clock = new FakeClock(NOW);
+    const timers = new FakeTimers(clock);
+    const cycles: CycleReport[] = [];
+    const r = reconciler({
+      store,
+      executor: new FakeExecutor(),
+      clock,
+      timers,
+      intervalMs: 15_000,
+      debounceMs: 250,
+      onCycle: (report) => cycles.push(report),
+    });
+    const settle = () => r.whenIdle();
+    try {
+      // GIVEN a started reconciler (its start trigger has run)
+      r.start();
+      await timers.advance(250, settle);
+      assert.equal(cycles.length, 1, "start runs a first cycle after the debounce");
+
+      // WHEN five triggers arrive within 100 ms
+      for (let i = 0; i < 5; i++) {
+        r.trigger(`claim ${i}`);
+        await timers.advance(20, settle);
+      }
+      assert.equal(cycles.length, 1, "nothing runs before the debounce delay");
+      await timers.advance(250, settle);
+      // THEN exactly one cycle ran for the burst, within the debounce delay of the first trigger
+      assert.equal(cycles.length, 2);
+      assert.ok(cycles[1] && cycles[1].startedAt.getTime() - NOW.getTime() <= 250 + 250);
+
+      // WHEN the interval passes THEN a periodic cycle runs
+      await timers.advance(15_000, settle);
+      assert.equal(cycles.length, 3);
+    } finally {
+      await r.stop();
+    }
+    assert.equal(timers.pending, 0, "stop clears every timer");
+  });
+
+  forEachDialect(
+    "two reconcilers on one database never run a cycle at the same time",
+    async ({ store, dialect, location }) => {
+      // GIVEN a preset to fill and an executor that blocks until released
+      const f = await PoolFixture.create(store);
+      const t = await f.template("dev");
+      await f.preset(t.versionId, { name: "small", desiredInstances: 1 });
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let entered: () => void = () => {};
+      const inside = new Promise<void>((resolve) => {
+        entered = resolve;
+      });
+      const blocking = new FakeExecutor();
+      blocking.createPrebuilds = async () => {
+        entered();
+        await gate;
+        return { created: 1 };
+      };
+      // A second replica: its own Store on PostgreSQL, the same process (and Store) on SQLite.
+      const otherStore = dialect === "postgres" ? await openStore(location) : store;
+      try {
+        const first = reconciler({ store, executor: blocking });
+        const second = reconciler({ store: otherStore, executor: new FakeExecutor() });
+
+        // WHEN the first is in the middle of its cycle and the second tries one
+        const running = first.runCycle();
+        await inside;
+        const meanwhile = await second.runCycle();
+
+        // THEN the second skips; once the first is done, the second can lead
+        assert.equal(meanwhile.outcome, "not_leader");
+        release();
+        assert.equal((await running).outcome, "ran");
+        assert.equal((await second.runCycle()).outcome, "ran");
+      } finally {
+        release();
+        if (otherStore !== store) await otherStore.close();
+      }
+    },
+  );
+
+  forEachDialect("a trigger published on pub/sub starts a cycle", async ({ store }) => {
+    const clock = new FakeClock(NOW);
+    const timers = new FakeTimers(clock);
+    const cycles: CycleReport[] = [];
+    const r = reconciler({
+      store,
+      executor: new FakeExecutor(),
+      clock,
+      timers,
+      listen: true,
+      onCycle: (c) => cycles.push(c),
+    });
+    const settle = () => r.whenIdle();
+    try {
+      r.start();
+      await timers.advance(250, settle); // the start cycle
+      // WHEN another replica asks for a cycle
+      const armed = new Promise<void>((resolve) => {
+        timers.onSet = resolve;
+      });
+      await requestReconcile(store, "prebuild claimed");
+      await armed;
+      await timers.advance(250, settle);
+      // THEN this reconciler ran one
+      assert.equal(cycles.length, 2);
+    } finally {
+      await r.stop();
+    }
+  });
+
+  forEachDialect("invalidation, live plan and status", async ({ store }) => {
+    // GIVEN a full pool of two ready prebuilds
+    const f = await PoolFixture.create(store);
+    const t = await f.template("dev");
+    const p = await f.preset(t.versionId, { name: "small", desiredInstances: 2, ttlSeconds: 86_400 });
+    const a = await f.prebuild(p, { createdAt: at(0), agents: ["ready"] });
+    const b = await f.prebuild(p, { createdAt: at(1), agents: ["ready"] });
+    const before = await reconcilerStatus(store, NOW);
+    assert.deepEqual(
+      before.presets.map((s) => [s.template, s.preset, s.prebuilds]),
+      [["dev", "small", { desired: 2, running: 2, eligible: 2, expired: 0, starting: 0 }]],
+    );
+    assert.deepEqual(
+      (await livePlan(store, NOW)).map((x) => [x.template, x.preset, x.actions]),
+      [["dev", "small", []]],
+    );
+
+    // WHEN the template is invalidated
+    const touched = await invalidatePresets(store, t.templateId, NOW);
+    assert.deepEqual(
+      touched.map((x) => x.presetId),
+      [p],
+    );
+
+    // THEN both prebuilds are expired, the plan replaces them, and a cycle does
+    const after = await reconcilerStatus(store, NOW);
+    assert.deepEqual(after.presets[0]?.prebuilds, {
+      desired: 2,
+      running: 2,
+      eligible: 0,
+      expired: 2,
+      starting: 0,
+    });
+    assert.deepEqual((await livePlan(store, NOW))[0]?.actions, [
+      { type: "delete", reason: "expired", ids: [a, b] },
+      { type: "create", count: 2 },
+    ]);
+    const executor = new FakeExecutor();
+    await reconciler({ store, executor }).runCycle();
+    assert.deepEqual(executor.deletes, [
+      { workspaceId: a, reason: "expired" },
+      { workspaceId: b, reason: "expired" },
+    ]);
+    assert.equal(executor.createdFor(p), 2);
+  });
+});

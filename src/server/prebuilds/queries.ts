@@ -9,7 +9,7 @@
 // - its *preset* is the preset of its most recent build that names one (delete builds may not);
 // - a *prebuild creation build* is a `start` build with prebuild_stage `create` (what the reconciler enqueues).
 // Job status is derived from the job's columns exactly as store/job-status.ts does ("succeeded" = completed,
-// no error, not cancelled; "failed" = an error).
+// no error, not cancelled; "failed" = an error and not cancelled: a cancel is nobody's template failing).
 //
 // Dialect branches (named, two): `claimPrebuild` locks its candidate with FOR UPDATE SKIP LOCKED on
 // PostgreSQL and relies on SQLite's single writer otherwise; `lockUnclaimedPrebuild` takes a row lock on
@@ -25,7 +25,8 @@ const PB = PREBUILDS_USER_ID;
 /** The site_config key of the reconciler's pause switch (value "true" / "false"). */
 export const PAUSED_KEY = "prebuilds.reconciliation_paused";
 
-const failedSql = (j: string) => sql`coalesce(${sql.ref(`${j}.error`)}, '') <> ''`;
+const failedSql = (j: string) =>
+  sql`(coalesce(${sql.ref(`${j}.error`)}, '') <> '' and ${sql.ref(`${j}.canceled_at`)} is null)`;
 const succeededSql = (j: string) =>
   sql`(${sql.ref(`${j}.completed_at`)} is not null and coalesce(${sql.ref(`${j}.error`)}, '') = '' and ${sql.ref(`${j}.canceled_at`)} is null)`;
 

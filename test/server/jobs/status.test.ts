@@ -42,12 +42,12 @@ const CASES: {
     status: "canceled",
   },
   {
-    name: "cancelled while running, then failed",
+    name: "cancelled while running, then ended with the provisioner's error (differs from Coder)",
     started: true,
     completed: true,
     canceled: true,
     error: "canceled",
-    status: "failed",
+    status: "canceled",
   },
   {
     name: "cancelled while pending",

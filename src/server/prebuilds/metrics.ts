@@ -12,8 +12,9 @@
 //   snapshot this process took (the leader's cycle, or a status read); a replica that never led reports none.
 //   Per-preset gauges exist for active presets only; `running` includes expired prebuilds (as in Coder).
 // - histograms are PROCESS-LOCAL observations: `prewarm_prebuilds_reconciliation_duration_seconds` (one per
-//   cycle this process ran) and `prewarm_prebuilt_workspace_claim_duration_seconds` (observed by the workspace
-//   service when a claimed workspace becomes usable: from the create request to the end of its CLAIM build).
+//   cycle this process ran) and `prewarm_prebuilt_workspace_claim_duration_seconds` (observed by the create-workspace
+//   route when it claimed a prebuild: the whole request, claim transaction and CLAIM build enqueued, as Coder
+//   measures the claim itself rather than the build after it).
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Clock } from "../../clock.js";
 import { systemClock } from "../../clock.js";
@@ -120,7 +121,7 @@ export class PrebuildMetrics {
     });
     this.claimDuration = new Histogram({
       name: "prewarm_prebuilt_workspace_claim_duration_seconds",
-      help: "From a create request that claimed a prebuild to its workspace being usable (end of the CLAIM build).",
+      help: "Time a create request took to claim a prebuild (claim transaction and CLAIM build enqueued).",
       labelNames: PRESET_LABELS,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300],
       registers: [registry],

@@ -176,7 +176,9 @@ export async function createWorkspace(
     ? await getTemplateVersion(store.db, request.templateVersionId)
     : undefined;
   if (chosen && chosen.templateId !== template.id) {
-    throw badRequest(`version ${chosen.name} is not a version of "${template.name}"`, { field: "templateVersion" });
+    throw badRequest(`version ${chosen.name} is not a version of "${template.name}"`, {
+      field: "templateVersion",
+    });
   }
   const version = chosen ?? active;
   const parameters = await listTemplateVersionParameters(store.db, version.id);

@@ -1,0 +1,11 @@
+// Who is calling: the user app.ts authenticated for this request (routes with auth "user" or "owner").
+import type { FastifyRequest } from "fastify";
+import type { User } from "../../store/users.js";
+import { unauthorized } from "../errors.js";
+
+export function callerOf(request: FastifyRequest): User {
+  if (!request.user) throw unauthorized();
+  return request.user;
+}
+
+export const isOwner = (user: User): boolean => user.role === "owner";

@@ -1,0 +1,92 @@
+// Provisioner jobs: show, logs (JSON or a live SSE stream), cancel. A workspace build's job is visible to the
+// workspace's owner and to owners; a template import's job to every user (templates are visible to all).
+import type { FastifyRequest } from "fastify";
+import type { ServerContext } from "../../context.js";
+import { cancelJob, JobStateError } from "../../jobs/queue.js";
+import { getJob, listJobLogs, type ProvisionerJob } from "../../store/jobs.js";
+import type { User } from "../../store/users.js";
+import { getBuildByJobId, getWorkspace } from "../../store/workspaces.js";
+import type { App } from "../app.js";
+import { routes } from "../contract.js";
+import { badRequest, conflict, forbidden, notFound } from "../errors.js";
+import { type LogStreamOptions, streamJobLogs } from "../log-stream.js";
+import { presentJobLog } from "../presenters.js";
+import type { ApiDeps } from "../routes.js";
+import { jobView } from "../views.js";
+import { callerOf, isOwner } from "./caller.js";
+
+/** The job if `user` may see it; another user's build job is reported as not found (like the workspace). */
+export async function jobForUser(ctx: ServerContext, user: User, jobId: string): Promise<ProvisionerJob> {
+  const db = ctx.store.db;
+  const job = await getJob(db, jobId);
+  if (!job) throw notFound(`job ${jobId}`);
+  if (job.type === "workspace_build" && !isOwner(user)) {
+    const build = await getBuildByJobId(db, job.id);
+    const workspace = build ? await getWorkspace(db, build.workspaceId) : undefined;
+    if (workspace?.ownerId !== user.id) throw notFound(`job ${jobId}`);
+  }
+  return job;
+}
+
+/** Where to resume: `Last-Event-ID` (set by a reconnecting SSE client) wins over `?after=`. */
+function resumeAfter(request: FastifyRequest, after: number | undefined): number {
+  const header = request.headers["last-event-id"];
+  if (typeof header === "string" && header.trim() !== "") {
+    if (!/^\d+$/.test(header.trim())) {
+      throw badRequest(`Last-Event-ID must be a log id (a non-negative integer), got "${header}"`, {
+        field: "Last-Event-ID",
+      });
+    }
+    return Number(header.trim());
+  }
+  return after ?? 0;
+}
+
+const wantsStream = (request: FastifyRequest, follow: boolean | undefined): boolean =>
+  follow === true || (request.headers.accept ?? "").includes("text/event-stream");
+
+export function registerJobRoutes(app: App, deps: ApiDeps, streamOptions: LogStreamOptions = {}): void {
+  const { ctx } = deps;
+  const db = ctx.store.db;
+
+  app.route({
+    ...routes.getJob,
+    handler: async (request) => jobView(db, await jobForUser(ctx, callerOf(request), request.params.id)),
+  });
+
+  app.route({
+    ...routes.getJobLogs,
+    handler: async (request, reply) => {
+      const job = await jobForUser(ctx, callerOf(request), request.params.id);
+      const after = resumeAfter(request, request.query.after);
+      if (!wantsStream(request, request.query.follow)) {
+        return (await listJobLogs(db, job.id, { afterId: after })).map(presentJobLog);
+      }
+      reply.hijack();
+      await streamJobLogs(ctx, reply.raw, job.id, after, streamOptions);
+      return reply;
+    },
+  });
+
+  app.route({
+    ...routes.cancelJob,
+    handler: async (request, reply) => {
+      const user = callerOf(request);
+      const job = await jobForUser(ctx, user, request.params.id);
+      if (job.type === "template_version_import" && !isOwner(user)) {
+        throw forbidden("only owners may cancel a template import");
+      }
+      try {
+        const { job: canceled } = await cancelJob(ctx.store, job.id, ctx.clock.now());
+        return reply.status(202).send(await jobView(db, canceled));
+      } catch (err) {
+        if (err instanceof JobStateError && err.kind === "completed") {
+          const now = await getJob(db, job.id);
+          throw conflict(`job ${job.id} has already ended (${now?.status ?? job.status})`);
+        }
+        if (err instanceof JobStateError && err.kind === "not_found") throw notFound(`job ${job.id}`);
+        throw err;
+      }
+    },
+  });
+}

@@ -1,0 +1,217 @@
+// Template archives, templates, versions and presets (with their live prebuild pools).
+
+import type { ServerContext } from "../../context.js";
+import { getJob } from "../../store/jobs.js";
+import { getPresetByName, listPresets } from "../../store/presets.js";
+import {
+  getTemplateVersion,
+  listTemplates,
+  listTemplateVersionParameters,
+  listTemplateVersions,
+  listTemplateVersionVariables,
+  type Template,
+  type TemplateVersion,
+} from "../../store/templates.js";
+import {
+  activateVersion,
+  createTemplateVersion,
+  deleteTemplate,
+  requireTemplate,
+  requireVersion,
+  setDeprecation,
+  type TemplateSettings,
+  uploadTemplateFile,
+} from "../../templates/service.js";
+import type { App } from "../app.js";
+import { type PresetT, routes } from "../contract.js";
+import { badRequest, notFound } from "../errors.js";
+import { presentParameter, presentVariable } from "../presenters.js";
+import type { ApiDeps } from "../routes.js";
+import {
+  poolCounts,
+  presetViews,
+  templateView,
+  templateViews,
+  versionSummaryViews,
+  versionView,
+} from "../views.js";
+import { callerOf } from "./caller.js";
+
+/** The presets of one version with their pools (one snapshot read for all of them). */
+export async function presetsOf(
+  deps: ApiDeps,
+  template: Template,
+  version: TemplateVersion,
+): Promise<PresetT[]> {
+  const [presets, pools] = await Promise.all([
+    listPresets(deps.ctx.store.db, { versionIds: [version.id] }),
+    poolCounts(deps.ctx, deps.reconciler().settings),
+  ]);
+  return presetViews(template, version, presets, pools);
+}
+
+async function activeVersion(ctx: ServerContext, template: Template): Promise<TemplateVersion | undefined> {
+  return template.activeVersionId ? getTemplateVersion(ctx.store.db, template.activeVersionId) : undefined;
+}
+
+function uploadBytes(body: unknown): Uint8Array {
+  if (body instanceof Uint8Array) return body;
+  throw badRequest("send the template archive as the raw request body with Content-Type: application/x-tar");
+}
+
+export function registerTemplateRoutes(app: App, deps: ApiDeps): void {
+  const { ctx } = deps;
+  const db = ctx.store.db;
+  const settings: TemplateSettings = deps.templates;
+
+  app.route({
+    ...routes.uploadFile,
+    handler: async (request, reply) => {
+      const { hash, created } = await uploadTemplateFile(
+        ctx,
+        callerOf(request),
+        uploadBytes(request.body),
+        settings,
+      );
+      return reply.status(created ? 201 : 200).send({ hash });
+    },
+  });
+
+  app.route({
+    ...routes.listTemplates,
+    handler: async () => templateViews(db, await listTemplates(db)),
+  });
+
+  app.route({
+    ...routes.getTemplate,
+    handler: async (request) => {
+      const template = await requireTemplate(ctx, request.params.name);
+      const [json, versions, active] = await Promise.all([
+        templateView(db, template),
+        listTemplateVersions(db, template.id),
+        activeVersion(ctx, template),
+      ]);
+      const [summaries, parameters, variables, presets] = await Promise.all([
+        versionSummaryViews(db, template, versions),
+        active ? listTemplateVersionParameters(db, active.id) : [],
+        active ? listTemplateVersionVariables(db, active.id) : [],
+        active ? presetsOf(deps, template, active) : [],
+      ]);
+      return {
+        ...json,
+        versions: summaries,
+        parameters: parameters.map(presentParameter),
+        variables: variables.map(presentVariable),
+        presets,
+      };
+    },
+  });
+
+  app.route({
+    ...routes.updateTemplate,
+    handler: async (request) => {
+      const { deprecationMessage } = request.body;
+      const template =
+        deprecationMessage === undefined
+          ? await requireTemplate(ctx, request.params.name)
+          : await setDeprecation(ctx, request.params.name, deprecationMessage ?? "");
+      return templateView(db, template);
+    },
+  });
+
+  app.route({
+    ...routes.deleteTemplate,
+    handler: async (request, reply) => {
+      await deleteTemplate(ctx, request.params.name);
+      return reply.status(204).send(null);
+    },
+  });
+
+  app.route({
+    ...routes.createTemplateVersion,
+    handler: async (request, reply) => {
+      const body = request.body;
+      if (body.tags && Object.keys(body.tags).length > 0) {
+        // Builds would have to inherit the tags too; until versions store them, refuse rather than half-apply.
+        throw badRequest("provisioner tags on template versions are not supported yet", { field: "tags" });
+      }
+      const { template, version } = await createTemplateVersion(
+        ctx,
+        callerOf(request),
+        request.params.name,
+        {
+          fileHash: body.fileHash,
+          provisioner: body.provisioner,
+          activate: body.activate,
+          message: body.message,
+          variables: body.variables,
+        },
+        settings,
+      );
+      return reply.status(201).send(await versionView(db, template, version));
+    },
+  });
+
+  app.route({
+    ...routes.listTemplateVersions,
+    handler: async (request) => {
+      const template = await requireTemplate(ctx, request.params.name);
+      return versionSummaryViews(db, template, await listTemplateVersions(db, template.id));
+    },
+  });
+
+  app.route({
+    ...routes.getTemplateVersion,
+    handler: async (request) => {
+      const template = await requireTemplate(ctx, request.params.name);
+      const version = await requireVersion(ctx, template, request.params.version);
+      return versionView(db, template, version);
+    },
+  });
+
+  app.route({
+    ...routes.activateTemplateVersion,
+    handler: async (request) =>
+      templateView(db, await activateVersion(ctx, request.params.name, request.params.version)),
+  });
+
+  app.route({
+    ...routes.listPresets,
+    handler: async (request) => {
+      const template = await requireTemplate(ctx, request.params.name);
+      const ref = request.query.version;
+      const version = ref ? await requireVersion(ctx, template, ref) : await activeVersion(ctx, template);
+      if (!version) return [];
+      return presetsOf(deps, template, version);
+    },
+  });
+}
+
+/** A preset of the template's active version by name, or 404. */
+export async function requireActivePreset(ctx: ServerContext, templateName: string, presetName: string) {
+  const template = await requireTemplate(ctx, templateName);
+  const version = await activeVersion(ctx, template);
+  const preset = version ? await getPresetByName(ctx.store.db, version.id, presetName) : undefined;
+  if (!version || !preset)
+    throw notFound(`preset "${presetName}" of the active version of "${templateName}"`);
+  return { template, version, preset };
+}
+
+/** The version's import must have succeeded before workspaces are built from it. */
+export async function requireImportedVersion(
+  ctx: ServerContext,
+  template: Template,
+  ref: string,
+): Promise<TemplateVersion> {
+  const version = await requireVersion(ctx, template, ref);
+  const job = await getJob(ctx.store.db, version.jobId);
+  if (job?.status !== "succeeded") {
+    throw badRequest(
+      `version ${version.name} of "${template.name}" cannot be built: its import ${job?.status ?? "is missing"}`,
+      {
+        field: "templateVersion",
+      },
+    );
+  }
+  return version;
+}

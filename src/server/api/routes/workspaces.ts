@@ -1,0 +1,209 @@
+// Workspaces and their builds: create (claiming a prebuild when one is ready), list, show, start/stop/delete,
+// build history and agents. Members see and change only their own workspaces: another user's answers 404, as
+// if it did not exist. Unclaimed prebuilds (owned by the `prebuilds` system user) are hidden from members.
+import { performance } from "node:perf_hooks";
+import type { ServerContext } from "../../context.js";
+import { PREBUILDS_USER_ID } from "../../store/migrations.js";
+import { getPreset } from "../../store/presets.js";
+import { listResourcesOfJobs } from "../../store/resources.js";
+import { getTemplateById, getTemplateByName } from "../../store/templates.js";
+import { getUserByUsername, type User } from "../../store/users.js";
+import {
+  getBuild,
+  getBuildByNumber,
+  getLatestBuild,
+  getWorkspace,
+  getWorkspaceByOwnerAndName,
+  listBuilds,
+  listWorkspaces,
+  type WorkspaceBuild,
+} from "../../store/workspaces.js";
+import { requireTemplate } from "../../templates/service.js";
+import { createWorkspace, startBuild, workspaceForUser } from "../../workspaces/service.js";
+import type { App } from "../app.js";
+import { routes } from "../contract.js";
+import { badRequest, forbidden, notFound } from "../errors.js";
+import { presentAgent } from "../presenters.js";
+import type { ApiDeps } from "../routes.js";
+import { buildViews, buildWithTimingsView, workspaceView, workspaceViews } from "../views.js";
+import { callerOf, isOwner } from "./caller.js";
+import { requireImportedVersion } from "./templates.js";
+
+/** A username or `me`; members may only name themselves (`onOther`: 403 or 404 for anyone else). */
+async function resolveOwner(
+  ctx: ServerContext,
+  caller: User,
+  name: string,
+  onOther: "forbidden" | "not_found",
+): Promise<User> {
+  if (name === "me" || name.toLowerCase() === caller.username.toLowerCase()) return caller;
+  if (!isOwner(caller)) {
+    throw onOther === "forbidden"
+      ? forbidden("members can only see their own workspaces")
+      : notFound(`user "${name}"`);
+  }
+  const user = await getUserByUsername(ctx.store.db, name);
+  if (!user)
+    throw onOther === "forbidden"
+      ? badRequest(`no user named "${name}"`, { field: "owner" })
+      : notFound(`user "${name}"`);
+  return user;
+}
+
+/** A build the caller may see (its workspace may be deleted: a finished delete build stays readable). */
+async function buildForUser(ctx: ServerContext, user: User, build: WorkspaceBuild | undefined, what: string) {
+  const workspace = build ? await getWorkspace(ctx.store.db, build.workspaceId) : undefined;
+  if (!build || !workspace || (!isOwner(user) && workspace.ownerId !== user.id)) throw notFound(what);
+  return build;
+}
+
+export function registerWorkspaceRoutes(app: App, deps: ApiDeps): void {
+  const { ctx, metrics } = deps;
+  const db = ctx.store.db;
+
+  app.route({
+    ...routes.createWorkspace,
+    handler: async (request, reply) => {
+      const caller = callerOf(request);
+      const body = request.body;
+      const owner = body.owner ? await resolveOwner(ctx, caller, body.owner, "forbidden") : caller;
+      if (owner.id === PREBUILDS_USER_ID)
+        throw badRequest("workspaces cannot be created for the prebuilds user", { field: "owner" });
+      let templateVersionId: string | undefined;
+      if (body.templateVersion) {
+        const template = await requireTemplate(ctx, body.template);
+        templateVersionId = (await requireImportedVersion(ctx, template, body.templateVersion)).id;
+      }
+      const started = performance.now();
+      const result = await createWorkspace(ctx, owner, {
+        name: body.name,
+        template: body.template,
+        preset: body.preset ?? null,
+        parameters: body.parameters,
+        templateVersionId,
+      });
+      if (result.claimedPrebuild && result.presetId) {
+        // The claim itself (request → workspace handed over, CLAIM build enqueued); see metrics.ts.
+        const preset = await getPreset(db, result.presetId);
+        metrics.observeClaim(
+          { templateName: body.template, presetName: preset?.name ?? "" },
+          (performance.now() - started) / 1000,
+        );
+      }
+      return reply.status(201).send(await workspaceView(ctx, result.workspace));
+    },
+  });
+
+  app.route({
+    ...routes.listWorkspaces,
+    handler: async (request) => {
+      const caller = callerOf(request);
+      const q = request.query;
+      if ((q.all || q.prebuilds) && !isOwner(caller))
+        throw forbidden("only owners may list other users' workspaces");
+      if (q.prebuilds && !q.all)
+        throw badRequest("`prebuilds` only applies together with `all`", { field: "prebuilds" });
+      let templateId: string | undefined;
+      if (q.template) {
+        const template = await getTemplateByName(db, q.template);
+        if (!template) throw badRequest(`no template named "${q.template}"`, { field: "template" });
+        templateId = template.id;
+      }
+      const filter = q.all
+        ? { excludeOwnerId: q.prebuilds ? undefined : PREBUILDS_USER_ID }
+        : { ownerId: (await resolveOwner(ctx, caller, q.owner ?? "me", "forbidden")).id };
+      return workspaceViews(ctx, await listWorkspaces(db, { ...filter, templateId }));
+    },
+  });
+
+  app.route({
+    ...routes.getWorkspace,
+    handler: async (request) =>
+      workspaceView(ctx, await workspaceForUser(db, callerOf(request), request.params.id)),
+  });
+
+  app.route({
+    ...routes.getWorkspaceByName,
+    handler: async (request) => {
+      const caller = callerOf(request);
+      const { owner, name } = request.params;
+      const user = await resolveOwner(ctx, caller, owner, "not_found");
+      const workspace = await getWorkspaceByOwnerAndName(db, user.id, name);
+      if (!workspace) throw notFound(`workspace "${owner}/${name}"`);
+      return workspaceView(ctx, workspace);
+    },
+  });
+
+  app.route({
+    ...routes.createBuild,
+    handler: async (request, reply) => {
+      const caller = callerOf(request);
+      const { transition, templateVersion, parameters } = request.body;
+      const workspace = await workspaceForUser(db, caller, request.params.id);
+      // Contract: a start builds the template's active version unless told otherwise; stop and delete keep
+      // the latest build's version (the service's default).
+      let templateVersionId: string | undefined;
+      if (templateVersion || transition === "start") {
+        const template = await requireWorkspaceTemplate(ctx, workspace.templateId);
+        templateVersionId = templateVersion
+          ? (await requireImportedVersion(ctx, template, templateVersion)).id
+          : (template.activeVersionId ?? undefined);
+      }
+      const { build } = await startBuild(ctx, caller, workspace.id, transition, parameters, {
+        templateVersionId,
+      });
+      const [json] = await buildViews(db, [build]);
+      if (!json) throw new Error(`build ${build.id} vanished`);
+      return reply.status(201).send(json);
+    },
+  });
+
+  app.route({
+    ...routes.listBuilds,
+    handler: async (request) => {
+      const workspace = await workspaceForUser(db, callerOf(request), request.params.id);
+      return buildViews(db, await listBuilds(db, workspace.id));
+    },
+  });
+
+  app.route({
+    ...routes.getBuildByNumber,
+    handler: async (request) => {
+      const { id, number } = request.params;
+      const build = await buildForUser(
+        ctx,
+        callerOf(request),
+        await getBuildByNumber(db, id, number),
+        `build #${number} of workspace ${id}`,
+      );
+      return buildWithTimingsView(db, build);
+    },
+  });
+
+  app.route({
+    ...routes.getBuild,
+    handler: async (request) => {
+      const { id } = request.params;
+      const build = await buildForUser(ctx, callerOf(request), await getBuild(db, id), `build ${id}`);
+      return buildWithTimingsView(db, build);
+    },
+  });
+
+  app.route({
+    ...routes.listAgents,
+    handler: async (request) => {
+      const workspace = await workspaceForUser(db, callerOf(request), request.params.id);
+      const latest = await getLatestBuild(db, workspace.id);
+      if (!latest) return [];
+      const now = ctx.clock.now();
+      const resources = await listResourcesOfJobs(db, [latest.jobId]);
+      return resources.flatMap((r) => r.agents.map((a) => presentAgent(a, now)));
+    },
+  });
+}
+
+async function requireWorkspaceTemplate(ctx: ServerContext, templateId: string) {
+  const template = await getTemplateById(ctx.store.db, templateId);
+  if (!template) throw notFound(`template ${templateId}`);
+  return template;
+}

@@ -1,0 +1,343 @@
+// Batched reads behind the presenters: for a list of workspaces, builds, templates or versions, every related
+// row (usernames, version names, jobs, daemons, resources, claims) is fetched in a fixed number of queries,
+// never one query per listed item. The presenters (./presenters.ts) then turn the rows into contract JSON.
+import type { ServerContext } from "../context.js";
+import { type ReconcilerSettings, reconcilerStatus } from "../prebuilds/reconciler.js";
+import { getJobs, listJobTimings, type ProvisionerJob } from "../store/jobs.js";
+import { PREBUILDS_USER_ID } from "../store/migrations.js";
+import { listPresets, type Preset } from "../store/presets.js";
+import { listResourcesOfJobs } from "../store/resources.js";
+import type { Executor } from "../store/store.js";
+import {
+  getTemplateVersionWorkspaceTags,
+  listTemplateVersionParameters,
+  listTemplateVersionVariables,
+  type Template,
+  type TemplateVersion,
+  templateFromRow,
+  templateVersionFromRow,
+} from "../store/templates.js";
+import { getLatestBuilds, type Workspace, type WorkspaceBuild } from "../store/workspaces.js";
+import type {
+  BuildT,
+  BuildWithTimingsT,
+  JobT,
+  PresetT,
+  TemplateT,
+  TemplateVersionSummaryT,
+  TemplateVersionT,
+  WorkspaceT,
+} from "./contract.js";
+import {
+  type PoolCounts,
+  presentBuild,
+  presentBuildWithTimings,
+  presentJob,
+  presentPreset,
+  presentTemplate,
+  presentVersion,
+  presentVersionSummary,
+  presentWorkspace,
+} from "./presenters.js";
+
+const unique = (ids: Iterable<string | null | undefined>): string[] =>
+  [...new Set(ids)].filter((id): id is string => typeof id === "string");
+
+// ---- lookups (one query each) ------------------------------------------------------------------------------
+
+async function usernames(db: Executor, ids: Iterable<string>): Promise<Map<string, string>> {
+  const list = unique(ids);
+  if (list.length === 0) return new Map();
+  const rows = await db.selectFrom("users").select(["id", "username"]).where("id", "in", list).execute();
+  return new Map(rows.map((r) => [r.id, r.username]));
+}
+
+async function daemonNames(db: Executor, ids: Iterable<string | null>): Promise<Map<string, string>> {
+  const list = unique(ids);
+  if (list.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("provisioner_daemons")
+    .select(["id", "name"])
+    .where("id", "in", list)
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
+async function versionsById(
+  db: Executor,
+  ids: Iterable<string | null>,
+): Promise<Map<string, TemplateVersion>> {
+  const list = unique(ids);
+  if (list.length === 0) return new Map();
+  const rows = await db.selectFrom("template_versions").selectAll().where("id", "in", list).execute();
+  return new Map(rows.map((r) => [r.id, templateVersionFromRow(r)]));
+}
+
+async function templatesById(db: Executor, ids: Iterable<string>): Promise<Map<string, Template>> {
+  const list = unique(ids);
+  if (list.length === 0) return new Map();
+  const rows = await db.selectFrom("templates").selectAll().where("id", "in", list).execute();
+  return new Map(rows.map((r) => [r.id, templateFromRow(r)]));
+}
+
+async function presetNames(db: Executor, ids: Iterable<string | null>): Promise<Map<string, string>> {
+  const list = unique(ids);
+  if (list.length === 0) return new Map();
+  const rows = await db.selectFrom("presets").select(["id", "name"]).where("id", "in", list).execute();
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
+/** When each workspace was claimed (its first CLAIM-stage build), for those that were prebuilds. */
+async function claimTimes(db: Executor, workspaceIds: readonly string[]): Promise<Map<string, Date>> {
+  if (workspaceIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("workspace_builds")
+    .select(["workspace_id"])
+    .select((eb) => eb.fn.min("created_at").as("claimed_at"))
+    .where("workspace_id", "in", [...workspaceIds])
+    .where("prebuild_stage", "=", "claim")
+    .groupBy("workspace_id")
+    .execute();
+  return new Map(rows.map((r) => [r.workspace_id, new Date(Number(r.claimed_at))]));
+}
+
+/** Live workspaces of each template owned by users (prebuilds not counted). */
+async function userWorkspaceCounts(
+  db: Executor,
+  templateIds: readonly string[],
+): Promise<Map<string, number>> {
+  if (templateIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("workspaces")
+    .select(["template_id"])
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("template_id", "in", [...templateIds])
+    .where("deleted", "=", 0)
+    .where("owner_id", "<>", PREBUILDS_USER_ID)
+    .groupBy("template_id")
+    .execute();
+  return new Map(rows.map((r) => [r.template_id, Number(r.n)]));
+}
+
+// ---- jobs --------------------------------------------------------------------------------------------------
+
+export async function jobViews(db: Executor, jobs: readonly ProvisionerJob[]): Promise<JobT[]> {
+  const names = await daemonNames(
+    db,
+    jobs.map((j) => j.workerId),
+  );
+  return jobs.map((j) => presentJob(j, j.workerId ? (names.get(j.workerId) ?? null) : null));
+}
+
+export async function jobView(db: Executor, job: ProvisionerJob): Promise<JobT> {
+  return (await jobViews(db, [job]))[0] as JobT;
+}
+
+// ---- builds ------------------------------------------------------------------------------------------------
+
+interface BuildRows {
+  jobs: Map<string, ProvisionerJob>;
+  versions: Map<string, TemplateVersion>;
+  users: Map<string, string>;
+}
+
+async function buildRows(db: Executor, builds: readonly WorkspaceBuild[], extraUsers: string[] = []) {
+  const [jobs, versions, users] = await Promise.all([
+    getJobs(db, unique(builds.map((b) => b.jobId))),
+    versionsById(
+      db,
+      builds.map((b) => b.templateVersionId),
+    ),
+    usernames(db, [...builds.map((b) => b.initiatorId), ...extraUsers]),
+  ]);
+  return { jobs: new Map(jobs.map((j) => [j.id, j])), versions, users } satisfies BuildRows;
+}
+
+function buildJson(build: WorkspaceBuild, rows: BuildRows): BuildT {
+  const job = rows.jobs.get(build.jobId);
+  if (!job) throw new Error(`build ${build.id}: its job ${build.jobId} is missing`);
+  return presentBuild(build, {
+    job,
+    versionName: rows.versions.get(build.templateVersionId)?.name ?? "",
+    initiator: rows.users.get(build.initiatorId) ?? "",
+  });
+}
+
+export async function buildViews(db: Executor, builds: readonly WorkspaceBuild[]): Promise<BuildT[]> {
+  const rows = await buildRows(db, builds);
+  return builds.map((b) => buildJson(b, rows));
+}
+
+export async function buildWithTimingsView(db: Executor, build: WorkspaceBuild): Promise<BuildWithTimingsT> {
+  const [rows, timings] = await Promise.all([buildRows(db, [build]), listJobTimings(db, build.jobId)]);
+  const json = buildJson(build, rows);
+  const job = rows.jobs.get(build.jobId) as ProvisionerJob;
+  return presentBuildWithTimings(build, {
+    job,
+    versionName: json.templateVersion,
+    initiator: json.initiator,
+    timings,
+  });
+}
+
+// ---- workspaces --------------------------------------------------------------------------------------------
+
+/** Workspaces as JSON, in the given order; a workspace without any build is left out (it is being created). */
+export async function workspaceViews(
+  ctx: ServerContext,
+  workspaces: readonly Workspace[],
+): Promise<WorkspaceT[]> {
+  const db = ctx.store.db;
+  const ids = workspaces.map((w) => w.id);
+  const latest = await getLatestBuilds(db, ids);
+  const builds = [...latest.values()];
+  const ownerIds = workspaces.map((w) => w.ownerId);
+  const templateIds = workspaces.map((w) => w.templateId);
+  const presetIds = builds.map((b) => b.presetId);
+  const jobIds = builds.map((b) => b.jobId);
+  const [rows, templates, presets, claims, resources] = await Promise.all([
+    buildRows(db, builds, ownerIds),
+    templatesById(db, templateIds),
+    presetNames(db, presetIds),
+    claimTimes(db, ids),
+    listResourcesOfJobs(db, jobIds),
+  ]);
+  const now = ctx.clock.now();
+  const out: WorkspaceT[] = [];
+  for (const workspace of workspaces) {
+    const build = latest.get(workspace.id);
+    if (!build) continue;
+    const template = templates.get(workspace.templateId);
+    out.push(
+      presentWorkspace(workspace, {
+        owner: rows.users.get(workspace.ownerId) ?? "",
+        templateName: template?.name ?? "",
+        activeVersionId: template?.activeVersionId ?? null,
+        latestBuild: build,
+        latestBuildJson: buildJson(build, rows),
+        presetName: build.presetId ? (presets.get(build.presetId) ?? null) : null,
+        claimedAt: claims.get(workspace.id) ?? null,
+        resources: resources.filter((r) => r.jobId === build.jobId),
+        now,
+      }),
+    );
+  }
+  return out;
+}
+
+export async function workspaceView(ctx: ServerContext, workspace: Workspace): Promise<WorkspaceT> {
+  const [json] = await workspaceViews(ctx, [workspace]);
+  if (!json) throw new Error(`workspace ${workspace.id} has no builds`);
+  return json;
+}
+
+// ---- templates ---------------------------------------------------------------------------------------------
+
+export async function templateViews(db: Executor, templates: readonly Template[]): Promise<TemplateT[]> {
+  const activeIds = templates.map((t) => t.activeVersionId);
+  const templateIds = templates.map((t) => t.id);
+  const [versions, counts] = await Promise.all([
+    versionsById(db, activeIds),
+    userWorkspaceCounts(db, templateIds),
+  ]);
+  return templates.map((t) =>
+    presentTemplate(
+      t,
+      t.activeVersionId ? versions.get(t.activeVersionId) : undefined,
+      counts.get(t.id) ?? 0,
+    ),
+  );
+}
+
+export async function templateView(db: Executor, template: Template): Promise<TemplateT> {
+  return (await templateViews(db, [template]))[0] as TemplateT;
+}
+
+export async function versionSummaryViews(
+  db: Executor,
+  template: Template,
+  versions: readonly TemplateVersion[],
+): Promise<TemplateVersionSummaryT[]> {
+  const [jobs, users] = await Promise.all([
+    getJobs(
+      db,
+      versions.map((v) => v.jobId),
+    ).then((list) => jobViews(db, list)),
+    usernames(
+      db,
+      versions.map((v) => v.createdBy),
+    ),
+  ]);
+  const byId = new Map(jobs.map((j) => [j.id, j]));
+  return versions.map((v) => {
+    const job = byId.get(v.jobId);
+    if (!job) throw new Error(`template version ${v.id}: its import job ${v.jobId} is missing`);
+    return presentVersionSummary(v, {
+      templateName: template.name,
+      activeVersionId: template.activeVersionId,
+      createdBy: users.get(v.createdBy) ?? "",
+      job,
+    });
+  });
+}
+
+export async function versionView(
+  db: Executor,
+  template: Template,
+  version: TemplateVersion,
+): Promise<TemplateVersionT> {
+  const [[summary], parameters, variables, presets, workspaceTags] = await Promise.all([
+    versionSummaryViews(db, template, [version]),
+    listTemplateVersionParameters(db, version.id),
+    listTemplateVersionVariables(db, version.id),
+    listPresets(db, { versionIds: [version.id] }),
+    getTemplateVersionWorkspaceTags(db, version.id),
+  ]);
+  const s = summary as TemplateVersionSummaryT;
+  return presentVersion(version, {
+    templateName: template.name,
+    activeVersionId: template.activeVersionId,
+    createdBy: s.createdBy,
+    job: s.job,
+    parameters,
+    variables,
+    presets,
+    workspaceTags,
+  });
+}
+
+// ---- presets with their pools ------------------------------------------------------------------------------
+
+/**
+ * The pool counts of every preset the reconciler tracks, from ONE snapshot read (the same numbers `prebuilds
+ * status` shows). Presets without prebuilds are absent (their counts are all zero).
+ */
+export async function poolCounts(
+  ctx: ServerContext,
+  settings: ReconcilerSettings,
+): Promise<Map<string, PoolCounts>> {
+  const status = await reconcilerStatus(ctx.store, ctx.clock.now(), settings);
+  return new Map(status.presets.map((p) => [p.presetId, p.prebuilds]));
+}
+
+/** The template's version is active when it is the template's active one and the template is usable. */
+export function isActiveVersion(template: Template, versionId: string): boolean {
+  return template.activeVersionId === versionId && !template.deleted && template.deprecated === "";
+}
+
+export function presetViews(
+  template: Template,
+  version: TemplateVersion,
+  presets: readonly Preset[],
+  pools: ReadonlyMap<string, PoolCounts>,
+): PresetT[] {
+  const active = isActiveVersion(template, version.id);
+  return presets.map((p) =>
+    presentPreset(p, {
+      templateName: template.name,
+      versionName: version.name,
+      active,
+      pool: pools.get(p.id),
+    }),
+  );
+}

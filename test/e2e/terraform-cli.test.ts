@@ -5,12 +5,14 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { commandWorks, skipUnless } from "../support/requirements.js";
 import { repoRoot, runCli, startCli, stopChild } from "../support/cli.js";
+import { commandWorks, skipUnless } from "../support/requirements.js";
 
 const hasTerraform = commandWorks("terraform", ["version"]);
 
-describe("terraform-local through the server and the CLI", { skip: skipUnless(hasTerraform, "terraform not on PATH") }, () => {
+describe("terraform-local through the server and the CLI", {
+  skip: skipUnless(hasTerraform, "terraform not on PATH"),
+}, () => {
   const tmp = mkdtempSync(join(tmpdir(), "prewarm-e2e-tf-"));
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -20,7 +22,18 @@ describe("terraform-local through the server and the CLI", { skip: skipUnless(ha
     const baseDir = join(tmp, "workspaces");
     const dataDir = join(tmp, "data");
     const { child, match } = await startCli(
-      ["server", "--dev", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--daemons", "1", "--provisioner-types", "terraform"],
+      [
+        "server",
+        "--dev",
+        "--data-dir",
+        dataDir,
+        "--listen",
+        "127.0.0.1:0",
+        "--daemons",
+        "1",
+        "--provisioner-types",
+        "terraform",
+      ],
       /listening on (http:\/\/\S+)/,
       { timeoutMs: 60_000, env: { TF_CLI_CONFIG_FILE: cliConfig } },
     );
@@ -46,7 +59,9 @@ describe("terraform-local through the server and the CLI", { skip: skipUnless(ha
         "--var",
         `base_dir=${baseDir}`,
       ]);
-      const created = JSON.parse((await run(["create", "box", "--template", "tflocal", "-o", "json"])).stdout) as {
+      const created = JSON.parse(
+        (await run(["create", "box", "--template", "tflocal", "-o", "json"])).stdout,
+      ) as {
         id: string;
       };
       const workspaceFile = join(baseDir, created.id, "WORKSPACE");

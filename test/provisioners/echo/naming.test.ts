@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { MetadataSchema, WorkspaceTransition } from "../../../src/gen/provisioner/provisioner_pb.js";
+import {
+  MetadataSchema,
+  PrebuiltWorkspaceBuildStage,
+  WorkspaceTransition,
+} from "../../../src/gen/provisioner/provisioner_pb.js";
 import { echoTransitionName, selectEchoFiles } from "../../../src/provisioners/echo/naming.js";
 
 describe("echo file selection", () => {
@@ -62,6 +66,19 @@ describe("echo file selection", () => {
       want: [],
     },
     {
+      name: "a claim prefers claim files, then start files, then generic ones, index by index",
+      files: [
+        "0.claim.apply.json",
+        "0.start.apply.json",
+        "1.start.apply.json",
+        "2.apply.json",
+        "3.stop.apply.json",
+      ],
+      transition: "claim",
+      op: "apply",
+      want: ["0.claim.apply.json", "1.start.apply.json", "2.apply.json"],
+    },
+    {
       name: "other operations' files are not used",
       files: ["0.apply.protobuf", "0.parse.protobuf"],
       transition: "start",
@@ -108,4 +125,21 @@ describe("echo transition names", () => {
       assert.equal(echoTransitionName(c.op, metadata), c.want);
     });
   }
+
+  test("the start build that claims a prebuild is `claim`; its other builds keep their names", () => {
+    const claim = (t: WorkspaceTransition) =>
+      create(MetadataSchema, {
+        workspaceTransition: t,
+        prebuiltWorkspaceBuildStage: PrebuiltWorkspaceBuildStage.CLAIM,
+      });
+    assert.equal(echoTransitionName("apply", claim(WorkspaceTransition.START)), "claim");
+    assert.equal(echoTransitionName("plan", claim(WorkspaceTransition.START)), "claim");
+    assert.equal(echoTransitionName("parse", claim(WorkspaceTransition.START)), "unspecified");
+    assert.equal(echoTransitionName("apply", claim(WorkspaceTransition.STOP)), "stop");
+    const create_ = create(MetadataSchema, {
+      workspaceTransition: WorkspaceTransition.START,
+      prebuiltWorkspaceBuildStage: PrebuiltWorkspaceBuildStage.CREATE,
+    });
+    assert.equal(echoTransitionName("apply", create_), "start");
+  });
 });

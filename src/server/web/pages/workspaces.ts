@@ -1,0 +1,160 @@
+// Workspaces: the list (members: their own; owners: everyone's, prebuilds on request) and the detail page with
+// build history, resources and agents, the selected build's logs (stored lines server-rendered, then followed
+// live over SSE by /static/app.js until the build ends) and, for a finished build, its timings waterfall.
+import type { BuildT, BuildWithTimingsT, WorkspaceT } from "../../api/contract.js";
+import { buildViews, buildWithTimingsView, workspaceView, workspaceViews } from "../../api/views.js";
+import type { ServerContext } from "../../context.js";
+import { isTerminal } from "../../store/job-status.js";
+import { listJobLogs } from "../../store/jobs.js";
+import { PREBUILDS_USER_ID } from "../../store/migrations.js";
+import type { User } from "../../store/users.js";
+import { listBuilds, listWorkspaces, type Workspace } from "../../store/workspaces.js";
+import { waterfall } from "../charts.js";
+import { type Html, html } from "../html.js";
+import { badge, csrfField, statusBadge, time } from "../layout.js";
+import type { Session } from "../session.js";
+
+const wsPath = (w: { id: string }) => `/workspaces/${encodeURIComponent(w.id)}`;
+
+export async function listPage(ctx: ServerContext, user: User, withPrebuilds: boolean): Promise<Html> {
+  const db = ctx.store.db;
+  const owner = user.role === "owner";
+  const workspaces = await listWorkspaces(
+    db,
+    owner ? { excludeOwnerId: withPrebuilds ? undefined : PREBUILDS_USER_ID } : { ownerId: user.id },
+  );
+  const views = await workspaceViews(ctx, workspaces);
+  const now = ctx.clock.now();
+  return html`<h1>Workspaces</h1>
+<p><a class="button" href="/workspaces/new">New workspace</a>
+${owner && (withPrebuilds ? html` <a href="/workspaces">Hide unclaimed prebuilds</a>` : html` <a href="/workspaces?prebuilds=1">Show unclaimed prebuilds</a>`)}</p>
+${
+  views.length === 0
+    ? html`<p class="notice">No workspaces yet.</p>`
+    : html`<div class="table-wrap"><table data-testid="workspaces">
+<thead><tr><th>Name</th><th>Owner</th><th>Template</th><th class="opt">Preset</th><th>Status</th><th>From a prebuild</th><th class="opt">Created</th></tr></thead>
+<tbody>${views.map(
+        (w) => html`<tr><td><a href="${wsPath(w)}">${w.name}</a></td><td>${w.owner}</td>
+<td><a href="/templates/${encodeURIComponent(w.template)}">${w.template}</a> <span class="muted small">${w.templateVersion}</span></td>
+<td class="opt">${w.preset ?? html`<span class="muted">—</span>`}</td>
+<td>${w.latestBuild.transition} ${statusBadge(w.latestBuild.status)}</td>
+<td>${w.claimedPrebuild ? badge("claimed", "ok") : html`<span class="muted">no</span>`}</td>
+<td class="opt">${time(w.createdAt, now)}</td></tr>`,
+      )}</tbody></table></div>`
+}`;
+}
+
+export interface DetailData {
+  workspace: WorkspaceT;
+  builds: BuildT[];
+  /** The build whose logs are shown (the latest unless `?build=N`). */
+  shown: BuildWithTimingsT;
+  logs: { id: number; level: string; output: string; stage: string; source: string }[];
+}
+
+export async function loadDetail(
+  ctx: ServerContext,
+  workspace: Workspace,
+  buildNumber?: number,
+): Promise<DetailData> {
+  const db = ctx.store.db;
+  const [view, builds] = await Promise.all([workspaceView(ctx, workspace), listBuilds(db, workspace.id)]);
+  const chosen =
+    (buildNumber !== undefined ? builds.find((b) => b.buildNumber === buildNumber) : undefined) ??
+    builds.reduce((a, b) => (b.buildNumber > a.buildNumber ? b : a));
+  const [buildJson, shown, logs] = await Promise.all([
+    buildViews(db, builds),
+    buildWithTimingsView(db, chosen),
+    listJobLogs(db, chosen.jobId),
+  ]);
+  return {
+    workspace: view,
+    builds: buildJson.sort((a, b) => b.number - a.number),
+    shown,
+    logs: logs.map((l) => ({ id: l.id, level: l.level, output: l.output, stage: l.stage, source: l.source })),
+  };
+}
+
+/** An empty daemon line marks a new stage (as in Coder): shown as a stage header. */
+function logLine(l: DetailData["logs"][number]): Html {
+  if (l.output === "" && l.source === "provisioner_daemon")
+    return html`<span class="stage">▸ ${l.stage || "…"}\n</span>`;
+  return html`<span class="lvl-${l.level}">${l.output}\n</span>`;
+}
+
+const running = (status: string) => !isTerminal(status as Parameters<typeof isTerminal>[0]);
+
+/** Status, resources and agents; polls itself while the latest build runs, and once more when it ends. */
+export function statusSection(data: DetailData, now: Date): Html {
+  const w = data.workspace;
+  const live = running(w.latestBuild.status);
+  return html`<section id="ws-status" ${live ? html`hx-get="${wsPath(w)}/status" hx-trigger="every 2s, build-ended from:body" hx-swap="outerHTML"` : ""} data-status="${w.latestBuild.status}">
+<div class="card"><dl class="kv">
+<dt>Owner</dt><dd>${w.owner}</dd>
+<dt>Template</dt><dd><a href="/templates/${encodeURIComponent(w.template)}">${w.template}</a> ${w.templateVersion}${w.outdated && html` ${badge("outdated", "warn")}`}</dd>
+<dt>Preset</dt><dd>${w.preset ?? "—"}</dd>
+<dt>Prebuild</dt><dd>${w.claimedPrebuild ? html`${badge("claimed from a prebuild", "ok")} ${time(w.claimedAt, now)}` : "built from scratch"}</dd>
+<dt>Latest build</dt><dd data-testid="latest-build">#${w.latestBuild.number} ${w.latestBuild.transition} ${statusBadge(w.latestBuild.status)}${w.latestBuild.error && html` <span class="error">${w.latestBuild.error}</span>`}</dd>
+</dl></div>
+<h2>Resources and agents</h2>
+${
+  w.resources.length === 0
+    ? html`<p class="muted">No resources${live ? " yet" : ""}.</p>`
+    : html`<div class="table-wrap"><table><thead><tr><th>Resource</th><th>Agent</th><th>Lifecycle</th><th>Connection</th><th class="opt">OS / arch</th></tr></thead><tbody>
+${w.resources.flatMap((r) =>
+  r.agents.length === 0
+    ? [html`<tr><td>${r.type}.${r.name}</td><td colspan="4" class="muted">no agent</td></tr>`]
+    : r.agents.map(
+        (
+          a,
+        ) => html`<tr><td>${r.type}.${r.name}</td><td>${a.name}</td><td>${statusBadge(a.lifecycleState)}</td>
+<td>${a.status}${a.lastSeenAt && html` <span class="muted small">(${time(a.lastSeenAt, now)})</span>`}</td><td class="opt">${a.operatingSystem} / ${a.architecture}</td></tr>`,
+      ),
+)}</tbody></table></div>`
+}
+</section>`;
+}
+
+function actions(data: DetailData, session: Session): Html {
+  const w = data.workspace;
+  if (running(w.latestBuild.status)) return html``;
+  const button = (transition: string, label: string, cls = "secondary") =>
+    html`<form class="inline" method="post" action="${wsPath(w)}/builds">${csrfField(session)}<input type="hidden" name="transition" value="${transition}"><button type="submit" class="${cls}">${label}</button></form>`;
+  const started = w.latestBuild.transition === "start" && w.latestBuild.status === "succeeded";
+  return html`<p>${started ? button("stop", "Stop") : button("start", "Start")} ${button("delete", "Delete", "danger")}</p>`;
+}
+
+export function detailPage(data: DetailData, session: Session, now: Date, notice?: string): Html {
+  const w = data.workspace;
+  const b = data.shown;
+  const live = running(b.status);
+  return html`<h1>${w.owner}/${w.name}</h1>
+${notice && html`<p class="notice ok" role="status">${notice}</p>`}
+${actions(data, session)}
+${statusSection(data, now)}
+<h2 id="logs">Logs of build #${b.number} (${b.transition})</h2>
+<p id="log-status" class="muted" role="status">${live ? "the build is running; logs so far:" : `the build ended: ${b.status}`}</p>
+<pre class="logs" data-testid="logs" tabindex="0" aria-labelledby="logs" data-log-state="${live ? "static" : "ended"}"
+${live ? html`data-log-stream="${wsPath(w)}/builds/${b.number}/logs" data-after="${data.logs.at(-1)?.id ?? 0}" data-log-status="log-status"` : ""}>${data.logs.map(logLine)}</pre>
+${live && html`<noscript><p class="muted">Reload the page to see new lines.</p></noscript>`}
+${
+  !live &&
+  html`<h2>Timings</h2>${waterfall(
+    b.timings.map((t) => ({
+      stage: t.stage,
+      action: t.action,
+      resource: t.resource,
+      startedAt: new Date(t.startedAt),
+      endedAt: new Date(t.endedAt),
+    })),
+  )}`
+}
+<h2>Build history</h2>
+<div class="table-wrap"><table data-testid="builds"><thead><tr><th>#</th><th>Transition</th><th>Status</th><th class="opt">Reason</th><th>Initiator</th><th>Started</th><th>Ended</th></tr></thead><tbody>
+${data.builds.map(
+  (
+    x,
+  ) => html`<tr><td><a href="${wsPath(w)}?build=${x.number}#logs">${x.number}</a></td><td>${x.transition}${x.prebuildStage !== "none" && html` <span class="muted small">(${x.prebuildStage})</span>`}</td>
+<td>${statusBadge(x.status)}</td><td class="opt">${x.reason}</td><td>${x.initiator}</td><td>${time(x.startedAt, now)}</td><td>${time(x.completedAt, now)}</td></tr>`,
+)}</tbody></table></div>`;
+}

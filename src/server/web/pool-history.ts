@@ -1,0 +1,186 @@
+// The pool history time series (table `pool_history`, migration 0003): recorded after reconciler cycles, read
+// by the dashboard's charts. Bounded two ways: a preset gets a new row at most every `minIntervalMs` unless its
+// counts changed (then at most every `minChangeIntervalMs`), and rows older than `retentionMs` are pruned on
+// every write. Only a cycle that actually ran (or ran paused) records, so on PostgreSQL only the leader writes.
+import type { Clock } from "../../clock.js";
+import type { Logger } from "../logger.js";
+import { type CycleReport, type ReconcilerSettings, reconcilerStatus } from "../prebuilds/reconciler.js";
+import type { Executor, Store } from "../store/store.js";
+
+export interface PoolHistoryTable {
+  preset_id: string;
+  recorded_at: number;
+  desired: number;
+  running: number;
+  eligible: number;
+  starting: number;
+  expired: number;
+}
+
+// The table is typed here rather than in store/schema.ts: only the dashboard reads or writes it.
+const historyDb = (db: Executor) => db.withTables<{ pool_history: PoolHistoryTable }>();
+
+export interface PoolCountsSample {
+  desired: number;
+  running: number;
+  eligible: number;
+  starting: number;
+  expired: number;
+}
+
+export interface PoolSample extends PoolCountsSample {
+  at: Date;
+}
+
+export interface PoolHistoryOptions {
+  /** A row per preset at least this often while cycles run (default 60 s). */
+  minIntervalMs: number;
+  /** …and sooner when the counts changed, but not more often than this (default 2 s). */
+  minChangeIntervalMs: number;
+  /** Rows older than this are deleted (default 6 h). */
+  retentionMs: number;
+}
+
+export const defaultPoolHistoryOptions: PoolHistoryOptions = {
+  minIntervalMs: 60_000,
+  minChangeIntervalMs: 2_000,
+  retentionMs: 6 * 3_600_000,
+};
+
+const sameCounts = (a: PoolCountsSample, b: PoolCountsSample): boolean =>
+  a.desired === b.desired &&
+  a.running === b.running &&
+  a.eligible === b.eligible &&
+  a.starting === b.starting &&
+  a.expired === b.expired;
+
+/** Pure: whether a preset's new counts deserve a row, given its last recorded sample. */
+export function shouldRecord(
+  last: PoolSample | undefined,
+  next: PoolSample,
+  options: PoolHistoryOptions = defaultPoolHistoryOptions,
+): boolean {
+  if (!last) return true;
+  const elapsed = next.at.getTime() - last.at.getTime();
+  if (elapsed < 0) return true; // the clock went backwards: start over rather than go silent
+  if (elapsed >= options.minIntervalMs) return true;
+  return !sameCounts(last, next) && elapsed >= options.minChangeIntervalMs;
+}
+
+export async function insertPoolSamples(
+  db: Executor,
+  rows: { presetId: string; sample: PoolSample }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await historyDb(db)
+    .insertInto("pool_history")
+    .values(
+      rows.map(({ presetId, sample }) => ({
+        preset_id: presetId,
+        recorded_at: sample.at.getTime(),
+        desired: sample.desired,
+        running: sample.running,
+        eligible: sample.eligible,
+        starting: sample.starting,
+        expired: sample.expired,
+      })),
+    )
+    .onConflict((oc) => oc.columns(["preset_id", "recorded_at"]).doNothing())
+    .execute();
+}
+
+export async function prunePoolHistory(db: Executor, before: Date): Promise<number> {
+  const result = await historyDb(db)
+    .deleteFrom("pool_history")
+    .where("recorded_at", "<", before.getTime())
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** Samples of the given presets since `since`, oldest first, in one query. */
+export async function readPoolHistory(
+  db: Executor,
+  presetIds: readonly string[],
+  since: Date,
+): Promise<Map<string, PoolSample[]>> {
+  const out = new Map<string, PoolSample[]>(presetIds.map((id) => [id, []]));
+  if (presetIds.length === 0) return out;
+  const rows = await historyDb(db)
+    .selectFrom("pool_history")
+    .selectAll()
+    .where("preset_id", "in", [...presetIds])
+    .where("recorded_at", ">=", since.getTime())
+    .orderBy("recorded_at")
+    .execute();
+  for (const r of rows) {
+    out.get(r.preset_id)?.push({
+      at: new Date(Number(r.recorded_at)),
+      desired: r.desired,
+      running: r.running,
+      eligible: r.eligible,
+      starting: r.starting,
+      expired: r.expired,
+    });
+  }
+  return out;
+}
+
+/** Records pool counts after reconciler cycles; wire `onCycle` as the Reconciler's `onCycle` option. */
+export class PoolHistoryRecorder {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #settings: () => ReconcilerSettings | undefined;
+  readonly #logger: Logger | undefined;
+  readonly #options: PoolHistoryOptions;
+  readonly #last = new Map<string, PoolSample>();
+  #running: Promise<void> | undefined;
+
+  constructor(options: {
+    store: Store;
+    clock: Clock;
+    /** The reconciler's settings (lazy: the reconciler is created after the recorder). */
+    settings?: () => ReconcilerSettings | undefined;
+    logger?: Logger;
+    history?: Partial<PoolHistoryOptions>;
+  }) {
+    this.#store = options.store;
+    this.#clock = options.clock;
+    this.#settings = options.settings ?? (() => undefined);
+    this.#logger = options.logger;
+    this.#options = { ...defaultPoolHistoryOptions, ...options.history };
+  }
+
+  /** Reconciler hook: never throws, never blocks the cycle; overlapping cycles skip while one records. */
+  onCycle(report: CycleReport): void {
+    if (report.outcome !== "ran" && report.outcome !== "paused") return;
+    if (this.#running) return;
+    this.#running = this.record()
+      .then(() => {})
+      .catch((err) => this.#logger?.warn({ err }, "record pool history failed"))
+      .finally(() => {
+        this.#running = undefined;
+      });
+  }
+
+  /** Resolves when no recording is in progress (tests, shutdown). */
+  async idle(): Promise<void> {
+    await this.#running;
+  }
+
+  /** Reads every pool once and writes the rows that `shouldRecord` wants; prunes old rows. */
+  async record(): Promise<number> {
+    const now = this.#clock.now();
+    const status = await reconcilerStatus(this.#store, now, this.#settings());
+    const rows: { presetId: string; sample: PoolSample }[] = [];
+    for (const p of status.presets) {
+      if (!p.active && p.prebuilds.running === 0 && p.prebuilds.starting === 0) continue;
+      const sample: PoolSample = { at: now, ...p.prebuilds };
+      if (!shouldRecord(this.#last.get(p.presetId), sample, this.#options)) continue;
+      rows.push({ presetId: p.presetId, sample });
+    }
+    await insertPoolSamples(this.#store.db, rows);
+    for (const row of rows) this.#last.set(row.presetId, row.sample);
+    await prunePoolHistory(this.#store.db, new Date(now.getTime() - this.#options.retentionMs));
+    return rows.length;
+  }
+}

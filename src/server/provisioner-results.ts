@@ -137,6 +137,14 @@ export function resourcesFromProto(resources: readonly ProtoResource[]): NewReso
         timeoutSeconds: s.timeoutSeconds,
         logPath: s.logPath,
       })),
+      metadata: a.metadata.map((m) => ({
+        key: m.key,
+        displayName: m.displayName,
+        script: m.script,
+        intervalSeconds: Number(m.interval),
+        timeoutSeconds: Number(m.timeout),
+        order: Number(m.order),
+      })),
     })),
   }));
 }

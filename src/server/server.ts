@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
+import { agentScriptEnv } from "../agent/bootstrap.js";
 import { type Clock, systemClock } from "../clock.js";
 import { createDaemonClient } from "../provisionerd/api.js";
 import { ProvisionerDaemon } from "../provisionerd/daemon.js";
@@ -22,6 +23,8 @@ import { Reconciler, type ReconcilerSettings, requestReconcile } from "./prebuil
 import { hostProvisioners } from "./provisioners-host.js";
 import { openStore, type Store, storeLocation } from "./store/store.js";
 import { createApiToken, getUserByUsername, insertUser } from "./store/users.js";
+import { registerWeb } from "./web/index.js";
+import { PoolHistoryRecorder } from "./web/pool-history.js";
 import { createPrebuildExecutor } from "./workspaces/service.js";
 
 export interface ServerOptions {
@@ -79,6 +82,24 @@ async function ensureDevAdmin(ctx: ServerContext, dataDir: string): Promise<stri
   return token;
 }
 
+/**
+ * The terraform provisioner passes `CODER_AGENT_SCRIPT_<os>_<arch>` to terraform so a template's
+ * `coder_agent.init_script` starts prewarm's agent against this server (docs/agent.md). Known only once the
+ * server listens (the access URL may be the listen URL); an operator's own `agentScriptEnv` wins.
+ */
+export function withAgentBootstrap(
+  options: ProvisionerTypeOptions | undefined,
+  accessUrl: string,
+): ProvisionerTypeOptions {
+  return {
+    ...options,
+    terraform: {
+      ...options?.terraform,
+      agentScriptEnv: { ...agentScriptEnv(accessUrl), ...options?.terraform?.agentScriptEnv },
+    },
+  };
+}
+
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger();
@@ -124,6 +145,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       templates: { maxArchiveBytes: maxTemplateArchiveBytes, provisionerTypes: types },
       reconciler: () => reconciler,
     });
+    registerWeb(app, { ctx, reconciler: () => reconciler, metrics });
     await app.listen({ host: listen.host, port: listen.port });
     cleanups.push(() => app.close());
     const address = app.server.address();
@@ -144,7 +166,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         types,
         runDirectory: runDir,
         external: options.externalProvisioners,
-        options: options.provisionerOptions,
+        options: withAgentBootstrap(options.provisionerOptions, ctx.accessUrl),
       });
       cleanups.push(() => hosted.close());
       const api = createDaemonClient(url, psk);
@@ -198,7 +220,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       settings: options.reconcilerSettings,
       logger,
       metrics,
+      onCycle: (report) => poolHistory.onCycle(report),
     });
+    const poolHistory = new PoolHistoryRecorder({
+      store,
+      clock,
+      logger,
+      settings: () => reconciler.settings,
+    });
+    cleanups.push(() => poolHistory.idle());
     reconciler.start();
     cleanups.push(() => reconciler.stop());
 

@@ -155,7 +155,7 @@ describe("list, stop, logs (real CLI)", () => {
     assert.match(res.stdout, /^Status: +running$/m);
     assert.match(res.stdout, /^Latest build: +#1 start succeeded \(initiator, /m);
     assert.match(res.stdout, /^null_resource\.box +main$/m);
-    assert.match(res.stdout, /^main +ready +connected +-$/m);
+    assert.match(res.stdout, /^main +ready +connected +- +-$/m);
     const json = await runCli(["show", "dev", "-o", "json"], { env: suite.ctx.env });
     assert.deepEqual(JSON.parse(json.stdout), workspace());
   });

@@ -90,6 +90,15 @@ export function renderWorkspace(w: WorkspaceT, now: Date, colors: Colors): strin
         { header: "lifecycle", value: (x) => colorStatus(x.agent.lifecycleState, colors) },
         { header: "status", value: (x) => colorStatus(x.agent.status, colors) },
         { header: "apps", value: (x) => x.agent.apps.map((a) => a.slug).join(", ") || "-" },
+        {
+          header: "metadata",
+          value: (x) =>
+            x.agent.metadata
+              .map(
+                (m) => `${m.displayName}: ${m.error ? colors.red(m.error) : m.collectedAt ? m.value : "…"}`,
+              )
+              .join("; ") || "-",
+        },
       ],
       agents,
       colors,

@@ -89,7 +89,8 @@ export const AgentManifest = Type.Object(
     metadata: Type.Array(AgentMetadataDescription),
     connectionTimeoutSeconds: Type.Integer({
       minimum: 0,
-      description: "The server shows the agent disconnected after this long without a heartbeat; 0: never",
+      description:
+        "The server shows the agent disconnected after this long without a heartbeat (the server sends the effective value: 120 when the template says 0)",
     }),
     motdFile: Type.String(),
   },
@@ -220,6 +221,29 @@ export const agentRoutes = {
     },
   }),
 } as const;
+
+/**
+ * User-facing, not agent-facing: an agent's token, so an operator can start `prewarm agent` by hand for a
+ * workspace (an echo template's, or a host outside Terraform). Owners (role) may read any agent's token, a
+ * member only those of their own workspaces; the server never logs it. `agentId` is an agent of the
+ * workspace's latest build (GET /workspaces/:id/agents).
+ */
+export const AgentToken = Type.Object(
+  { agentId: Type.String(), agentName: Type.String(), token: Type.String() },
+  { title: "AgentToken" },
+);
+
+export const workspaceAgentTokenRoute = route({
+  method: "GET",
+  url: "/api/v1/workspaces/:id/agents/:agentId/token",
+  config: { auth: "user" },
+  schema: {
+    summary: "An agent's token, to start `prewarm agent` by hand (owners, or the workspace's own user)",
+    tags: ["workspaces"],
+    params: Type.Object({ id: Type.String(), agentId: Type.String() }),
+    response: { 200: AgentToken, ...errorResponses(401, 404) },
+  },
+});
 
 export type AgentManifestT = Static<typeof AgentManifest>;
 export type AgentScriptT = Static<typeof AgentScript>;

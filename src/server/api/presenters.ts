@@ -3,6 +3,7 @@
 // values. Pure: everything a presenter needs (usernames, version names, the job of a build) is passed in, so
 // callers batch their reads (see ./views.ts) instead of querying per row.
 import type { Static } from "@sinclair/typebox";
+import { agentConnection } from "../agents/rules.js";
 import type { PresetPoolStatus } from "../prebuilds/reconciler.js";
 import type { JobLog, JobTiming, ProvisionerJob } from "../store/jobs.js";
 import type { Preset } from "../store/presets.js";
@@ -280,13 +281,10 @@ export function presentBuildWithTimings(
 
 /**
  * connecting: the agent never reported; disconnected: its last report is older than its connection timeout
- * (0: never times out); connected otherwise.
+ * (0: the default, 120 s, as in Coder); connected otherwise. See agents/rules.ts.
  */
 export function agentStatus(agent: Agent, now: Date): AgentT["status"] {
-  if (agent.lastConnectedAt === null) return "connecting";
-  const timeoutMs = agent.connectionTimeoutSeconds * 1000;
-  if (timeoutMs > 0 && now.getTime() - agent.lastConnectedAt.getTime() > timeoutMs) return "disconnected";
-  return "connected";
+  return agentConnection(agent, now);
 }
 
 function presentApp(app: App): AgentT["apps"][number] {
@@ -309,6 +307,13 @@ export function presentAgent(agent: Agent, now: Date): AgentT {
     architecture: agent.architecture,
     lastSeenAt: isoOrNull(agent.lastConnectedAt),
     apps: agent.apps.filter((a) => !a.hidden).map(presentApp),
+    metadata: agent.metadata.map((m) => ({
+      key: m.key,
+      displayName: m.displayName || m.key,
+      value: m.value,
+      error: m.error,
+      collectedAt: isoOrNull(m.collectedAt),
+    })),
   };
 }
 

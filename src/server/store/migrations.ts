@@ -11,6 +11,8 @@ import {
   Migrator,
   sql,
 } from "kysely";
+import { poolHistoryMigration } from "./migration-0003-pool-history.js";
+import { agentLogsMetadataMigration } from "./migration-0004-agent-logs-metadata.js";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -521,6 +523,8 @@ function initial(dialect: Dialect): Migration {
 export function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": initial(dialect),
+    "0003_pool_history": poolHistoryMigration(dialect),
+    "0004_agent_logs_metadata": agentLogsMetadataMigration(dialect),
   };
 }
 

@@ -7,7 +7,12 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Selectable } from "kysely";
 import { parseJsonColumn, toBool, toDate, toDateOrNull, toFlag, toMillis } from "./rows.js";
-import type { AgentLifecycleState, Transition, WorkspaceAgentsTable } from "./schema.js";
+import type {
+  AgentLifecycleState,
+  Transition,
+  WorkspaceAgentMetadataTable,
+  WorkspaceAgentsTable,
+} from "./schema.js";
 import type { Executor } from "./store.js";
 
 export interface ResourceMetadataItem {
@@ -41,6 +46,16 @@ export interface NewScript {
   logPath?: string;
 }
 
+/** A `coder_agent` metadata block: a script the agent runs every `intervalSeconds` to report a value. */
+export interface NewAgentMetadata {
+  key: string;
+  displayName?: string;
+  script: string;
+  intervalSeconds?: number;
+  timeoutSeconds?: number;
+  order?: number;
+}
+
 export interface NewAgent {
   /** Kept when given (a provisioner's agent id); random otherwise. */
   id?: string;
@@ -59,6 +74,7 @@ export interface NewAgent {
   order?: number;
   apps?: readonly NewApp[];
   scripts?: readonly NewScript[];
+  metadata?: readonly NewAgentMetadata[];
 }
 
 export interface NewResource {
@@ -102,6 +118,19 @@ export interface Script {
   logPath: string;
 }
 
+/** A metadata definition with its latest reported value (`collectedAt` null: none yet). */
+export interface AgentMetadata {
+  key: string;
+  displayName: string;
+  script: string;
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  order: number;
+  value: string;
+  error: string;
+  collectedAt: Date | null;
+}
+
 export interface Agent {
   id: string;
   resourceId: string;
@@ -120,10 +149,12 @@ export interface Agent {
   firstConnectedAt: Date | null;
   lastConnectedAt: Date | null;
   readyAt: Date | null;
+  lifecycleChangedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
   apps: App[];
   scripts: Script[];
+  metadata: AgentMetadata[];
 }
 
 export interface Resource {
@@ -170,7 +201,13 @@ export async function insertResources(
       })
       .execute();
     for (const agent of resource.agents ?? []) {
-      const agentId = agent.id || randomUUID();
+      // A provisioner's agent id is kept, unless an earlier build already used it (terraform state and echo
+      // recordings repeat ids build after build; rows belong to one job each).
+      const agentId =
+        agent.id &&
+        !(await db.selectFrom("workspace_agents").select("id").where("id", "=", agent.id).executeTakeFirst())
+          ? agent.id
+          : randomUUID();
       const token = agent.authToken || randomUUID();
       await db
         .insertInto("workspace_agents")
@@ -241,6 +278,25 @@ export async function insertResources(
           )
           .execute();
       }
+      if (agent.metadata?.length) {
+        await db
+          .insertInto("workspace_agent_metadata")
+          .values(
+            agent.metadata.map((m, i) => ({
+              agent_id: agentId,
+              key: m.key,
+              display_name: m.displayName ?? "",
+              script: m.script,
+              interval_seconds: m.intervalSeconds ?? 0,
+              timeout_seconds: m.timeoutSeconds ?? 0,
+              display_order: m.order ?? i,
+              value: "",
+              error: "",
+              collected_at: null,
+            })),
+          )
+          .execute();
+      }
     }
   }
 }
@@ -265,11 +321,12 @@ const AGENT_COLUMNS = [
   "first_connected_at",
   "last_connected_at",
   "ready_at",
+  "lifecycle_changed_at",
   "created_at",
   "updated_at",
 ] as const;
 
-function agentFromRow(row: AgentRow, apps: App[], scripts: Script[]): Agent {
+function agentFromRow(row: AgentRow, apps: App[], scripts: Script[], metadata: AgentMetadata[] = []): Agent {
   return {
     id: row.id,
     resourceId: row.resource_id,
@@ -288,10 +345,12 @@ function agentFromRow(row: AgentRow, apps: App[], scripts: Script[]): Agent {
     firstConnectedAt: toDateOrNull(row.first_connected_at),
     lastConnectedAt: toDateOrNull(row.last_connected_at),
     readyAt: toDateOrNull(row.ready_at),
+    lifecycleChangedAt: toDateOrNull(row.lifecycle_changed_at),
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
     apps,
     scripts,
+    metadata,
   };
 }
 
@@ -321,9 +380,9 @@ export async function listResourcesOfJobs(
     .orderBy("name")
     .execute();
   const agentIds = agents.map((a) => a.id);
-  const [apps, scripts] =
+  const [apps, scripts, metadata] =
     agentIds.length === 0
-      ? [[], []]
+      ? [[], [], []]
       : await Promise.all([
           db
             .selectFrom("workspace_apps")
@@ -339,6 +398,7 @@ export async function listResourcesOfJobs(
             .orderBy("created_at")
             .orderBy("id")
             .execute(),
+          listAgentMetadataRows(db, agentIds),
         ]);
   return resources.map((r) => ({
     id: r.id,
@@ -389,9 +449,52 @@ export async function listResourcesOfJobs(
               timeoutSeconds: s.timeout_seconds,
               logPath: s.log_path,
             })),
+          metadata.filter((m) => m.agent_id === a.id).map(agentMetadataFromRow),
         ),
       ),
   }));
+}
+
+function listAgentMetadataRows(db: Executor, agentIds: readonly string[]) {
+  return db
+    .selectFrom("workspace_agent_metadata")
+    .selectAll()
+    .where("agent_id", "in", [...agentIds])
+    .orderBy("display_order")
+    .orderBy("key")
+    .execute();
+}
+
+function agentMetadataFromRow(m: Selectable<WorkspaceAgentMetadataTable>): AgentMetadata {
+  return {
+    key: m.key,
+    displayName: m.display_name,
+    script: m.script,
+    intervalSeconds: m.interval_seconds,
+    timeoutSeconds: m.timeout_seconds,
+    order: m.display_order,
+    value: m.value,
+    error: m.error,
+    collectedAt: toDateOrNull(m.collected_at),
+  };
+}
+
+/** One agent with its apps, scripts and metadata (the manifest's source), or undefined. */
+export async function getAgentWithDetails(db: Executor, agentId: string): Promise<Agent | undefined> {
+  const row = await db
+    .selectFrom("workspace_agents")
+    .select(AGENT_COLUMNS)
+    .where("id", "=", agentId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const resource = await db
+    .selectFrom("workspace_resources")
+    .select("job_id")
+    .where("id", "=", row.resource_id)
+    .executeTakeFirst();
+  if (!resource) return undefined;
+  const resources = await listResourcesOfJobs(db, [resource.job_id]);
+  return resources.flatMap((r) => r.agents).find((a) => a.id === agentId);
 }
 
 /** The agents' tokens of a job (for a CLAIM build's `running_agent_auth_tokens`). Never log these. */

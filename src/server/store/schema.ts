@@ -292,8 +292,35 @@ export interface WorkspaceAgentsTable {
   first_connected_at: Millis | null;
   last_connected_at: Millis | null;
   ready_at: Millis | null;
+  /** The `changedAt` of the report that set `lifecycle_state` (migration 0004); null until the first one. */
+  lifecycle_changed_at: Millis | null;
   created_at: Millis;
   updated_at: Millis;
+}
+
+/** Migration 0004: an agent's metadata definitions (from the template) and latest values (from the agent). */
+export interface WorkspaceAgentMetadataTable {
+  agent_id: string;
+  key: string;
+  display_name: string;
+  script: string;
+  interval_seconds: number;
+  timeout_seconds: number;
+  display_order: number;
+  value: string;
+  error: string;
+  /** Null until the agent reported a value. */
+  collected_at: Millis | null;
+}
+
+/** Migration 0004: an agent's log lines, bounded per agent. */
+export interface WorkspaceAgentLogsTable {
+  id: Generated<number>;
+  agent_id: string;
+  created_at: Millis;
+  level: LogLevel;
+  output: string;
+  source: string;
 }
 
 export interface WorkspaceAppsTable {
@@ -378,6 +405,8 @@ export interface Database {
   workspace_agents: WorkspaceAgentsTable;
   workspace_apps: WorkspaceAppsTable;
   workspace_agent_scripts: WorkspaceAgentScriptsTable;
+  workspace_agent_metadata: WorkspaceAgentMetadataTable;
+  workspace_agent_logs: WorkspaceAgentLogsTable;
   provisioner_daemons: ProvisionerDaemonsTable;
   site_config: SiteConfigTable;
   prebuild_events: PrebuildEventsTable;

@@ -11,9 +11,15 @@ import { completeJob, failJob, JobStateError } from "../jobs/queue.js";
 import { resourcesFromProto, timingsFromProto } from "../provisioner-results.js";
 import { insertJobTimings, type ProvisionerJob } from "../store/jobs.js";
 import { channels } from "../store/pubsub.js";
-import { insertResources } from "../store/resources.js";
+import { getAgentTokensOfJob, insertResources, type NewResource } from "../store/resources.js";
 import type { Executor } from "../store/store.js";
-import { getBuildByJobId, setBuildProvisionerState, softDeleteWorkspace } from "../store/workspaces.js";
+import {
+  getBuildByJobId,
+  getBuildByNumber,
+  setBuildProvisionerState,
+  softDeleteWorkspace,
+  type WorkspaceBuild,
+} from "../store/workspaces.js";
 
 async function buildOf(db: Executor, job: ProvisionerJob) {
   const build = await getBuildByJobId(db, job.id);
@@ -31,16 +37,32 @@ export async function completeWorkspaceBuild(
   const build = await buildOf(ctx.store.db, job);
   await completeJob(ctx.store, job.id, daemonId, now, async (tx) => {
     await setBuildProvisionerState(tx, build.id, result.state, now);
-    await insertResources(tx, {
-      jobId: job.id,
-      transition: build.transition,
-      resources: resourcesFromProto(result.resources),
-      now,
-    });
+    let resources = resourcesFromProto(result.resources);
+    if (build.prebuildStage === "claim") resources = await keepRunningAgentTokens(tx, build, resources);
+    await insertResources(tx, { jobId: job.id, transition: build.transition, resources, now });
     await insertJobTimings(tx, job.id, timingsFromProto(result.timings));
     if (build.transition === "delete") await softDeleteWorkspace(tx, build.workspaceId, now);
   });
   await notifyWorkspace(ctx, build.workspaceId);
+}
+
+/**
+ * A claim build hands its running agents over: an agent the provisioner returned without a token (echo
+ * templates; terraform returns the token it was given in `running_agent_auth_tokens`) keeps the token of the
+ * previous build's agent of the same name, so the agent process already running with it stays authenticated.
+ */
+async function keepRunningAgentTokens(
+  db: Executor,
+  build: WorkspaceBuild,
+  resources: NewResource[],
+): Promise<NewResource[]> {
+  const previous = await getBuildByNumber(db, build.workspaceId, build.buildNumber - 1);
+  if (!previous) return resources;
+  const tokens = new Map((await getAgentTokensOfJob(db, previous.jobId)).map((t) => [t.agentName, t.token]));
+  return resources.map((r) => ({
+    ...r,
+    agents: r.agents?.map((a) => (a.authToken ? a : { ...a, authToken: tokens.get(a.name) })),
+  }));
 }
 
 export async function failWorkspaceBuild(

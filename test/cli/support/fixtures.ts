@@ -80,6 +80,7 @@ export function workspace(overrides: Partial<WorkspaceT> = {}): WorkspaceT {
             architecture: "amd64",
             lastSeenAt: T1,
             apps: [],
+            metadata: [],
           },
         ],
       },

@@ -19,6 +19,19 @@ export const App = Type.Object({
   external: Type.Boolean(),
 });
 
+export const AgentMetadataItem = Type.Object(
+  {
+    key: Type.String(),
+    displayName: Type.String(),
+    value: Type.String(),
+    /** Empty when the last collection succeeded. */
+    error: Type.String(),
+    /** Null: not reported yet. */
+    collectedAt: NullableTimestamp,
+  },
+  { title: "AgentMetadataItem" },
+);
+
 export const Agent = Type.Object(
   {
     id: Type.String(),
@@ -30,6 +43,8 @@ export const Agent = Type.Object(
     architecture: Type.String(),
     lastSeenAt: NullableTimestamp,
     apps: Type.Array(App),
+    /** The agent's metadata (template definitions) with the latest values it reported. */
+    metadata: Type.Array(AgentMetadataItem),
   },
   { title: "Agent" },
 );

@@ -28,7 +28,9 @@ const { values } = parseArgs({
 const JOBS = Number(values.jobs);
 
 async function floor(store: Store, n: number): Promise<number> {
-  await sql`create table if not exists bench_floor (id text primary key, n integer not null)`.execute(store.db);
+  await sql`create table if not exists bench_floor (id text primary key, n integer not null)`.execute(
+    store.db,
+  );
   await sql`delete from bench_floor`.execute(store.db);
   const start = performance.now();
   for (let i = 0; i < n; i++) {
@@ -58,8 +60,15 @@ async function run(label: string, daemons: number, postgresUrl?: string) {
     const admin = (await getUserByUsername(ctx.store.db, "admin"))!;
     const settings = { maxArchiveBytes: 10 * 1024 * 1024, provisionerTypes: ["echo"] };
     const { hash } = await uploadTemplateFile(ctx, admin, buildEchoArchive(), settings);
-    const { version } = await createTemplateVersion(ctx, admin, "bench", { fileHash: hash, provisioner: "echo" }, settings);
-    while ((await getJob(ctx.store.db, version.jobId))?.status !== "succeeded") await new Promise((r) => setTimeout(r, 20));
+    const { version } = await createTemplateVersion(
+      ctx,
+      admin,
+      "bench",
+      { fileHash: hash, provisioner: "echo" },
+      settings,
+    );
+    while ((await getJob(ctx.store.db, version.jobId))?.status !== "succeeded")
+      await new Promise((r) => setTimeout(r, 20));
 
     const start = performance.now();
     for (let i = 0; i < JOBS; i++) await createWorkspace(ctx, admin, { name: `w${i}`, template: "bench" });

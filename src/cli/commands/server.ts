@@ -159,9 +159,7 @@ function tarDirectory(dir: string): Uint8Array {
 
 export function registerServerCommands(program: Command): void {
   addServerFlags(
-    program
-      .command("server")
-      .description("Run the prewarm server: API, reconciler and in-process daemons"),
+    program.command("server").description("Run the prewarm server: API, reconciler and in-process daemons"),
   )
     .option("--dev", "create an admin user, print its token and write it to <data-dir>/admin-token")
     .action(async (flags: ServerFlags) => {

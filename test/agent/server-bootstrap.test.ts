@@ -39,6 +39,20 @@ describe("the agent bootstrap against a real server", { timeout: 120_000 }, () =
     assert.equal(options.terraform?.exitTimeoutMs, 5_000);
   });
 
+  test("GIVEN the server WHEN the bootstrap route is fetched THEN it serves the platform's script with this server's URL, and 404 for an unknown platform", async () => {
+    const world = suite.current;
+    const res = await fetch(`${world.server.url}/api/v1/agent/bootstrap/${hostOs}/${hostArch}`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /shellscript/);
+    const script = await res.text();
+    assert.equal(script, renderInitScript(agentScriptEnv(world.server.url)[scriptName]!, world.server.url));
+    assert.ok(script.includes(world.server.url), "the script points at this server");
+    assert.ok(script.includes("api/v1/agent/bundle.js"), "the script downloads the agent bundle");
+    const unknown = await fetch(`${world.server.url}/api/v1/agent/bootstrap/plan9/mips`);
+    assert.equal(unknown.status, 404);
+    assert.match(((await unknown.json()) as { message: string }).message, /available: linux\/amd64/);
+  });
+
   test("GIVEN a prebuild's agent token WHEN sh runs the rendered init script THEN the agent from the server's bundle reports ready and the prebuild becomes eligible", {
     skip: skipUnless(commandWorks("curl") || commandWorks("wget"), "neither curl nor wget is on PATH"),
   }, async () => {

@@ -70,7 +70,7 @@ function addServerFlags(command: Command): Command {
       "where the embedded database and the admin token live",
       process.env.PREWARM_DATA_DIR ?? ".prewarm",
     )
-    .option("--listen <host:port>", "address of the API, metrics and daemon API", "127.0.0.1:7080")
+    .option("--listen <host:port>", "address of the dashboard, API, metrics and daemon API", "127.0.0.1:7080")
     .option(
       "--postgres-url <url>",
       "use PostgreSQL instead of embedded SQLite (env PREWARM_POSTGRES_URL)",
@@ -131,6 +131,7 @@ async function start(flags: ServerFlags): Promise<RunningServer> {
 function printBanner(server: RunningServer, dataDir: string) {
   const lines = [
     `prewarm server listening on ${server.url}`,
+    `  dashboard: ${server.url}/ (sign in with the admin token)`,
     `  API:     ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json)`,
     `  metrics: ${server.url}/metrics`,
   ];
@@ -159,7 +160,9 @@ function tarDirectory(dir: string): Uint8Array {
 
 export function registerServerCommands(program: Command): void {
   addServerFlags(
-    program.command("server").description("Run the prewarm server: API, reconciler and in-process daemons"),
+    program
+      .command("server")
+      .description("Run the prewarm server: dashboard, API, reconciler and in-process daemons"),
   )
     .option("--dev", "create an admin user, print its token and write it to <data-dir>/admin-token")
     .action(async (flags: ServerFlags) => {

@@ -220,6 +220,20 @@ export const agentRoutes = {
       response: { 200: Type.String() },
     },
   }),
+  agentBootstrap: route({
+    method: "GET",
+    url: `${agentApiPrefix}/bootstrap/:os/:arch`,
+    config: { auth: "none" },
+    schema: {
+      summary:
+        "The shell bootstrap for a platform (what CODER_AGENT_SCRIPT_<os>_<arch> holds), with this server's URL " +
+        "filled in: `curl -fsSL URL | CODER_AGENT_TOKEN=… sh` downloads bundle.js and starts the agent",
+      tags,
+      produces: ["text/x-shellscript"],
+      params: Type.Object({ os: Type.String(), arch: Type.String() }),
+      response: { 200: Type.String(), ...errorResponses(404) },
+    },
+  }),
 } as const;
 
 /**

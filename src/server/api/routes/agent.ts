@@ -6,6 +6,7 @@
 // the token, so after a claim the token means the claim build's agent). A token authenticates only while its
 // workspace exists: a deleted workspace's agent gets 401 and stops.
 import type { FastifyRequest } from "fastify";
+import { bootstrapScript, bootstrapTargets, renderInitScript } from "../../../agent/bootstrap.js";
 import { buildAgentBundle } from "../../../agent/bundle.js";
 import { streamAgentEvents } from "../../agents/events-stream.js";
 import { ownerOfBuild } from "../../agents/owner.js";
@@ -180,6 +181,20 @@ export function registerAgentRoutes(app: App, { ctx }: ApiDeps, options: AgentRo
         .header("content-type", "application/javascript; charset=utf-8")
         .header("cache-control", "no-cache")
         .send(bundle);
+    },
+  });
+
+  app.route({
+    ...agentRoutes.agentBootstrap,
+    handler: async (request, reply) => {
+      const { os, arch } = request.params;
+      if (!bootstrapTargets.some((t) => t.os === os && t.arch === arch)) {
+        throw notFound(
+          `bootstrap for ${os}/${arch} (available: ${bootstrapTargets.map((t) => `${t.os}/${t.arch}`).join(", ")})`,
+        );
+      }
+      const script = renderInitScript(bootstrapScript(os, arch, ctx.accessUrl), ctx.accessUrl);
+      return reply.header("content-type", "text/x-shellscript; charset=utf-8").send(script);
     },
   });
 

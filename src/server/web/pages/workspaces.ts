@@ -100,15 +100,16 @@ export function statusSection(data: DetailData, now: Date): Html {
 ${
   w.resources.length === 0
     ? html`<p class="muted">No resources${live ? " yet" : ""}.</p>`
-    : html`<div class="table-wrap"><table><thead><tr><th>Resource</th><th>Agent</th><th>Lifecycle</th><th>Connection</th><th class="opt">OS / arch</th></tr></thead><tbody>
+    : html`<div class="table-wrap"><table><thead><tr><th>Resource</th><th>Agent</th><th>Lifecycle</th><th>Connection</th><th>Metadata</th><th class="opt">OS / arch</th></tr></thead><tbody>
 ${w.resources.flatMap((r) =>
   r.agents.length === 0
-    ? [html`<tr><td>${r.type}.${r.name}</td><td colspan="4" class="muted">no agent</td></tr>`]
+    ? [html`<tr><td>${r.type}.${r.name}</td><td colspan="5" class="muted">no agent</td></tr>`]
     : r.agents.map(
         (
           a,
         ) => html`<tr><td>${r.type}.${r.name}</td><td>${a.name}</td><td>${statusBadge(a.lifecycleState)}</td>
-<td>${a.status}${a.lastSeenAt && html` <span class="muted small">(${time(a.lastSeenAt, now)})</span>`}</td><td class="opt">${a.operatingSystem} / ${a.architecture}</td></tr>`,
+<td>${a.status}${a.lastSeenAt && html` <span class="muted small">(${time(a.lastSeenAt, now)})</span>`}</td>
+<td>${a.metadata.length === 0 ? html`<span class="muted">—</span>` : a.metadata.map((m) => html`<div class="small">${m.displayName || m.key}: ${m.error ? html`<span class="error">${m.error}</span>` : m.value}</div>`)}</td><td class="opt">${a.operatingSystem} / ${a.architecture}</td></tr>`,
       ),
 )}</tbody></table></div>`
 }

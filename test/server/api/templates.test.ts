@@ -2,6 +2,7 @@
 // bad uploads and unknown names get clear errors and leave nothing stored.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { buildEchoArchive } from "../../../src/provisioners/echo/archive.js";
 import type {
   PresetT,
   TemplateDetailT,
@@ -194,6 +195,44 @@ describe("templates API", { timeout: 120_000 }, () => {
     assert.ok(oldPresets.body.every((p) => !p.active && p.prebuilds.desired === 0));
     template = await admin.get<TemplateT>("/api/v1/templates");
     assert.ok(Array.isArray(template.body));
+  });
+
+  test("GIVEN a template whose preset has an invalid schedule WHEN pushed THEN the import fails naming the preset and stores none of its results", async () => {
+    const archive = buildEchoArchive({
+      plan: [
+        {
+          type: {
+            case: "plan",
+            value: {
+              plan: new TextEncoder().encode("{}"),
+              presets: [
+                {
+                  name: "nightly",
+                  prebuild: {
+                    instances: 1,
+                    scheduling: {
+                      timezone: "Europe/Berlin",
+                      schedule: [{ cron: "0 8-18 * * 1-5", instances: 2 }],
+                    },
+                  },
+                },
+              ],
+            },
+          },
+        },
+      ],
+    });
+    const { version, job } = await pushTemplate(admin, "bad-preset", archive);
+    assert.equal(job.status, "failed");
+    assert.match(job.error ?? "", /preset "nightly": .*cron/);
+    const presets = await server.server.store.db
+      .selectFrom("presets")
+      .select("id")
+      .where("template_version_id", "=", version.id)
+      .execute();
+    assert.equal(presets.length, 0, "no preset of the failed import is stored");
+    const template = await admin.get<TemplateT>("/api/v1/templates/bad-preset");
+    assert.equal(template.body.activeVersion, null, "a failed import never becomes active");
   });
 
   test("GIVEN a deprecated template THEN workspaces cannot be created from it until it is undeprecated", async () => {

@@ -11,6 +11,7 @@ import {
   type AcquiredJob,
   type AcquiredJob_TemplateImport,
   type AcquiredJob_WorkspaceBuild,
+  type CompleteJobRequestSchema,
   type JobLogSchema,
   LogSource,
   type UpdateJobRequest,
@@ -133,37 +134,18 @@ export async function runJob(options: RunJobOptions): Promise<JobOutcome> {
       throw new JobFailure(`failed to connect to provisioner: missing provisioner type ${job.provisioner}`);
     }
     const jobType = job.type;
+    let result: MessageInitShape<typeof CompleteJobRequestSchema>["type"];
     if (jobType.case === "templateImport") {
-      const result = await runTemplateImport(jobType.value);
-      await logs.flush();
-      setStage("Cleaning Up");
-      await logs.flush();
-      await withRetry(
-        () =>
-          api.completeJob({
-            daemonId,
-            jobId: job.jobId,
-            type: { case: "templateImport", value: result },
-          }),
-        options.signal,
-      );
+      result = { case: "templateImport", value: await runTemplateImport(jobType.value) };
     } else if (jobType.case === "workspaceBuild") {
-      const result = await runWorkspaceBuild(jobType.value);
-      await logs.flush();
-      setStage("Cleaning Up");
-      await logs.flush();
-      await withRetry(
-        () =>
-          api.completeJob({
-            daemonId,
-            jobId: job.jobId,
-            type: { case: "workspaceBuild", value: result },
-          }),
-        options.signal,
-      );
+      result = { case: "workspaceBuild", value: await runWorkspaceBuild(jobType.value) };
     } else {
       throw new JobFailure(`unsupported job type ${String(jobType.case)}`);
     }
+    await logs.flush();
+    setStage("Cleaning Up");
+    await logs.flush();
+    await withRetry(() => api.completeJob({ daemonId, jobId: job.jobId, type: result }), options.signal);
     return "completed";
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

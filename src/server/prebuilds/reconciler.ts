@@ -261,6 +261,14 @@ export class Reconciler {
     this.trigger("start");
   }
 
+  /**
+   * Resolves once the trigger subscription is active (at once when not listening or not started); rejects when
+   * it could not be set up.
+   */
+  whenListening(): Promise<void> {
+    return this.#subscription?.ready ?? Promise.resolve();
+  }
+
   /** Stops the loop and waits for a cycle in progress. */
   async stop(): Promise<void> {
     this.#started = false;
@@ -306,10 +314,6 @@ export class Reconciler {
       return;
     }
     await this.runCycle().catch(() => {});
-    if (this.#dirty && this.#started) {
-      this.#dirty = false;
-      this.trigger("coalesced");
-    }
   }
 
   /** Resolves when no cycle is running or queued (a timer may still start one later). */
@@ -331,6 +335,11 @@ export class Reconciler {
         return await this.#cycle(reasons);
       } finally {
         this.#busy = false;
+        // Triggers that arrived during this cycle (run from a timer or called directly) get a cycle of their own.
+        if (this.#dirty && this.#started) {
+          this.#dirty = false;
+          this.trigger("coalesced");
+        }
       }
     });
     this.#tail = run.catch(() => {});

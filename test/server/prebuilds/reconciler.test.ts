@@ -52,6 +52,30 @@ class FakeExecutor implements PrebuildExecutor {
   }
 }
 
+/**
+ * A FakeExecutor whose createPrebuilds blocks until `gate.release()`; `gate.inside` resolves once a call is
+ * blocked. `rearm()` closes the gate again (with a fresh `inside`).
+ */
+function gatedExecutor(created: number) {
+  const gate = { release: () => {}, entered: () => {}, open: Promise.resolve(), inside: Promise.resolve() };
+  const rearm = () => {
+    gate.open = new Promise<void>((resolve) => {
+      gate.release = resolve;
+    });
+    gate.inside = new Promise<void>((resolve) => {
+      gate.entered = resolve;
+    });
+  };
+  rearm();
+  const executor = new FakeExecutor();
+  executor.createPrebuilds = async () => {
+    gate.entered();
+    await gate.open;
+    return { created };
+  };
+  return { executor, gate, rearm };
+}
+
 /** Timers driven by a FakeClock: `advance` moves the clock and fires what came due, in order. */
 class FakeTimers implements Timers {
   #next = 1;
@@ -375,6 +399,45 @@ describe("reconciler", () => {
     assert.equal(timers.pending, 0, "stop clears every timer");
   });
 
+  forEachDialect("a trigger during a directly run cycle gets a cycle of its own", async ({ store }) => {
+    // GIVEN a started reconciler whose executor blocks inside a cycle until released
+    const f = await PoolFixture.create(store);
+    const t = await f.template("dev");
+    await f.preset(t.versionId, { name: "small", desiredInstances: 1 });
+    const clock = new FakeClock(NOW);
+    const timers = new FakeTimers(clock);
+    const cycles: CycleReport[] = [];
+    const { executor, gate, rearm } = gatedExecutor(0);
+    const r = reconciler({
+      store,
+      executor,
+      clock,
+      timers,
+      debounceMs: 250,
+      onCycle: (report) => cycles.push(report),
+    });
+    const settle = () => r.whenIdle();
+    try {
+      r.start();
+      gate.release(); // the start cycle passes the gate
+      await timers.advance(250, settle);
+      rearm();
+      // WHEN a cycle is run directly (not from a timer) and a trigger arrives while it runs
+      const direct = r.runCycle();
+      await gate.inside;
+      r.trigger("build finished");
+      gate.release();
+      await direct;
+      // THEN the trigger is not lost: a cycle follows within the debounce delay (not at the next interval)
+      const before = cycles.length;
+      await timers.advance(250, settle);
+      assert.ok(cycles.length > before, "a coalesced trigger runs a cycle");
+    } finally {
+      gate.release();
+      await r.stop();
+    }
+  });
+
   forEachDialect(
     "two reconcilers on one database never run a cycle at the same time",
     async ({ store, dialect, location }) => {
@@ -382,20 +445,7 @@ describe("reconciler", () => {
       const f = await PoolFixture.create(store);
       const t = await f.template("dev");
       await f.preset(t.versionId, { name: "small", desiredInstances: 1 });
-      let release: () => void = () => {};
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let entered: () => void = () => {};
-      const inside = new Promise<void>((resolve) => {
-        entered = resolve;
-      });
-      const blocking = new FakeExecutor();
-      blocking.createPrebuilds = async () => {
-        entered();
-        await gate;
-        return { created: 1 };
-      };
+      const { executor: blocking, gate } = gatedExecutor(1);
       // A second replica: its own Store on PostgreSQL, the same process (and Store) on SQLite.
       const otherStore = dialect === "postgres" ? await openStore(location) : store;
       try {
@@ -404,16 +454,16 @@ describe("reconciler", () => {
 
         // WHEN the first is in the middle of its cycle and the second tries one
         const running = first.runCycle();
-        await inside;
+        await gate.inside;
         const meanwhile = await second.runCycle();
 
         // THEN the second skips; once the first is done, the second can lead
         assert.equal(meanwhile.outcome, "not_leader");
-        release();
+        gate.release();
         assert.equal((await running).outcome, "ran");
         assert.equal((await second.runCycle()).outcome, "ran");
       } finally {
-        release();
+        gate.release();
         if (otherStore !== store) await otherStore.close();
       }
     },
@@ -434,6 +484,7 @@ describe("reconciler", () => {
     const settle = () => r.whenIdle();
     try {
       r.start();
+      await r.whenListening(); // a NOTIFY sent before LISTEN is acknowledged is lost
       await timers.advance(250, settle); // the start cycle
       // WHEN another replica asks for a cycle
       const armed = new Promise<void>((resolve) => {

@@ -22,7 +22,7 @@ import { PrebuildMetrics } from "./prebuilds/metrics.js";
 import { Reconciler, type ReconcilerSettings, requestReconcile } from "./prebuilds/reconciler.js";
 import { hostProvisioners } from "./provisioners-host.js";
 import { openStore, type Store, storeLocation } from "./store/store.js";
-import { createApiToken, getUserByUsername, insertUser } from "./store/users.js";
+import { createApiToken, getUserByUsername, insertUser, listUsers } from "./store/users.js";
 import { registerWeb } from "./web/index.js";
 import { PoolHistoryRecorder } from "./web/pool-history.js";
 import { createPrebuildExecutor } from "./workspaces/service.js";
@@ -154,7 +154,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
     ctx.accessUrl = options.accessUrl ?? url;
 
-    const adminToken = options.dev ? await ensureDevAdmin(ctx, options.dataDir) : undefined;
+    // The first start (no user who can sign in yet) creates the owner `admin`, as `--dev` does on every start:
+    // otherwise nobody could ever create users.
+    const firstStart = (await listUsers(store.db)).every((u) => u.isSystem);
+    const adminToken = options.dev || firstStart ? await ensureDevAdmin(ctx, options.dataDir) : undefined;
 
     // In-process provisioners on private unix sockets, driven by in-process daemons over the same daemon API
     // external daemons use.

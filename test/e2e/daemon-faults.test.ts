@@ -8,13 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
-import {
-  applyComplete,
-  echoDelay,
-  echoLog,
-  echoTemplateFiles,
-  planComplete,
-} from "../../src/provisioners/echo/archive.js";
+import { echoDelay, echoLog, echoTemplateFiles, planComplete } from "../../src/provisioners/echo/archive.js";
 import { openStore } from "../../src/server/store/store.js";
 import { runCli, startCli, stopChild } from "../support/cli.js";
 
@@ -212,5 +206,3 @@ describe("the server killed mid-build", () => {
     await stopChild(server.child);
   });
 });
-
-void applyComplete;

@@ -36,7 +36,7 @@ import { listPresets, type Preset } from "../../../src/server/store/presets.js";
 import { updateAgentLifecycle } from "../../../src/server/store/resources.js";
 import type { Store } from "../../../src/server/store/store.js";
 import type { Template, TemplateVersion } from "../../../src/server/store/templates.js";
-import { insertUser, type User } from "../../../src/server/store/users.js";
+import { getUserByUsername, insertUser, type User } from "../../../src/server/store/users.js";
 import { createTemplateVersion, uploadTemplateFile } from "../../../src/server/templates/service.js";
 import { createTestDatabase, type DialectName, type TestDatabase } from "../../support/db.js";
 
@@ -182,7 +182,8 @@ export async function startWorld(dialect: DialectName, options: WorldOptions = {
       logger: silentLogger,
     });
     cleanups.push(() => server.close());
-    const admin = await insertUser(server.store.db, { username: "admin", role: "owner", now: clock.now() });
+    // The server's first start created the owner `admin`.
+    const admin = (await getUserByUsername(server.store.db, "admin"))!;
     return {
       dialect,
       server,

@@ -1,4 +1,5 @@
 // Provisioner protocol messages (what an import or a build returned) → the store's input shapes. Pure.
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import {
   LogLevel,
   ParameterFormType,
@@ -155,8 +156,8 @@ export function timingsFromProto(timings: readonly Timing[]): JobTimingInput[] {
   return timings
     .filter((t) => t.start && t.end && stages.has(t.stage) && t.state !== TimingState.STARTED)
     .map((t) => ({
-      startedAt: new Date(Number(t.start!.seconds) * 1000 + Math.floor(t.start!.nanos / 1e6)),
-      endedAt: new Date(Number(t.end!.seconds) * 1000 + Math.floor(t.end!.nanos / 1e6)),
+      startedAt: timestampDate(t.start!),
+      endedAt: timestampDate(t.end!),
       stage: t.stage,
       source: t.source,
       action: t.action,

@@ -11,9 +11,9 @@ import {
 import { parseOperatorEnvEntries, TerraformEnvError } from "../../provisioners/terraform/env.js";
 import { AddressError, parseAddress } from "../../provisionersdk/address.js";
 import { serve } from "../../provisionersdk/serve.js";
-import { parseDuration } from "../../util/duration.js";
 import { CliError } from "../errors.js";
 import { registerProvisionerStart } from "./provisioner-start.js";
+import { collect, parseDurationFlag } from "./shared.js";
 
 interface ServeOptions {
   type: string;
@@ -26,9 +26,6 @@ interface ServeOptions {
   terraformPluginCache?: string;
   tfEnv: string[];
 }
-
-/** Collects a repeatable option's values in order. */
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerProvisionerCommands(program: Command): void {
   const provisioner = program.command("provisioner").description("Run provisioners and provisioner daemons");
@@ -77,7 +74,7 @@ async function serveCommand(options: ServeOptions): Promise<void> {
   if (options.maxArchiveEntries !== undefined) {
     limits.maxEntries = positiveInteger("--max-archive-entries", options.maxArchiveEntries);
   }
-  const shutdownMs = durationOption("--shutdown-timeout", options.shutdownTimeout);
+  const shutdownMs = parseDurationFlag("--shutdown-timeout", options.shutdownTimeout);
   const typeOptions = provisionerTypeOptions(options);
   const provisioner = await loadProvisioner(options.type, typeOptions).catch((err: unknown) => {
     throw err instanceof UnknownProvisionerTypeError ? new CliError(`--type: ${err.message}`, 2) : err;
@@ -128,7 +125,7 @@ function provisionerTypeOptions(options: ServeOptions): ProvisionerTypeOptions {
   }
   const terraform: TerraformTypeOptions = {};
   if (options.terraformExitTimeout !== undefined) {
-    terraform.exitTimeoutMs = durationOption("--terraform-exit-timeout", options.terraformExitTimeout);
+    terraform.exitTimeoutMs = parseDurationFlag("--terraform-exit-timeout", options.terraformExitTimeout);
   }
   if (options.terraformPluginCache !== undefined) {
     if (options.terraformPluginCache === "") throw new CliError("--terraform-plugin-cache: empty path", 2);
@@ -161,14 +158,6 @@ function positiveInteger(flag: string, value: string): number {
     throw new CliError(`${flag}: expected a positive whole number, got "${value}"`, 2);
   }
   return Number(value);
-}
-
-function durationOption(flag: string, value: string): number {
-  try {
-    return parseDuration(value);
-  } catch (err) {
-    throw new CliError(`${flag}: ${err instanceof Error ? err.message : String(err)}`, 2);
-  }
 }
 
 const listenErrors: Record<string, string> = {

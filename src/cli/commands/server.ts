@@ -1,13 +1,12 @@
 // `prewarm server` and `prewarm demo` (what `npm start` runs: a dev server with the echo demo template pushed,
 // so its prebuild pool fills up).
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { createTar } from "../../provisionersdk/archive.js";
 import type { RunningServer, ServerOptions } from "../../server/server.js";
-import { parseDuration } from "../../util/duration.js";
 import { CliError } from "../errors.js";
+import { buildTemplateArchive } from "../template-archive.js";
+import { collect, parseDurationFlag, parseKeyValues } from "./shared.js";
 
 interface ServerFlags {
   dataDir: string;
@@ -25,26 +24,11 @@ interface ServerFlags {
   logLevel: string;
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-function durationFlag(flag: string, value: string): number {
-  try {
-    return parseDuration(value);
-  } catch (err) {
-    throw new CliError(`${flag}: ${(err as Error).message}`, 2);
-  }
-}
-
 function serverOptions(flags: ServerFlags): ServerOptions {
   const daemons = Number(flags.daemons);
   if (!Number.isInteger(daemons) || daemons < 0)
     throw new CliError(`--daemons must be a whole number, got "${flags.daemons}"`, 2);
-  const external: Record<string, string> = {};
-  for (const item of flags.provisioner) {
-    const eq = item.indexOf("=");
-    if (eq <= 0) throw new CliError(`--provisioner "${item}": expected TYPE=ADDRESS`, 2);
-    external[item.slice(0, eq)] = item.slice(eq + 1);
-  }
+  const external = parseKeyValues("--provisioner", flags.provisioner);
   return {
     dataDir: flags.dataDir,
     listen: flags.listen,
@@ -56,9 +40,9 @@ function serverOptions(flags: ServerFlags): ServerOptions {
       ? flags.provisionerTypes.split(",").map((t) => t.trim())
       : undefined,
     externalProvisioners: external,
-    reconcileIntervalMs: durationFlag("--reconcile-interval", flags.reconcileInterval),
-    jobHungTimeoutMs: durationFlag("--job-hang-timeout", flags.jobHangTimeout),
-    jobPendingTimeoutMs: durationFlag("--job-pending-timeout", flags.jobPendingTimeout),
+    reconcileIntervalMs: parseDurationFlag("--reconcile-interval", flags.reconcileInterval),
+    jobHungTimeoutMs: parseDurationFlag("--job-hang-timeout", flags.jobHangTimeout),
+    jobPendingTimeoutMs: parseDurationFlag("--job-pending-timeout", flags.jobPendingTimeout),
     dev: flags.dev ?? false,
   };
 }
@@ -144,20 +128,6 @@ function printBanner(server: RunningServer, dataDir: string) {
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
-/** Tar of a template directory (for the demo's push; the CLI's `templates push` has its own with exclusions). */
-function tarDirectory(dir: string): Uint8Array {
-  const files: Array<{ path: string; data: Uint8Array }> = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const path = join(d, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else files.push({ path: relative(dir, path), data: readFileSync(path) });
-    }
-  };
-  walk(dir);
-  return createTar(files);
-}
-
 export function registerServerCommands(program: Command): void {
   addServerFlags(
     program
@@ -182,7 +152,7 @@ export function registerServerCommands(program: Command): void {
     printBanner(server, flags.dataDir);
     const demoDir = fileURLToPath(new URL("../../../examples/templates/echo-demo", import.meta.url));
     const { pushDemoTemplate } = await import("../../server/demo.js");
-    const presets = await pushDemoTemplate(server, "echo-demo", tarDirectory(demoDir));
+    const presets = await pushDemoTemplate(server, "echo-demo", (await buildTemplateArchive(demoDir)).bytes);
     process.stdout.write(
       `pushed template "echo-demo"; presets: ${presets.map((p) => `${p.name} (pool of ${p.desiredInstances ?? 0})`).join(", ")}\n` +
         `  watch the pool fill: prewarm presets list echo-demo\n` +

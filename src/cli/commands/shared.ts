@@ -1,6 +1,7 @@
 // Helpers shared by the API commands: NAME=VALUE option parsing and waiting on a provisioner job with
 // progress (logs streamed over SSE).
 import type { JobLogT, JobT } from "../../server/api/contract.js";
+import { parseDuration } from "../../util/duration.js";
 import type { ApiClient } from "../client.js";
 import { CliError } from "../errors.js";
 import { type Colors, Progress } from "../output.js";
@@ -25,6 +26,15 @@ export function parseKeyValues(flag: string, items: readonly string[]): Record<s
     out[name] = item.slice(eq + 1);
   }
   return out;
+}
+
+/** A duration flag (`15s`, `5m`, …) in milliseconds; a bad value is a usage error naming the flag. */
+export function parseDurationFlag(flag: string, value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new CliError(`${flag}: ${err instanceof Error ? err.message : String(err)}`, 2);
+  }
 }
 
 /** "3" → "v3"; version names pass through. */

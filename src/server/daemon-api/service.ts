@@ -67,7 +67,7 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
             return create(AcquireJobResponseSchema, { job: acquired, daemonId: daemon.id });
           } catch (err) {
             await failJob(ctx.store, job.id, null, ctx.clock.now(), { error: (err as Error).message });
-            await afterJobFinished(ctx, job.id);
+            afterJobFinished(ctx, job);
             continue;
           }
         }
@@ -175,7 +175,7 @@ async function complete(ctx: ServerContext, req: CompleteJobRequest) {
       Code.InvalidArgument,
     );
   }
-  await afterJobFinished(ctx, job.id, job);
+  afterJobFinished(ctx, job);
 }
 
 async function fail(ctx: ServerContext, req: FailJobRequest) {
@@ -190,7 +190,7 @@ async function fail(ctx: ServerContext, req: FailJobRequest) {
       errorCode: req.errorCode || null,
     });
   }
-  await afterJobFinished(ctx, job.id, job);
+  afterJobFinished(ctx, job);
 }
 
 async function publishLogs(ctx: ServerContext, jobId: string, payload: object) {
@@ -201,8 +201,7 @@ async function publishLogs(ctx: ServerContext, jobId: string, payload: object) {
   }
 }
 
-/** Workspace watchers and the reconciler react to finished builds. */
-async function afterJobFinished(ctx: ServerContext, jobId: string, job?: ProvisionerJob) {
-  const current = job ?? (await getJob(ctx.store.db, jobId));
-  if (current?.isPrebuild || current?.type === "workspace_build") ctx.events.reconcileSoon("build finished");
+/** The reconciler reacts soon to a finished prebuild build (ARCHITECTURE §5 rule 11). */
+function afterJobFinished(ctx: ServerContext, job: ProvisionerJob) {
+  if (job.isPrebuild) ctx.events.reconcileSoon("prebuild build finished");
 }

@@ -14,7 +14,7 @@ import {
   type PrebuildSnapshot,
   type PresetSnapshot,
   planAll,
-} from "../src/server/prebuilds/plan.js";
+} from "../src/planning/plan.js";
 
 const { values } = parseArgs({
   options: {

@@ -1,4 +1,4 @@
-// The agent's side of the agent API (src/server/api/agent-contract.ts): one method per route, typed from
+// The agent's side of the agent API (src/contract/agent.ts): one method per route, typed from
 // the contract. Failures are sorted by what the caller should do:
 //   AgentAuthError      401 — the token is wrong or revoked; retrying cannot help, the agent exits.
 //   ServerAwayError     network error, timeout, 5xx, 429 — retry with backoff.
@@ -15,7 +15,7 @@ import {
   type AgentMetadataResultT,
   agentRoutes,
   registerContractFormats,
-} from "../server/api/agent-contract.js";
+} from "../contract/agent.js";
 
 export class AgentAuthError extends Error {
   constructor(message: string) {

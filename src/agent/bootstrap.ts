@@ -11,7 +11,7 @@
 // If the placeholders were not substituted (the script run by hand), the shell expands `${ACCESS_URL}` as an
 // ordinary variable, and the URL falls back to $PREWARM_AGENT_URL, $CODER_AGENT_URL, then the server URL
 // baked in by agentScriptEnv.
-import { agentRoutes } from "../server/api/agent-contract.js";
+import { agentRoutes } from "../contract/agent.js";
 
 export const bootstrapTargets = [
   { os: "linux", arch: "amd64" },

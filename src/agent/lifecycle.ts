@@ -10,7 +10,7 @@
 // transition: the main loop remembers it and re-initialises once the start scripts are done, so a claim is
 // never lost and never interrupts half-run scripts.
 import type { Static } from "@sinclair/typebox";
-import { AgentLifecycleState } from "../server/api/contract/common.js";
+import { AgentLifecycleState } from "../contract/common.js";
 
 /** The states are the wire contract's (`AgentLifecycleState`), so machine and API cannot drift apart. */
 export type LifecycleState = Static<typeof AgentLifecycleState>;

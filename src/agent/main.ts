@@ -11,7 +11,7 @@
 // in order once it is back.
 import { mkdirSync } from "node:fs";
 import { Cron } from "croner";
-import type { AgentClaimedEventT, AgentManifestT, AgentScriptT } from "../server/api/agent-contract.js";
+import type { AgentClaimedEventT, AgentManifestT, AgentScriptT } from "../contract/agent.js";
 import {
   AgentApiClient,
   AgentAuthError,

@@ -1,6 +1,6 @@
 // Collects the template's metadata values (`coder_agent.metadata` blocks): each script runs right away, then
 // `intervalSeconds` after its previous run finished (runs of one key never overlap; 0 runs it once).
-import type { AgentMetadataDescriptionT, AgentMetadataResultT } from "../server/api/agent-contract.js";
+import type { AgentMetadataDescriptionT, AgentMetadataResultT } from "../contract/agent.js";
 import { describeFailure, runShell } from "./scripts.js";
 
 /** The most output kept as a value, as in Coder. */

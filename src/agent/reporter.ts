@@ -9,11 +9,7 @@
 // - Metadata keeps only the latest value per key: a stale value is worth nothing once a newer one exists.
 // While the server is away the loop retries with exponential backoff (capped); a 401 is fatal (onFatal); any
 // other refusal drops that one item with a message, so one bad report cannot wedge the queue.
-import type {
-  AgentLifecycleReportT,
-  AgentLogEntryT,
-  AgentMetadataResultT,
-} from "../server/api/agent-contract.js";
+import type { AgentLifecycleReportT, AgentLogEntryT, AgentMetadataResultT } from "../contract/agent.js";
 import { type AgentApiClient, AgentAuthError, AgentRequestError, ServerAwayError } from "./api-client.js";
 import { backoffMs } from "./config.js";
 

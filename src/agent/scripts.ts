@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
-import type { AgentManifestT, AgentScriptT } from "../server/api/agent-contract.js";
+import type { AgentManifestT, AgentScriptT } from "../contract/agent.js";
 
 /** Environment variables a script never sees: the agent's own credentials. */
 const withheld = ["PREWARM_AGENT_TOKEN", "CODER_AGENT_TOKEN", "CODER_AGENT_TOKEN_FILE"];

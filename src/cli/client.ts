@@ -1,4 +1,4 @@
-// A small typed HTTP client for the API contract (src/server/api/contract.ts). Request and reply types come
+// A small typed HTTP client for the API contract (src/contract/api.ts). Request and reply types come
 // from the contract's route objects, so a contract change that breaks the CLI fails type-checking.
 // Errors become one-line CliErrors: the server's `message` for error bodies, and a hint to start the server
 // when it cannot be reached.
@@ -12,7 +12,7 @@ import {
   type RouteQuery,
   type RouteReply,
   routes,
-} from "../server/api/contract.js";
+} from "../contract/api.js";
 import { type Connection, configPath, readConfig, resolveConnection } from "./config.js";
 import { CliError } from "./errors.js";
 import { type OutputFormat, parseOutputFormat } from "./output.js";

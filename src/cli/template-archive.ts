@@ -5,8 +5,8 @@
 // Symlinks and special files are refused: the server's extraction would reject them anyway.
 import { lstat, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { maxTemplateArchiveBytes } from "../contract/api.js";
 import { createTar, type TarInput } from "../provisionersdk/archive.js";
-import { maxTemplateArchiveBytes } from "../server/api/contract.js";
 import { CliError } from "./errors.js";
 
 export class TemplateArchiveError extends CliError {

@@ -1,12 +1,10 @@
 // The daemon's view of the server: a ConnectRPC client of DaemonService, authenticated by a pre-shared key.
 import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { PSK_HEADER } from "../contract/daemon.js";
 import { DaemonService } from "../gen/prewarm/daemon/v1/daemon_pb.js";
 
 export type DaemonClient = Client<typeof DaemonService>;
-
-/** The header carrying the pre-shared key. Never logged. */
-export const PSK_HEADER = "prewarm-psk";
 
 export function createDaemonClient(baseUrl: string, psk: string): DaemonClient {
   const auth: Interceptor = (next) => async (req) => {

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, describe, test } from "node:test";
-import type { AgentManifestT } from "../../src/server/api/agent-contract.js";
+import type { AgentManifestT } from "../../src/contract/agent.js";
 import { runCli, startCli, stopChild } from "../support/cli.js";
 import { baseManifest, FakeAgentServer, fakeToken, script } from "./fake-agent-server.js";
 

@@ -1,4 +1,4 @@
-// A fake of the server's agent API (src/server/api/agent-contract.ts) for testing real `prewarm agent`
+// A fake of the server's agent API (src/contract/agent.ts) for testing real `prewarm agent`
 // processes. It validates every request body against the contract's schemas (400 when one does not match)
 // and records what it receives. How it differs from the real server: one agent and one token, no store, no
 // transition rules (it records whatever lifecycle state arrives), claims are triggered by the test instead
@@ -19,7 +19,7 @@ import {
   type AgentMetadataResultT,
   agentRoutes,
   registerContractFormats,
-} from "../../src/server/api/agent-contract.js";
+} from "../../src/contract/agent.js";
 
 registerContractFormats();
 

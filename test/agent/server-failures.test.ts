@@ -4,7 +4,7 @@
 // the agents of a deleted workspace (401).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { WorkspaceT } from "../../src/server/api/contract.js";
+import type { WorkspaceT } from "../../src/contract/api.js";
 import { call, eventually, waitForJob } from "../server/api/support.js";
 import { runCli, stopChild } from "../support/cli.js";
 import {

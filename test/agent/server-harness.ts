@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { AgentT, WorkspaceT } from "../../src/contract/api.js";
 import type { ResourceSchema } from "../../src/gen/provisioner/provisioner_pb.js";
 import { buildEchoArchive, type EchoStepInit } from "../../src/provisioners/echo/archive.js";
-import type { AgentT, WorkspaceT } from "../../src/server/api/contract.js";
 import {
   type Client,
   client,

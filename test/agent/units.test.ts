@@ -16,7 +16,7 @@ import {
   startPhases,
   stopScripts,
 } from "../../src/agent/scripts.js";
-import type { AgentLifecycleReportT } from "../../src/server/api/agent-contract.js";
+import type { AgentLifecycleReportT } from "../../src/contract/agent.js";
 import { baseManifest, script } from "./fake-agent-server.js";
 
 describe("agent configuration", () => {

@@ -7,7 +7,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { routes } from "../../src/server/api/contract.js";
+import { routes } from "../../src/contract/api.js";
 import { runCli } from "../support/cli.js";
 import { cliEnv } from "./support/env.js";
 import { FakeApi } from "./support/fake-api.js";

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { apiPrefix, ErrorBody, type RouteDef, routes } from "../../src/server/api/contract.js";
+import { apiPrefix, ErrorBody, type RouteDef, routes } from "../../src/contract/api.js";
 
 const all = Object.entries(routes) as [string, RouteDef][];
 

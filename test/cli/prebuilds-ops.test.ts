@@ -1,7 +1,7 @@
 // `prewarm prebuilds status|pause|resume|invalidate|resume-preset` as a real child process against the fake API.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { routes } from "../../src/server/api/contract.js";
+import { routes } from "../../src/contract/api.js";
 import { runCli } from "../support/cli.js";
 import { fakeApiSuite } from "./support/env.js";
 import { prebuildsStatus, preset } from "./support/fixtures.js";

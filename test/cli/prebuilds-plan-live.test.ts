@@ -2,15 +2,15 @@
 //
 // How the fake differs from the real server: it answers GET /api/v1/prebuilds/plan with the canned Plan each
 // test scripts instead of planning from the database (so these tests check the CLI's request and rendering,
-// not the planner — test/server/prebuilds/plan.test.ts does that); it enforces no auth (tests read the recorded
+// not the planner — test/planning/plan.test.ts does that); it enforces no auth (tests read the recorded
 // Authorization header, or script a 401/403 reply); and it checks every scripted reply against the contract's
 // Plan schema, so a fixture that the real server could not send fails the test.
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { type PlanT, routes } from "../../src/server/api/contract.js";
-import { planState } from "../server/prebuilds/fixtures.js";
+import { type PlanT, routes } from "../../src/contract/api.js";
+import { planState } from "../planning/fixtures.js";
 import { runCli } from "../support/cli.js";
 import { type CliEnv, cliEnv } from "./support/env.js";
 import { FakeApi } from "./support/fake-api.js";

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type Doc, exampleDocument, planState } from "../server/prebuilds/fixtures.js";
+import { type Doc, exampleDocument, planState } from "../planning/fixtures.js";
 import { runCli } from "../support/cli.js";
 
 // NOW is Monday 2026-01-05, 11:00 in Berlin.

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { rm } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { type JobT, routes } from "../../src/server/api/contract.js";
+import { type JobT, routes } from "../../src/contract/api.js";
 import { runCli } from "../support/cli.js";
 import { type CliEnv, cliEnv, fakeApiSuite } from "./support/env.js";
 import { FakeApi, sseEvent } from "./support/fake-api.js";

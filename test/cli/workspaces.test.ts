@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import type { ServerResponse } from "node:http";
 import { before, describe, test } from "node:test";
-import { routes } from "../../src/server/api/contract.js";
+import { routes } from "../../src/contract/api.js";
 import { runCli } from "../support/cli.js";
 import { fakeApiSuite } from "./support/env.js";
 import { sseEvent } from "./support/fake-api.js";

@@ -2,7 +2,7 @@
 // attributes, CSRF on every form post, members confined to their own workspaces and kept off owner pages.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type { WorkspaceT } from "../../src/server/api/contract.js";
+import type { WorkspaceT } from "../../src/contract/api.js";
 import {
   type Client,
   client,

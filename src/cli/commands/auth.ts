@@ -4,7 +4,7 @@
 import { createInterface } from "node:readline/promises";
 import { Writable } from "node:stream";
 import type { Command } from "commander";
-import { routes, type UserT } from "../../server/api/contract.js";
+import { routes, type UserT } from "../../contract/api.js";
 import { parseDuration } from "../../util/duration.js";
 import { ApiClient, type ApiOptions, commandContext, withApiOptions } from "../client.js";
 import { configPath, readConfig, resolveConnection, writeConfig } from "../config.js";

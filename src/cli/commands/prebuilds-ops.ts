@@ -1,7 +1,7 @@
 // Reconciler operations under `prewarm prebuilds`: status, pause, resume, invalidate TEMPLATE,
 // resume-preset TEMPLATE PRESET. Registered on the `prebuilds` group another module creates.
 import type { Command } from "commander";
-import { type PrebuildsStatusT, routes } from "../../server/api/contract.js";
+import { type PrebuildsStatusT, routes } from "../../contract/api.js";
 import { formatDuration } from "../../util/duration.js";
 import { type ApiOptions, commandContext, withApiOptions } from "../client.js";
 import {

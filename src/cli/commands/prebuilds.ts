@@ -5,14 +5,14 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { systemClock } from "../../clock.js";
-import { type PlanT, routes } from "../../server/api/contract.js";
-import { planAll } from "../../server/prebuilds/plan.js";
+import { type PlanT, routes } from "../../contract/api.js";
+import { planAll } from "../../planning/plan.js";
 import {
   type OfflineSnapshot,
   parseSnapshotText,
   plansToJson,
   SnapshotFormatError,
-} from "../../server/prebuilds/snapshot-format.js";
+} from "../../planning/snapshot-format.js";
 import { type ApiOptions, commandContext, withApiOptions } from "../client.js";
 import { CliError } from "../errors.js";
 import {

@@ -1,6 +1,6 @@
 // Helpers shared by the API commands: NAME=VALUE option parsing and waiting on a provisioner job with
 // progress (logs streamed over SSE).
-import type { JobLogT, JobT } from "../../server/api/contract.js";
+import type { JobLogT, JobT } from "../../contract/api.js";
 import { parseDuration } from "../../util/duration.js";
 import type { ApiClient } from "../client.js";
 import { CliError } from "../errors.js";

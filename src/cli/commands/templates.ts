@@ -9,7 +9,7 @@ import {
   routes,
   type TemplateT,
   type TemplateVersionSummaryT,
-} from "../../server/api/contract.js";
+} from "../../contract/api.js";
 import { type ApiOptions, commandContext, withApiOptions } from "../client.js";
 import { CliError } from "../errors.js";
 import {

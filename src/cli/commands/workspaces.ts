@@ -2,7 +2,7 @@
 // delete, logs. A workspace is addressed as NAME (the caller's) or OWNER/NAME.
 import { performance } from "node:perf_hooks";
 import type { Command } from "commander";
-import { type BuildT, type JobT, routes, type WorkspaceT } from "../../server/api/contract.js";
+import { type BuildT, type JobT, routes, type WorkspaceT } from "../../contract/api.js";
 import { formatDuration } from "../../util/duration.js";
 import { type ApiClient, type ApiOptions, commandContext, withApiOptions } from "../client.js";
 import { CliError } from "../errors.js";

@@ -6,7 +6,7 @@
 // message for the workspace (a build finished, an agent reported) and every `pollMs` anyway, because pub/sub
 // is best effort. A deleted workspace ends the stream; the agent's reconnect then gets 401 and stops.
 import type { ServerResponse } from "node:http";
-import type { AgentClaimedEventT } from "../api/agent-contract.js";
+import type { AgentClaimedEventT } from "../../contract/agent.js";
 import type { ServerContext } from "../context.js";
 import { channels } from "../store/pubsub.js";
 import { getWorkspace } from "../store/workspaces.js";

@@ -5,11 +5,11 @@ import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastifySwagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
+import type { AuthKind } from "../../contract/api.js";
 import type { ServerContext } from "../context.js";
 import { registerDaemonService } from "../daemon-api/service.js";
 import { type Agent, getAgentByToken } from "../store/resources.js";
 import { authenticateApiToken, type User } from "../store/users.js";
-import type { AuthKind } from "./contract.js";
 import { ApiError, type ErrorBody } from "./errors.js";
 
 declare module "fastify" {

@@ -7,11 +7,11 @@
 // Lifecycle: stored logs → (new logs | `job` on a status change)* → final logs → `end`, then close. The client
 // going away ends the loop at its next wake-up; `error` is sent (then close) when the server cannot continue.
 import type { ServerResponse } from "node:http";
+import type { JobLogEventName } from "../../contract/api.js";
 import type { ServerContext } from "../context.js";
 import { isTerminal } from "../store/job-status.js";
 import { getJob, listJobLogs } from "../store/jobs.js";
 import { channels } from "../store/pubsub.js";
-import type { JobLogEventName } from "./contract.js";
 import { presentJobLog } from "./presenters.js";
 import { jobView } from "./views.js";
 

@@ -1,16 +1,8 @@
-// Domain objects → the HTTP API's JSON (src/server/api/contract.ts). The one place that decides how a stored
+// Domain objects → the HTTP API's JSON (src/contract/api.ts). The one place that decides how a stored
 // row looks on the wire: names instead of ids where the contract says so, ISO-8601 strings, null for absent
 // values. Pure: everything a presenter needs (usernames, version names, the job of a build) is passed in, so
 // callers batch their reads (see ./views.ts) instead of querying per row.
 import type { Static } from "@sinclair/typebox";
-import { agentConnection } from "../agents/rules.js";
-import type { PresetPoolStatus } from "../prebuilds/reconciler.js";
-import type { JobLog, JobTiming, ProvisionerJob } from "../store/jobs.js";
-import type { Preset } from "../store/presets.js";
-import type { Agent, App, Resource } from "../store/resources.js";
-import type { Template, TemplateParameter, TemplateVariable, TemplateVersion } from "../store/templates.js";
-import type { User } from "../store/users.js";
-import type { Workspace, WorkspaceBuild } from "../store/workspaces.js";
 import type {
   AgentT,
   BuildT,
@@ -26,7 +18,15 @@ import type {
   UserT,
   Variable,
   WorkspaceT,
-} from "./contract.js";
+} from "../../contract/api.js";
+import { agentConnection } from "../agents/rules.js";
+import type { PresetPoolStatus } from "../prebuilds/reconciler.js";
+import type { JobLog, JobTiming, ProvisionerJob } from "../store/jobs.js";
+import type { Preset } from "../store/presets.js";
+import type { Agent, App, Resource } from "../store/resources.js";
+import type { Template, TemplateParameter, TemplateVariable, TemplateVersion } from "../store/templates.js";
+import type { User } from "../store/users.js";
+import type { Workspace, WorkspaceBuild } from "../store/workspaces.js";
 
 type ProvisionerName = TemplateVersionSummaryT["provisioner"];
 

@@ -1,6 +1,17 @@
 // Batched reads behind the presenters: for a list of workspaces, builds, templates or versions, every related
 // row (usernames, version names, jobs, daemons, resources, claims) is fetched in a fixed number of queries,
 // never one query per listed item. The presenters (./presenters.ts) then turn the rows into contract JSON.
+
+import type {
+  BuildT,
+  BuildWithTimingsT,
+  JobT,
+  PresetT,
+  TemplateT,
+  TemplateVersionSummaryT,
+  TemplateVersionT,
+  WorkspaceT,
+} from "../../contract/api.js";
 import type { ServerContext } from "../context.js";
 import { type ReconcilerSettings, reconcilerStatus } from "../prebuilds/reconciler.js";
 import { getJobs, listJobTimings, type ProvisionerJob } from "../store/jobs.js";
@@ -18,16 +29,6 @@ import {
   templateVersionFromRow,
 } from "../store/templates.js";
 import { getLatestBuilds, type Workspace, type WorkspaceBuild } from "../store/workspaces.js";
-import type {
-  BuildT,
-  BuildWithTimingsT,
-  JobT,
-  PresetT,
-  TemplateT,
-  TemplateVersionSummaryT,
-  TemplateVersionT,
-  WorkspaceT,
-} from "./contract.js";
 import {
   type PoolCounts,
   presentBuild,

@@ -4,6 +4,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { PSK_HEADER } from "../../contract/daemon.js";
 import {
   AcquireJobResponseSchema,
   type CompleteJobRequest,
@@ -13,7 +14,6 @@ import {
   type UpdateJobRequest,
   UpdateJobResponseSchema,
 } from "../../gen/prewarm/daemon/v1/daemon_pb.js";
-import { PSK_HEADER } from "../../provisionerd/api.js";
 import type { ServerContext } from "../context.js";
 import { acquireJob, failJob, heartbeatJob, JobStateError } from "../jobs/queue.js";
 import { logLevelName } from "../provisioner-results.js";

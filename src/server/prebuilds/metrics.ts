@@ -18,8 +18,8 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Clock } from "../../clock.js";
 import { systemClock } from "../../clock.js";
+import type { PresetPlan } from "../../planning/plan.js";
 import type { Store } from "../store/store.js";
-import type { PresetPlan } from "./plan.js";
 import { selectClaimEventCounts, selectPrebuildCounters } from "./queries.js";
 import type { LivePresetSnapshot } from "./snapshot.js";
 

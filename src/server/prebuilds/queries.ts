@@ -15,10 +15,10 @@
 // PostgreSQL and relies on SQLite's single writer otherwise; `lockUnclaimedPrebuild` takes a row lock on
 // PostgreSQL. Everything else is the same SQL on both.
 import { type RawBuilder, sql } from "kysely";
+import { notExpiredSince } from "../../planning/expiry.js";
 import { PREBUILDS_USER_ID } from "../store/migrations.js";
 import type { PrebuildEventType, PresetStatus, Transition } from "../store/schema.js";
 import type { Dialect, Executor } from "../store/store.js";
-import { notExpiredSince } from "./expiry.js";
 
 const PB = PREBUILDS_USER_ID;
 

@@ -22,13 +22,6 @@
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import { type Clock, systemClock } from "../../clock.js";
-import { silentLogger } from "../logger.js";
-import { invalidateTemplatePresets } from "../store/presets.js";
-import { channels, type Subscription } from "../store/pubsub.js";
-import type { PresetStatus } from "../store/schema.js";
-import type { Store } from "../store/store.js";
-import { withLeadership } from "./leader.js";
-import type { PrebuildMetrics } from "./metrics.js";
 import {
   backoffUntil,
   type DeleteReason,
@@ -37,7 +30,14 @@ import {
   type PlanSettings,
   type PresetPlan,
   planPreset,
-} from "./plan.js";
+} from "../../planning/plan.js";
+import { silentLogger } from "../logger.js";
+import { invalidateTemplatePresets } from "../store/presets.js";
+import { channels, type Subscription } from "../store/pubsub.js";
+import type { PresetStatus } from "../store/schema.js";
+import type { Store } from "../store/store.js";
+import { withLeadership } from "./leader.js";
+import type { PrebuildMetrics } from "./metrics.js";
 import { markPresetHealthy, markPresetUnhealthy, writePaused } from "./queries.js";
 import {
   defaultSnapshotSettings,

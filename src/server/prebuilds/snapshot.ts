@@ -18,9 +18,10 @@ import type {
   RootOperationNode,
   UnknownRow,
 } from "kysely";
+import type { PrebuildSnapshot, PresetSnapshot } from "../../planning/plan.js";
+import type { Schedule } from "../../planning/schedule.js";
 import { jobStatus } from "../store/job-status.js";
 import type { Executor, Store } from "../store/store.js";
-import type { PrebuildSnapshot, PresetSnapshot } from "./plan.js";
 import {
   countInFlightPrebuildJobs,
   type PrebuildWorkspaceRow,
@@ -31,7 +32,6 @@ import {
   selectPrebuildWorkspaces,
   selectSnapshotPresets,
 } from "./queries.js";
-import type { Schedule } from "./schedule.js";
 
 export interface SnapshotSettings {
   /** Failures older than this do not cause backoff (default 1 h). */

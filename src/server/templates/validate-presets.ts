@@ -11,7 +11,7 @@
 // Paths in messages use the Terraform provider's attribute names (`expiration_policy.ttl`), which is what a
 // template author wrote.
 import type { Preset, RichParameter } from "../../gen/provisioner/provisioner_pb.js";
-import { validateSchedule } from "../prebuilds/schedule.js";
+import { validateSchedule } from "../../planning/schedule.js";
 import {
   type ParameterDefinition,
   ParameterValidationError,

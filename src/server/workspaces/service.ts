@@ -2,11 +2,11 @@
 // prebuild executor the reconciler drives. Every change that spans rows (workspace + build + job) is one
 // transaction; daemons are told about new jobs only after it commits.
 import { randomBytes } from "node:crypto";
+import type { DeleteReason } from "../../planning/plan.js";
 import { ApiError, badRequest, conflict, forbidden, notFound } from "../api/errors.js";
 import type { ServerContext } from "../context.js";
 import { cancelJob, enqueueJob, notifyJobPosted } from "../jobs/queue.js";
 import { claimPrebuild, findMatchingPreset, lockUnclaimedPrebuild } from "../prebuilds/claim.js";
-import type { DeleteReason } from "../prebuilds/plan.js";
 import { selectPendingPrebuildJobs } from "../prebuilds/queries.js";
 import { isUniqueViolation } from "../store/errors.js";
 import type { ProvisionerJob } from "../store/jobs.js";

@@ -4,14 +4,14 @@
 // How it differs from the real server: nothing persists (each handler returns what the test gives it), there
 // is no authentication unless a test checks the recorded Authorization header itself, no validation beyond
 // the contract's schemas, and SSE streams are scripted. What it does check, against the contract itself
-// (src/server/api/contract.ts): every request body the CLI sends and every reply a test scripts. A mismatch
+// (src/contract/api.ts): every request body the CLI sends and every reply a test scripts. A mismatch
 // answers 500 and is recorded in `violations`, so a test fails when the CLI or a fixture leaves the contract.
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { FormatRegistry, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import type { RouteDef } from "../../../src/server/api/contract.js";
+import type { RouteDef } from "../../../src/contract/api.js";
 
 if (!FormatRegistry.Has("date-time")) {
   FormatRegistry.Set("date-time", (v) =>

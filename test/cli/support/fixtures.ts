@@ -10,7 +10,7 @@ import type {
   TemplateVersionT,
   UserT,
   WorkspaceT,
-} from "../../../src/server/api/contract.js";
+} from "../../../src/contract/api.js";
 
 export const T0 = "2026-01-05T10:00:00.000Z";
 export const T1 = "2026-01-05T10:00:02.000Z";

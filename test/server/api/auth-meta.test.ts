@@ -2,7 +2,7 @@
 // document, Prometheus metrics) over the real HTTP API.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { routes, type TokenT, type UserT } from "../../../src/server/api/contract.js";
+import { routes, type TokenT, type UserT } from "../../../src/contract/api.js";
 import { type Client, call, client, createMember, startTestServer, type TestServer } from "./support.js";
 
 describe("auth and meta API", { timeout: 60_000 }, () => {

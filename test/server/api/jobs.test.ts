@@ -2,7 +2,7 @@
 // Last-Event-ID, and cancelling a build whose apply never completes.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type { JobLogT, JobT, WorkspaceT } from "../../../src/server/api/contract.js";
+import type { JobLogT, JobT, WorkspaceT } from "../../../src/contract/api.js";
 import { agentTemplate, hangingTemplate } from "./fixtures.js";
 import {
   type Client,

@@ -10,7 +10,7 @@ import type {
   PrebuildsStatusT,
   PresetT,
   WorkspaceT,
-} from "../../../src/server/api/contract.js";
+} from "../../../src/contract/api.js";
 import {
   type Client,
   call,

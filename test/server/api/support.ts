@@ -4,8 +4,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SseEvent, SseParser } from "../../../src/cli/sse.js";
+import type { JobT, TemplateVersionT } from "../../../src/contract/api.js";
 import { createTar } from "../../../src/provisionersdk/archive.js";
-import type { JobT, TemplateVersionT } from "../../../src/server/api/contract.js";
 import { silentLogger } from "../../../src/server/logger.js";
 import { type RunningServer, type ServerOptions, startServer } from "../../../src/server/server.js";
 

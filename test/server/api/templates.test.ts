@@ -2,14 +2,9 @@
 // bad uploads and unknown names get clear errors and leave nothing stored.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import type { PresetT, TemplateDetailT, TemplateT, TemplateVersionT } from "../../../src/contract/api.js";
+import { maxTemplateArchiveBytes } from "../../../src/contract/api.js";
 import { buildEchoArchive } from "../../../src/provisioners/echo/archive.js";
-import type {
-  PresetT,
-  TemplateDetailT,
-  TemplateT,
-  TemplateVersionT,
-} from "../../../src/server/api/contract.js";
-import { maxTemplateArchiveBytes } from "../../../src/server/api/contract.js";
 import { agentTemplate } from "./fixtures.js";
 import {
   type Client,

@@ -3,7 +3,7 @@
 // The lifecycle also runs once on PostgreSQL.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type { AgentT, BuildT, BuildWithTimingsT, WorkspaceT } from "../../../src/server/api/contract.js";
+import type { AgentT, BuildT, BuildWithTimingsT, WorkspaceT } from "../../../src/contract/api.js";
 import { POSTGRES_MISSING, postgresAvailable, startPostgres } from "../../support/postgres.js";
 import { skipUnless } from "../../support/requirements.js";
 import { AGENT_TOKEN, agentTemplate } from "./fixtures.js";

@@ -4,13 +4,13 @@
 // also while a deleter races them through lockUnclaimedPrebuild.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { isExpired, notExpiredSince } from "../../../src/planning/expiry.js";
 import { enqueueJob } from "../../../src/server/jobs/index.js";
 import {
   claimPrebuild,
   findMatchingPreset,
   lockUnclaimedPrebuild,
 } from "../../../src/server/prebuilds/claim.js";
-import { isExpired, notExpiredSince } from "../../../src/server/prebuilds/expiry.js";
 import { PREBUILDS_USER_ID } from "../../../src/server/store/migrations.js";
 import { invalidateTemplatePresets } from "../../../src/server/store/presets.js";
 import type { Store } from "../../../src/server/store/store.js";

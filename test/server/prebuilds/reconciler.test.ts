@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { FakeClock } from "../../../src/clock.js";
-import type { DeleteReason } from "../../../src/server/prebuilds/plan.js";
+import type { DeleteReason } from "../../../src/planning/plan.js";
 import {
   type CycleReport,
   invalidatePresets,

@@ -1,4 +1,4 @@
-// The agent-facing API (../agent-contract.ts): `prewarm agent` fetches its manifest, reports lifecycle, logs,
+// The agent-facing API (src/contract/agent.ts): `prewarm agent` fetches its manifest, reports lifecycle, logs,
 // metadata and heartbeats, and listens for the claim hand-over; plus the public agent bundle and the
 // user-facing route that reveals an agent's token (for starting an agent by hand).
 //
@@ -8,6 +8,7 @@
 import type { FastifyRequest } from "fastify";
 import { bootstrapScript, bootstrapTargets, renderInitScript } from "../../../agent/bootstrap.js";
 import { buildAgentBundle } from "../../../agent/bundle.js";
+import { type AgentManifestT, agentRoutes, workspaceAgentTokenRoute } from "../../../contract/agent.js";
 import { streamAgentEvents } from "../../agents/events-stream.js";
 import { ownerOfBuild } from "../../agents/owner.js";
 import { decideLifecycleReport, effectiveConnectionTimeoutSeconds } from "../../agents/rules.js";
@@ -22,7 +23,6 @@ import { type Agent, getAgentTokensOfJob, getAgentWithDetails } from "../../stor
 import { getBuildByJobId, getLatestBuild, getWorkspace } from "../../store/workspaces.js";
 import { notifyWorkspace } from "../../workspaces/build-results.js";
 import { workspaceForUser } from "../../workspaces/service.js";
-import { type AgentManifestT, agentRoutes, workspaceAgentTokenRoute } from "../agent-contract.js";
 import type { App } from "../app.js";
 import { conflict, notFound, unauthorized } from "../errors.js";
 import type { ApiDeps } from "../routes.js";

@@ -1,13 +1,13 @@
 // Provisioner jobs: show, logs (JSON or a live SSE stream), cancel. A workspace build's job is visible to the
 // workspace's owner and to owners; a template import's job to every user (templates are visible to all).
 import type { FastifyRequest } from "fastify";
+import { routes } from "../../../contract/api.js";
 import type { ServerContext } from "../../context.js";
 import { cancelJob, JobStateError } from "../../jobs/queue.js";
 import { getJob, listJobLogs, type ProvisionerJob } from "../../store/jobs.js";
 import type { User } from "../../store/users.js";
 import { getBuildByJobId, getWorkspace } from "../../store/workspaces.js";
 import type { App } from "../app.js";
-import { routes } from "../contract.js";
 import { badRequest, conflict, forbidden, notFound } from "../errors.js";
 import { type LogStreamOptions, streamJobLogs } from "../log-stream.js";
 import { presentJobLog } from "../presenters.js";

@@ -1,7 +1,8 @@
 // Liveness, build info, the OpenAPI document and Prometheus metrics.
+
+import { routes } from "../../../contract/api.js";
 import { version } from "../../../version.js";
 import type { App } from "../app.js";
-import { routes } from "../contract.js";
 import type { ApiDeps } from "../routes.js";
 
 export function registerMetaRoutes(app: App, { ctx, registry }: ApiDeps): void {

@@ -1,6 +1,8 @@
 // Prebuild operations (owners only): reconciler status, pause/resume, invalidate a template's pools, resume a
 // hard-limited or validation-failed preset, and the next cycle's plan.
 
+import { routes } from "../../../contract/api.js";
+import { plansToJson } from "../../../planning/snapshot-format.js";
 import {
   invalidatePresets,
   livePlan,
@@ -8,12 +10,10 @@ import {
   resumePreset,
   setPaused,
 } from "../../prebuilds/reconciler.js";
-import { plansToJson } from "../../prebuilds/snapshot-format.js";
 import { getPreset } from "../../store/presets.js";
 import { getTemplateVersion } from "../../store/templates.js";
 import { requireTemplate } from "../../templates/service.js";
 import type { App } from "../app.js";
-import { routes } from "../contract.js";
 import { notFound } from "../errors.js";
 import type { ApiDeps } from "../routes.js";
 import { poolCounts, presetViews } from "../views.js";

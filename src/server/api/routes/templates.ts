@@ -1,5 +1,6 @@
 // Template archives, templates, versions and presets (with their live prebuild pools).
 
+import { type PresetT, routes } from "../../../contract/api.js";
 import type { ServerContext } from "../../context.js";
 import { getJob } from "../../store/jobs.js";
 import { getPresetByName, listPresets } from "../../store/presets.js";
@@ -23,7 +24,6 @@ import {
   uploadTemplateFile,
 } from "../../templates/service.js";
 import type { App } from "../app.js";
-import { type PresetT, routes } from "../contract.js";
 import { badRequest, notFound } from "../errors.js";
 import { presentParameter, presentVariable } from "../presenters.js";
 import type { ApiDeps } from "../routes.js";

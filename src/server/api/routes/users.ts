@@ -1,11 +1,11 @@
 // Users and API tokens: login with a password, the calling user, listing and creating users (owners), and
 // creating tokens for oneself.
 import { randomBytes } from "node:crypto";
+import { routes } from "../../../contract/api.js";
 import { hashPassword, verifyPassword } from "../../auth/passwords.js";
 import { isUniqueViolation } from "../../store/errors.js";
 import { createApiToken, getUserByUsername, insertUser, listUsers } from "../../store/users.js";
 import type { App } from "../app.js";
-import { routes } from "../contract.js";
 import { ApiError, conflict } from "../errors.js";
 import { presentUser } from "../presenters.js";
 import type { ApiDeps } from "../routes.js";

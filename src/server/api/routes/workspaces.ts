@@ -2,6 +2,7 @@
 // build history and agents. Members see and change only their own workspaces: another user's answers 404, as
 // if it did not exist. Unclaimed prebuilds (owned by the `prebuilds` system user) are hidden from members.
 import { performance } from "node:perf_hooks";
+import { routes } from "../../../contract/api.js";
 import type { ServerContext } from "../../context.js";
 import { PREBUILDS_USER_ID } from "../../store/migrations.js";
 import { getPreset } from "../../store/presets.js";
@@ -21,7 +22,6 @@ import {
 import { requireTemplate } from "../../templates/service.js";
 import { createWorkspace, startBuild, workspaceForUser } from "../../workspaces/service.js";
 import type { App } from "../app.js";
-import { routes } from "../contract.js";
 import { badRequest, forbidden, notFound } from "../errors.js";
 import { presentAgent } from "../presenters.js";
 import type { ApiDeps } from "../routes.js";

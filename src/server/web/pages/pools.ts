@@ -2,9 +2,10 @@
 // claim hit rate over the last hour and history chart, plus the reconciler's state. The `#pools` section
 // reloads itself every few seconds through htmx (without JavaScript the page is simply static); its links carry
 // ids so htmx gives keyboard focus back to the same link after each swap.
+
+import { matchingSchedule, nextScheduleChange, type Scheduling } from "../../../planning/schedule.js";
 import type { ServerContext } from "../../context.js";
 import { type PresetPoolStatus, type Reconciler, reconcilerStatus } from "../../prebuilds/reconciler.js";
-import { matchingSchedule, nextScheduleChange, type Scheduling } from "../../prebuilds/schedule.js";
 import { countPrebuildEvents } from "../../store/prebuild-events.js";
 import { listPresets, type Preset } from "../../store/presets.js";
 import { historyChart, poolBar } from "../charts.js";

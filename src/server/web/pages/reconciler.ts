@@ -7,7 +7,7 @@ import { csrfField } from "../layout.js";
 import type { Session } from "../session.js";
 import { loadPools, reconcilerSummary } from "./pools.js";
 
-function describe(action: import("../../prebuilds/plan.js").PlanAction): string {
+function describe(action: import("../../../planning/plan.js").PlanAction): string {
   switch (action.type) {
     case "create":
       return `create ${action.count}`;

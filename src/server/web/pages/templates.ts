@@ -1,10 +1,11 @@
 // Templates: the list, and one template's page — versions (active marked), the active version's presets with
 // their parameters, TTL, schedules and next schedule change, pool counts, and (owners) buttons to invalidate
 // the template's prebuilds and to resume a hard-limited or validation-failed preset.
+
+import { nextScheduleChange } from "../../../planning/schedule.js";
 import { poolCounts, templateViews, versionSummaryViews } from "../../api/views.js";
 import type { ServerContext } from "../../context.js";
 import type { ReconcilerSettings } from "../../prebuilds/reconciler.js";
-import { nextScheduleChange } from "../../prebuilds/schedule.js";
 import { listPresets } from "../../store/presets.js";
 import { listTemplates, listTemplateVersions, type Template } from "../../store/templates.js";
 import { type Html, html } from "../html.js";

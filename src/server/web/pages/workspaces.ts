@@ -1,7 +1,7 @@
 // Workspaces: the list (members: their own; owners: everyone's, prebuilds on request) and the detail page with
 // build history, resources and agents, the selected build's logs (stored lines server-rendered, then followed
 // live over SSE by /static/app.js until the build ends) and, for a finished build, its timings waterfall.
-import type { BuildT, BuildWithTimingsT, WorkspaceT } from "../../api/contract.js";
+import type { BuildT, BuildWithTimingsT, WorkspaceT } from "../../../contract/api.js";
 import { buildViews, buildWithTimingsView, workspaceView, workspaceViews } from "../../api/views.js";
 import type { ServerContext } from "../../context.js";
 import { isTerminal } from "../../store/job-status.js";

@@ -1,4 +1,4 @@
-// Workspaces, builds, resources and agents as users see them (the agent-facing API is ../agent-contract.ts).
+// Workspaces, builds, resources and agents as users see them (the agent-facing API is ./agent.ts).
 import { Type } from "@sinclair/typebox";
 import {
   AgentLifecycleState,

@@ -1,5 +1,5 @@
 // Named fixtures for the prebuild planner tests. NOW is a Monday, 11:00 in Berlin, 05:00 in New York.
-import type { PrebuildSnapshot, PresetSnapshot, PresetState } from "../../../src/server/prebuilds/plan.js";
+import type { PrebuildSnapshot, PresetSnapshot, PresetState } from "../../src/planning/plan.js";
 
 export const NOW = new Date("2026-01-05T10:00:00Z");
 export const SECOND = 1000;

@@ -17,6 +17,7 @@
 // Lifecycle reports are idempotent per (state, changedAt): the agent may resend one after a lost reply.
 // Transitions a server refuses answer 409; the agent logs and drops that report.
 import { FormatRegistry, type Static, type TSchema, Type } from "@sinclair/typebox";
+import type { RouteDef } from "./api.js";
 import {
   AgentLifecycleState,
   type ErrorBody,
@@ -24,8 +25,7 @@ import {
   LogLevel,
   NoContent,
   Timestamp,
-} from "./contract/common.js";
-import type { RouteDef } from "./contract.js";
+} from "./common.js";
 
 export const agentApiPrefix = "/api/v1/agent";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { PresetPlan } from "../../../src/server/prebuilds/plan.js";
+import type { PresetPlan } from "../../src/planning/plan.js";
 import {
   formatTimestamp,
   parseSnapshot,
@@ -8,7 +8,7 @@ import {
   parseTimestamp,
   plansToJson,
   SnapshotFormatError,
-} from "../../../src/server/prebuilds/snapshot-format.js";
+} from "../../src/planning/snapshot-format.js";
 import { type Doc, exampleDocument } from "./fixtures.js";
 
 function issuesOf(document: unknown): { path: string; message: string }[] {

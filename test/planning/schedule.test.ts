@@ -7,7 +7,7 @@ import {
   nextScheduleChange,
   type Scheduling,
   validateSchedule,
-} from "../../../src/server/prebuilds/schedule.js";
+} from "../../src/planning/schedule.js";
 
 function scheduled(timezone: string, ...schedules: [string, number][]): DesiredInputs {
   return {

@@ -11,9 +11,9 @@
 //   "owner" — a user with role `owner`;  "agent" — a workspace agent's token (Bearer), not a user token.
 // Members see and change only their own workspaces; another user's workspace answers 404 to a member.
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
-import { type ErrorBody, errorResponses, NoContent } from "./contract/common.js";
-import { Job, JobLog, JobLogsQuery } from "./contract/jobs.js";
-import { InvalidateResponse, Plan, PrebuildsSettings, PrebuildsStatus } from "./contract/prebuilds.js";
+import { type ErrorBody, errorResponses, NoContent } from "./common.js";
+import { Job, JobLog, JobLogsQuery } from "./jobs.js";
+import { InvalidateResponse, Plan, PrebuildsSettings, PrebuildsStatus } from "./prebuilds.js";
 import {
   CreateTemplateVersionRequest,
   FileUploadResponse,
@@ -24,15 +24,8 @@ import {
   TemplateVersion,
   TemplateVersionSummary,
   UpdateTemplateRequest,
-} from "./contract/templates.js";
-import {
-  CreateTokenRequest,
-  CreateUserRequest,
-  LoginRequest,
-  LoginResponse,
-  Token,
-  User,
-} from "./contract/users.js";
+} from "./templates.js";
+import { CreateTokenRequest, CreateUserRequest, LoginRequest, LoginResponse, Token, User } from "./users.js";
 import {
   Agent,
   Build,
@@ -41,14 +34,14 @@ import {
   CreateWorkspaceRequest,
   Workspace,
   WorkspacesQuery,
-} from "./contract/workspaces.js";
+} from "./workspaces.js";
 
-export * from "./contract/common.js";
-export * from "./contract/jobs.js";
-export * from "./contract/prebuilds.js";
-export * from "./contract/templates.js";
-export * from "./contract/users.js";
-export * from "./contract/workspaces.js";
+export * from "./common.js";
+export * from "./jobs.js";
+export * from "./prebuilds.js";
+export * from "./templates.js";
+export * from "./users.js";
+export * from "./workspaces.js";
 
 export const apiPrefix = "/api/v1";
 
@@ -425,7 +418,7 @@ export const routes = {
     },
   }),
   // The agent-facing routes (POST /agent/lifecycle and the rest, authenticated by the agent token) are in
-  // ./agent-contract.ts (`agentRoutes`), in the same shape.
+  // ./agent.ts (`agentRoutes`), in the same shape.
 
   // ── prebuilds ───────────────────────────────────────────────────────────────────────────────────────
   prebuildsStatus: route({

@@ -7,7 +7,7 @@ import {
   type PresetSnapshot,
   type PresetState,
   planPreset,
-} from "../../../src/server/prebuilds/plan.js";
+} from "../../src/planning/plan.js";
 import {
   ago,
   berlinOfficeHours,

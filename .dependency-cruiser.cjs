@@ -1,0 +1,45 @@
+// Import rules for src/ (checked by test/architecture/imports.test.ts through `depcruise`):
+// - no circle anywhere, type-only imports included (tsPreCompilationDeps);
+// - the agent never imports the server (it runs on workspace hosts, from a small bundle);
+// - the CLI loads the server only lazily, with import(), from the commands that run one;
+// - the server imports the agent only for the bundle it serves to workspace hosts.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: "no-circular",
+      severity: "error",
+      comment: "Import circles make load order matter and modules impossible to understand alone.",
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: "agent-not-to-server",
+      severity: "error",
+      comment: "src/agent runs on the workspace host; it shares only src/contract with the server.",
+      from: { path: "^src/agent/" },
+      to: { path: "^src/server/" },
+    },
+    {
+      name: "cli-not-to-server-statically",
+      severity: "error",
+      comment:
+        "Only `server`, `demo` and `provisioner start` load the server, lazily, so other commands start fast.",
+      from: { path: "^src/cli/" },
+      to: { path: "^src/server/", dependencyTypesNot: ["dynamic-import"] },
+    },
+    {
+      name: "server-to-agent-only-for-the-bundle",
+      severity: "error",
+      comment: "The server serves the agent's bundle; nothing else of the agent belongs in it.",
+      from: { path: "^src/server/", pathNot: "^src/server/agents/bundle-route\\.ts$" },
+      to: { path: "^src/agent/" },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    moduleSystems: ["es6"],
+  },
+};

@@ -9,12 +9,8 @@
 // presets (evaluated through Intl in a real timezone).
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import {
-  defaultPlanSettings,
-  type PrebuildSnapshot,
-  type PresetSnapshot,
-  planAll,
-} from "../src/planning/plan.js";
+import { planCycle } from "../src/planning/cycle.js";
+import { defaultPlanSettings, type PrebuildSnapshot, type PresetSnapshot } from "../src/planning/plan.js";
 
 const { values } = parseArgs({
   options: {
@@ -62,6 +58,7 @@ function population(): PresetSnapshot[] {
       lastInvalidatedAt: random() < 0.1 ? new Date(NOW.getTime() - HOUR) : null,
       active: random() < 0.9,
       status: random() < 0.05 ? "hard_limited" : "healthy",
+      hardLimitReached: random() < 0.02,
       scheduling:
         i % 5 === 0
           ? {
@@ -91,7 +88,10 @@ function floorPass(presets: PresetSnapshot[]): number {
 
 function plannerPass(presets: PresetSnapshot[]): number {
   let actions = 0;
-  for (const plan of planAll(presets, NOW, defaultPlanSettings)) actions += plan.actions.length;
+  const plan = planCycle({ now: NOW, paused: false, inFlight: 0, presets }, defaultPlanSettings, {
+    maxInFlight: 64,
+  });
+  for (const p of plan.presets) actions += p.actions.length;
   return actions;
 }
 
@@ -133,6 +133,6 @@ console.log(
 );
 console.log(`  floor   (read createdAt + count):        ${floorMs.toFixed(2)} ms`);
 console.log(
-  `  planner (planAll, full state + actions): ${planMs.toFixed(2)} ms = ${perSecond(planMs)} presets/s`,
+  `  planner (planCycle, full state + actions + rationing): ${planMs.toFixed(2)} ms = ${perSecond(planMs)} presets/s`,
 );
 console.log(`  ratio planner/floor: ${median(ratios).toFixed(1)}×`);

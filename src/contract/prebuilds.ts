@@ -53,13 +53,21 @@ export const PlanState = Type.Object({
 });
 
 export const PlanAction = Type.Union([
+  Type.Object({ type: Type.Literal("set_status"), status: StringEnum(["hard_limited"]) }),
   Type.Object({
     type: Type.Literal("delete"),
     reason: StringEnum(["expired", "extraneous", "stopped", "failed", "outdated"]),
     ids: Type.Array(Type.String()),
   }),
   Type.Object({ type: Type.Literal("cancel_pending") }),
-  Type.Object({ type: Type.Literal("create"), count: Type.Integer({ minimum: 1 }) }),
+  Type.Object({
+    type: Type.Literal("create"),
+    /** What this cycle starts (= granted). */
+    count: Type.Integer({ minimum: 0 }),
+    /** With an in-flight cap (always, live): what the preset needs, and what the cap lets this cycle start. */
+    wanted: Type.Optional(Type.Integer({ minimum: 1 })),
+    granted: Type.Optional(Type.Integer({ minimum: 0 })),
+  }),
   Type.Object({ type: Type.Literal("backoff"), until: Type.String({ format: "date-time" }) }),
   Type.Object({ type: Type.Literal("blocked"), reason: StringEnum(["hard_limited", "validation_failed"]) }),
 ]);
@@ -70,11 +78,22 @@ export const PlanPreset = Type.Object({
   template: Type.Optional(Type.String()),
   templateVersion: Type.Optional(Type.String()),
   preset: Type.Optional(Type.String()),
+  /** The preset's status for this cycle (after a `set_status`); present in the live plan. */
+  status: Type.Optional(PresetStatus),
   state: PlanState,
   actions: Type.Array(PlanAction),
 });
 
 export const Plan = Type.Object(
-  { now: Type.Optional(Type.String({ format: "date-time" })), presets: Type.Array(PlanPreset) },
+  {
+    now: Type.Optional(Type.String({ format: "date-time" })),
+    /** Live plan only: while paused the plan is what would run once resumed; nothing runs. */
+    paused: Type.Optional(Type.Boolean()),
+    /** Live plan only: prebuild jobs in flight, the cap, and the creations the cap leaves this cycle. */
+    inFlightJobs: Type.Optional(Type.Integer()),
+    maxInFlightJobs: Type.Optional(Nullable(Type.Integer())),
+    creationBudget: Type.Optional(Nullable(Type.Integer())),
+    presets: Type.Array(PlanPreset),
+  },
   { title: "Plan" },
 );

@@ -1,5 +1,6 @@
-// The pure prebuild planner (ARCHITECTURE §5 rules 1–7): one preset's snapshot and `now` in, the preset's state
-// and an ordered list of actions out. No I/O, no clock reads; the same input always gives the same output
+// The pure prebuild planner (ARCHITECTURE §5 rules 1–6): one preset's snapshot and `now` in, the preset's state
+// and an ordered list of actions out. cycle.ts composes it into the whole cycle's plan (status promotion and
+// rationing). No I/O, no clock reads; the same input always gives the same output
 // (prebuilds are ordered oldest first, ties broken by id). The reconciler executes the actions; the offline
 // `prewarm prebuilds plan --snapshot` prints them.
 //
@@ -18,11 +19,14 @@
 //   preset is inactive (they would build an outdated version).
 // - `backoff`: failed prebuild builds of the preset in the look-back window (`numFailed`) and the latest
 //   failure time, derived from build history by the snapshot; null when there are none.
-// - `status`: the persisted preset status; the executor sets `hard_limited` / `validation_failed`, the planner
-//   only reads it.
+// - `status`: the persisted preset status. `planPreset` only reads it; cycle.ts turns `hardLimitReached` (the last
+//   N creations all failed, from build history) into the `hard_limited` status before planning, and the executor
+//   sets `validation_failed` when a creation is rejected as invalid.
 import { desiredInstances, type Scheduling } from "./schedule.js";
 
-export type PresetStatus = "healthy" | "hard_limited" | "validation_failed";
+/** The persisted status of a preset; every layer (store, contract, planner) uses this one list. */
+export const PRESET_STATUSES = ["healthy", "hard_limited", "validation_failed"] as const;
+export type PresetStatus = (typeof PRESET_STATUSES)[number];
 
 interface PrebuildBase {
   id: string;
@@ -54,6 +58,8 @@ export interface PresetSnapshot {
   /** The preset's version is the template's active version and the template is neither deleted nor deprecated. */
   active: boolean;
   status: PresetStatus;
+  /** The last N creations all failed since the preset was last resumed (§5 rule 7; cycle.ts acts on it). */
+  hardLimitReached: boolean;
   scheduling: Scheduling | null;
   prebuilds: PrebuildSnapshot[];
   inProgress: InProgressCounts;
@@ -201,9 +207,4 @@ export function planPreset(preset: PresetSnapshot, now: Date, settings: PlanSett
     }
   }
   return { id: preset.id, state, actions };
-}
-
-/** Plans every preset of a snapshot, in the snapshot's order. */
-export function planAll(presets: PresetSnapshot[], now: Date, settings: PlanSettings): PresetPlan[] {
-  return presets.map((p) => planPreset(p, now, settings));
 }

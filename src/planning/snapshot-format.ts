@@ -2,12 +2,12 @@
 // format"). Field names are a public contract. Parsing is strict: unknown fields, wrong types and impossible
 // values are errors naming the field path (`presets[0].prebuilds[2].createdAt: not an ISO-8601 timestamp`),
 // because a typo such as `ttlSecond` silently ignored would make the plan lie.
+import type { CycleAction, CycleBudget, CyclePlan, CycleSnapshot } from "./cycle.js";
 import {
   defaultPlanSettings,
-  type PlanAction,
   type PlanSettings,
+  PRESET_STATUSES,
   type PrebuildSnapshot,
-  type PresetPlan,
   type PresetSnapshot,
   type PresetState,
   type PresetStatus,
@@ -33,7 +33,16 @@ export interface OfflineSnapshot {
   /** null when the document has no `now`: the caller decides (the CLI uses the current time). */
   now: Date | null;
   settings: PlanSettings;
+  /** `settings.maxInFlight`; absent: no cap. */
+  budget: CycleBudget;
+  /** Prebuild jobs in flight (`inFlight`; absent: 0). */
+  inFlight: number;
   presets: PresetSnapshot[];
+}
+
+/** The planner's input for an offline snapshot planned at `now` (never paused: the format has no switch). */
+export function offlineCycleSnapshot(snapshot: OfflineSnapshot, now: Date): CycleSnapshot {
+  return { now, paused: false, inFlight: snapshot.inFlight, presets: snapshot.presets };
 }
 
 // --- reading -------------------------------------------------------------------------------------------------
@@ -129,8 +138,8 @@ export function parseTimestamp(text: string): Date | null {
   return Number.isNaN(ms) ? null : new Date(ms);
 }
 
-const ROOT_FIELDS = ["now", "settings", "presets"] as const;
-const SETTINGS_FIELDS = ["backoffIntervalSeconds", "failedRetentionSeconds"] as const;
+const ROOT_FIELDS = ["now", "settings", "inFlight", "presets"] as const;
+const SETTINGS_FIELDS = ["backoffIntervalSeconds", "failedRetentionSeconds", "maxInFlight"] as const;
 const PRESET_FIELDS = [
   "id",
   "desiredInstances",
@@ -138,6 +147,7 @@ const PRESET_FIELDS = [
   "lastInvalidatedAt",
   "active",
   "status",
+  "hardLimitReached",
   "scheduling",
   "prebuilds",
   "inProgress",
@@ -145,22 +155,24 @@ const PRESET_FIELDS = [
   "backoff",
 ] as const;
 const PREBUILD_FIELDS = ["id", "createdAt", "status", "ready", "failedAt"] as const;
-const PRESET_STATUSES: readonly PresetStatus[] = ["healthy", "hard_limited", "validation_failed"];
 const PREBUILD_STATUSES = ["running", "stopped", "failed"] as const;
 
-function readSettings(r: Reader, value: unknown): PlanSettings {
+function readSettings(r: Reader, value: unknown): { settings: PlanSettings; budget: CycleBudget } {
   const path = "settings";
   const o = value === undefined || value === null ? {} : r.object(value, path, SETTINGS_FIELDS);
-  if (!o) return defaultPlanSettings;
+  if (!o) return { settings: defaultPlanSettings, budget: { maxInFlight: null } };
   const backoff = r.optional(o.backoffIntervalSeconds, defaultPlanSettings.backoffIntervalMs / 1000, (v) =>
     r.seconds(v, join(path, "backoffIntervalSeconds")),
   );
   const retention = r.optional(o.failedRetentionSeconds, defaultPlanSettings.failedRetentionMs / 1000, (v) =>
     r.seconds(v, join(path, "failedRetentionSeconds")),
   );
+  const maxInFlight = r.optional<number | null>(o.maxInFlight, null, (v) =>
+    r.count(v, join(path, "maxInFlight")),
+  );
   return {
-    backoffIntervalMs: (backoff ?? 0) * 1000,
-    failedRetentionMs: (retention ?? 0) * 1000,
+    settings: { backoffIntervalMs: (backoff ?? 0) * 1000, failedRetentionMs: (retention ?? 0) * 1000 },
+    budget: { maxInFlight: maxInFlight ?? null },
   };
 }
 
@@ -236,6 +248,7 @@ function readPreset(r: Reader, value: unknown, path: string, seenPrebuilds: Map<
       ? (v as PresetStatus)
       : r.fail(at("status"), `expected one of ${PRESET_STATUSES.join(", ")}, got ${describe(v)}`),
   );
+  const hardLimitReached = r.optional(o.hardLimitReached, false, (v) => r.boolean(v, at("hardLimitReached")));
   const scheduling = readScheduling(r, o.scheduling, at("scheduling"));
 
   const prebuilds: PrebuildSnapshot[] = [];
@@ -278,6 +291,7 @@ function readPreset(r: Reader, value: unknown, path: string, seenPrebuilds: Map<
     lastInvalidatedAt === undefined ||
     active === undefined ||
     status === undefined ||
+    hardLimitReached === undefined ||
     inProgress.start === undefined ||
     inProgress.stop === undefined ||
     inProgress.delete === undefined ||
@@ -292,6 +306,7 @@ function readPreset(r: Reader, value: unknown, path: string, seenPrebuilds: Map<
     lastInvalidatedAt,
     active,
     status,
+    hardLimitReached,
     scheduling,
     prebuilds,
     inProgress: { start: inProgress.start, stop: inProgress.stop, delete: inProgress.delete },
@@ -303,17 +318,19 @@ function readPreset(r: Reader, value: unknown, path: string, seenPrebuilds: Map<
 
 /**
  * Validates a parsed snapshot document (§5 offline format) and converts it to planner input. Optional fields and
- * their defaults: `now` (null: caller decides), `settings` and each of its fields (60 s, 86400 s), `ttlSeconds`
- * (0), `lastInvalidatedAt`, `scheduling`, `backoff` (null), `status` ("healthy"), `prebuilds` ([]), `inProgress`
- * and each count, `pendingJobs` (0). Required: `presets`, and per preset `id`, `desiredInstances`, `active`.
- * Throws SnapshotFormatError listing every problem.
+ * their defaults: `now` (null: caller decides), `settings` and each of its fields (60 s, 86400 s, `maxInFlight`
+ * absent: no cap), `inFlight` (0), `ttlSeconds` (0), `lastInvalidatedAt`, `scheduling`, `backoff` (null),
+ * `status` ("healthy"), `hardLimitReached` (false), `prebuilds` ([]), `inProgress` and each count, `pendingJobs`
+ * (0). Required: `presets`, and per preset `id`, `desiredInstances`, `active`. Throws SnapshotFormatError listing
+ * every problem.
  */
 export function parseSnapshot(document: unknown): OfflineSnapshot {
   const r = new Reader();
   const root = r.object(document, "", ROOT_FIELDS);
   if (!root) throw new SnapshotFormatError(r.issues);
   const now = r.optional<Date | null>(root.now, null, (v) => r.timestamp(v, "now"));
-  const settings = readSettings(r, root.settings);
+  const { settings, budget } = readSettings(r, root.settings);
+  const inFlight = r.optional(root.inFlight, 0, (v) => r.count(v, "inFlight"));
   const presets: PresetSnapshot[] = [];
   const seenPresets = new Map<string, string>();
   const seenPrebuilds = new Map<string, string>();
@@ -328,7 +345,7 @@ export function parseSnapshot(document: unknown): OfflineSnapshot {
     presets.push(preset);
   });
   if (r.issues.length > 0) throw new SnapshotFormatError(r.issues);
-  return { now: now ?? null, settings, presets };
+  return { now: now ?? null, settings, budget, inFlight: inFlight ?? 0, presets };
 }
 
 /** Parses snapshot JSON text; malformed JSON is a SnapshotFormatError too. */
@@ -345,11 +362,24 @@ export function parseSnapshotText(text: string): OfflineSnapshot {
 
 // --- writing -------------------------------------------------------------------------------------------------
 
-/** A PlanAction as JSON: the same fields, with `until` as an ISO-8601 string. */
-export type PlanActionJson = Exclude<PlanAction, { type: "backoff" }> | { type: "backoff"; until: string };
+/**
+ * A CycleAction as JSON: the same fields, with `until` as an ISO-8601 string. `wanted`/`granted` appear only when
+ * the plan had an in-flight cap: without one they always equal `count`, and the output of a snapshot written
+ * before the cap existed stays exactly what it was.
+ */
+export type PlanActionJson =
+  | Exclude<CycleAction, { type: "backoff" | "create" }>
+  | { type: "backoff"; until: string }
+  | { type: "create"; count: number; wanted?: number; granted?: number };
+
+export interface PresetPlanJson {
+  id: string;
+  state: PresetState;
+  actions: PlanActionJson[];
+}
 
 export interface PlanOutputJson {
-  presets: { id: string; state: PresetState; actions: PlanActionJson[] }[];
+  presets: PresetPlanJson[];
 }
 
 /** `2026-01-05T10:01:00Z`; milliseconds only when there are any. */
@@ -358,14 +388,18 @@ export function formatTimestamp(date: Date): string {
   return iso.endsWith(".000Z") ? `${iso.slice(0, -5)}Z` : iso;
 }
 
-function actionToJson(action: PlanAction): PlanActionJson {
+function actionToJson(action: CycleAction, capped: boolean): PlanActionJson {
   switch (action.type) {
+    case "set_status":
+      return { type: "set_status", status: action.status };
     case "delete":
       return { type: "delete", reason: action.reason, ids: [...action.ids] };
     case "cancel_pending":
       return { type: "cancel_pending" };
     case "create":
-      return { type: "create", count: action.count };
+      return capped
+        ? { type: "create", count: action.count, wanted: action.wanted, granted: action.granted }
+        : { type: "create", count: action.count };
     case "backoff":
       return { type: "backoff", until: formatTimestamp(action.until) };
     case "blocked":
@@ -373,22 +407,28 @@ function actionToJson(action: PlanAction): PlanActionJson {
   }
 }
 
-/** The §5 output document for a list of plans (state keys in contract order). */
-export function plansToJson(plans: PresetPlan[]): PlanOutputJson {
+/** One preset of a cycle plan as the §5 output (state keys in contract order). */
+export function presetPlanToJson(
+  p: CyclePlan["presets"][number],
+  plan: Pick<CyclePlan, "maxInFlight">,
+): PresetPlanJson {
   return {
-    presets: plans.map((p) => ({
-      id: p.id,
-      state: {
-        desired: p.state.desired,
-        running: p.state.running,
-        expired: p.state.expired,
-        eligible: p.state.eligible,
-        extraneous: p.state.extraneous,
-        starting: p.state.starting,
-        stopping: p.state.stopping,
-        deleting: p.state.deleting,
-      },
-      actions: p.actions.map(actionToJson),
-    })),
+    id: p.id,
+    state: {
+      desired: p.state.desired,
+      running: p.state.running,
+      expired: p.state.expired,
+      eligible: p.state.eligible,
+      extraneous: p.state.extraneous,
+      starting: p.state.starting,
+      stopping: p.state.stopping,
+      deleting: p.state.deleting,
+    },
+    actions: p.actions.map((a) => actionToJson(a, plan.maxInFlight !== null)),
   };
+}
+
+/** The §5 output document of a cycle plan. */
+export function planToJson(plan: CyclePlan): PlanOutputJson {
+  return { presets: plan.presets.map((p) => presetPlanToJson(p, plan)) };
 }

@@ -19,7 +19,9 @@ import type { ServerContext } from "./context.js";
 import { reapHungJobs } from "./jobs/reaper.js";
 import { createLogger, type Logger } from "./logger.js";
 import { PrebuildMetrics } from "./prebuilds/metrics.js";
-import { Reconciler, type ReconcilerSettings, requestReconcile } from "./prebuilds/reconciler.js";
+import { requestReconcile } from "./prebuilds/operations.js";
+import { Reconciler } from "./prebuilds/reconciler.js";
+import type { ReconcilerSettings } from "./prebuilds/settings.js";
 import { hostProvisioners } from "./provisioners-host.js";
 import { openStore, type Store, storeLocation } from "./store/store.js";
 import { createApiToken, getUserByUsername, insertUser, listUsers } from "./store/users.js";
@@ -225,12 +227,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       metrics,
       onCycle: (report) => poolHistory.onCycle(report),
     });
-    const poolHistory = new PoolHistoryRecorder({
-      store,
-      clock,
-      logger,
-      settings: () => reconciler.settings,
-    });
+    const poolHistory = new PoolHistoryRecorder({ store, logger });
     cleanups.push(() => poolHistory.idle());
     reconciler.start();
     cleanups.push(() => reconciler.stop());

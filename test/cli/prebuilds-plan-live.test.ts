@@ -29,7 +29,7 @@ const LIVE_PLAN: PlanT = {
       state: planState({ desired: 3, running: 2, eligible: 1, expired: 1, starting: 0 }),
       actions: [
         { type: "delete", reason: "expired", ids: ["w1"] },
-        { type: "create", count: 2 },
+        { type: "create", count: 2, wanted: 2, granted: 2 },
       ],
     },
     {

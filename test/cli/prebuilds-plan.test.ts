@@ -107,6 +107,45 @@ describe("prewarm prebuilds plan --snapshot", () => {
     assert.deepEqual(growing.actions, [{ type: "create", count: 1 }]);
   });
 
+  test("GIVEN a snapshot with the cycle inputs WHEN planned THEN the hard limit is set and creations are rationed", async () => {
+    // cap 3, 1 job in flight → budget 2. "limit" reached its hard limit: set_status, then blocked. "a" wants 3,
+    // "b" wants 2: one each, round-robin in snapshot order.
+    const file = join(dir, "cycle.json");
+    await writeFile(
+      file,
+      JSON.stringify({
+        now: "2026-01-05T10:00:00Z",
+        settings: { maxInFlight: 3 },
+        inFlight: 1,
+        presets: [
+          { id: "limit", desiredInstances: 1, active: true, hardLimitReached: true },
+          { id: "a", desiredInstances: 3, active: true },
+          { id: "b", desiredInstances: 2, active: true },
+        ],
+      }),
+    );
+    const result = await runCli(["prebuilds", "plan", "--snapshot", file]);
+    assert.equal(result.code, 0, result.stderr);
+    const output = JSON.parse(result.stdout);
+    assert.deepEqual(
+      output.presets.map((p: { id: string; actions: unknown[] }) => [p.id, p.actions]),
+      [
+        [
+          "limit",
+          [
+            { type: "set_status", status: "hard_limited" },
+            { type: "blocked", reason: "hard_limited" },
+          ],
+        ],
+        ["a", [{ type: "create", count: 1, wanted: 3, granted: 1 }]],
+        ["b", [{ type: "create", count: 1, wanted: 2, granted: 1 }]],
+      ],
+    );
+    const table = await runCli(["prebuilds", "plan", "--snapshot", file, "-o", "table"]);
+    assert.match(table.stdout, /mark hard-limited, blocked: hard_limited/);
+    assert.match(table.stdout, /create 1 of 3 \(2 deferred\)/);
+  });
+
   test("GIVEN the same snapshot on stdin (-) WHEN planned THEN the output is identical", async () => {
     const fromFile = await runCli(["prebuilds", "plan", "--snapshot", snapshotFile]);
     const fromStdin = await runCli(["prebuilds", "plan", "--snapshot", "-"], {

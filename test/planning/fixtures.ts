@@ -33,6 +33,7 @@ export function preset(overrides: Partial<PresetSnapshot> = {}): PresetSnapshot 
     lastInvalidatedAt: null,
     active: true,
     status: "healthy",
+    hardLimitReached: false,
     scheduling: null,
     prebuilds: [],
     inProgress: { start: 0, stop: 0, delete: 0 },

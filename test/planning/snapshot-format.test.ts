@@ -1,15 +1,25 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { PresetPlan } from "../../src/planning/plan.js";
+import type { CyclePlan, PresetCyclePlan } from "../../src/planning/cycle.js";
 import {
   formatTimestamp,
   parseSnapshot,
   parseSnapshotText,
   parseTimestamp,
-  plansToJson,
+  planToJson,
   SnapshotFormatError,
 } from "../../src/planning/snapshot-format.js";
-import { type Doc, exampleDocument } from "./fixtures.js";
+import { type Doc, exampleDocument, NOW, preset as presetFixture } from "./fixtures.js";
+
+const emptyPlan: CyclePlan = {
+  now: NOW,
+  paused: false,
+  inFlight: 0,
+  maxInFlight: null,
+  budget: null,
+  presets: [],
+  totals: { deletions: 0, wanted: 0, granted: 0, deferred: 0 },
+};
 
 function issuesOf(document: unknown): { path: string; message: string }[] {
   try {
@@ -57,6 +67,8 @@ describe("parseSnapshot: a valid document", () => {
     const snapshot = parseSnapshot({ presets: [{ id: "p", desiredInstances: 1, active: false }] });
     assert.equal(snapshot.now, null);
     assert.deepEqual(snapshot.settings, { backoffIntervalMs: 60_000, failedRetentionMs: 86_400_000 });
+    assert.deepEqual(snapshot.budget, { maxInFlight: null }, "no maxInFlight: no cap");
+    assert.equal(snapshot.inFlight, 0);
     assert.deepEqual(snapshot.presets, [
       {
         id: "p",
@@ -65,6 +77,7 @@ describe("parseSnapshot: a valid document", () => {
         lastInvalidatedAt: null,
         active: false,
         status: "healthy",
+        hardLimitReached: false,
         scheduling: null,
         prebuilds: [],
         inProgress: { start: 0, stop: 0, delete: 0 },
@@ -72,6 +85,17 @@ describe("parseSnapshot: a valid document", () => {
         backoff: null,
       },
     ]);
+  });
+
+  test("GIVEN the cycle inputs (cap, jobs in flight, a reached hard limit) WHEN parsed THEN they arrive", () => {
+    const snapshot = parseSnapshot({
+      settings: { maxInFlight: 4 },
+      inFlight: 3,
+      presets: [{ id: "p", desiredInstances: 1, active: true, hardLimitReached: true }],
+    });
+    assert.deepEqual(snapshot.budget, { maxInFlight: 4 });
+    assert.equal(snapshot.inFlight, 3);
+    assert.equal(snapshot.presets[0]?.hardLimitReached, true);
   });
 
   test("GIVEN timestamps with offsets and fractions WHEN parsed THEN they are the same instants", () => {
@@ -127,6 +151,19 @@ describe("parseSnapshot: each invalid field is named", () => {
       name: "a failed retention given as a string",
       replace: (d) => ({ ...d, settings: { failedRetentionSeconds: "24h" } }),
       path: "settings.failedRetentionSeconds",
+    },
+    {
+      name: "a fractional in-flight cap",
+      replace: (d) => ({ ...d, settings: { maxInFlight: 1.5 } }),
+      path: "settings.maxInFlight",
+    },
+    { name: "a negative inFlight", replace: (d) => ({ ...d, inFlight: -1 }), path: "inFlight" },
+    {
+      name: "a hardLimitReached that is a string",
+      mutate: (d) => {
+        d.presets[0].hardLimitReached = "yes";
+      },
+      path: "presets[0].hardLimitReached",
     },
     {
       name: "a misspelled setting",
@@ -351,11 +388,14 @@ describe("parseSnapshot: each invalid field is named", () => {
   });
 });
 
-describe("plansToJson", () => {
+describe("planToJson", () => {
   test("GIVEN a plan with every action type WHEN serialized THEN the §5 output shape comes out", () => {
     // State keys given out of order and with distinct values: the output must use contract order and names.
-    const plan: PresetPlan = {
+    const preset: PresetCyclePlan = {
       id: "p1",
+      preset: presetFixture({ id: "p1" }),
+      status: "healthy",
+      backoffUntil: null,
       state: {
         deleting: 8,
         stopping: 7,
@@ -367,18 +407,20 @@ describe("plansToJson", () => {
         desired: 1,
       },
       actions: [
+        { type: "set_status", status: "hard_limited" },
         { type: "delete", reason: "expired", ids: ["w1"] },
         { type: "cancel_pending" },
-        { type: "create", count: 1 },
+        { type: "create", count: 1, wanted: 2, granted: 1 },
         { type: "backoff", until: new Date("2026-01-05T10:01:00Z") },
         { type: "blocked", reason: "hard_limited" },
       ],
     };
     assert.equal(
-      JSON.stringify(plansToJson([plan])),
+      JSON.stringify(planToJson({ ...emptyPlan, maxInFlight: 4, presets: [preset] })),
       '{"presets":[{"id":"p1","state":{"desired":1,"running":2,"expired":3,"eligible":4,"extraneous":5,' +
-        '"starting":6,"stopping":7,"deleting":8},"actions":[{"type":"delete","reason":"expired","ids":["w1"]},' +
-        '{"type":"cancel_pending"},{"type":"create","count":1},{"type":"backoff","until":"2026-01-05T10:01:00Z"},' +
+        '"starting":6,"stopping":7,"deleting":8},"actions":[{"type":"set_status","status":"hard_limited"},' +
+        '{"type":"delete","reason":"expired","ids":["w1"]},{"type":"cancel_pending"},' +
+        '{"type":"create","count":1,"wanted":2,"granted":1},{"type":"backoff","until":"2026-01-05T10:01:00Z"},' +
         '{"type":"blocked","reason":"hard_limited"}]}]}',
     );
   });

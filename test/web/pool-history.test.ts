@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { FakeClock } from "../../src/clock.js";
+import { defaultReconcilerSettings } from "../../src/server/prebuilds/settings.js";
+import { readCyclePlan } from "../../src/server/prebuilds/status.js";
 import {
   PoolHistoryRecorder,
   type PoolSample,
@@ -54,36 +56,39 @@ describe("PoolHistoryRecorder", () => {
       const t = await fx.template("demo");
       const presetId = await fx.preset(t.versionId, { name: "dev", desiredInstances: 2 });
       const clock = new FakeClock(T0);
-      const recorder = new PoolHistoryRecorder({ store, clock, history: options });
+      const recorder = new PoolHistoryRecorder({ store, history: options });
+      // What the reconciler's cycle hands the recorder: its plan of the current snapshot.
+      const cycle = () =>
+        readCyclePlan(store, clock.now(), { settings: defaultReconcilerSettings, maxInFlightJobs: 4 });
       const rows = async () => (await readPoolHistory(store.db, [presetId], new Date(0))).get(presetId) ?? [];
 
       // WHEN the first cycle records, THEN one row with the pool's counts
-      assert.equal(await recorder.record(), 1);
+      assert.equal(await recorder.record(await cycle()), 1);
       assert.deepEqual(
         (await rows()).map((r) => [r.desired, r.running, r.eligible]),
         [[2, 0, 0]],
       );
       // WHEN a cycle runs again soon with nothing changed THEN nothing is written
       clock.advance(10 * SECOND);
-      assert.equal(await recorder.record(), 0);
+      assert.equal(await recorder.record(await cycle()), 0);
       // WHEN a prebuild becomes ready THEN the change is recorded
       await fx.prebuild(presetId, { createdAt: clock.now(), outcome: "succeeded" });
       clock.advance(2 * SECOND);
-      assert.equal(await recorder.record(), 1);
+      assert.equal(await recorder.record(await cycle()), 1);
       assert.deepEqual(
         (await rows()).map((r) => r.eligible),
         [0, 1],
       );
       // WHEN more than the retention passes THEN old rows are pruned, the new one kept
       clock.advance(HOUR + MINUTE);
-      assert.equal(await recorder.record(), 1);
+      assert.equal(await recorder.record(await cycle()), 1);
       const left = await rows();
       assert.equal(left.length, 1);
       assert.equal(left[0]?.at.getTime(), clock.now().getTime());
     },
   );
 
-  test("GIVEN a cycle that did not run (not the leader, or failed) THEN the hook records nothing", async () => {
+  test("GIVEN a cycle that did not plan (not the leader, or failed) THEN the hook records nothing", async () => {
     let reads = 0;
     const store = {
       get db(): never {
@@ -91,7 +96,7 @@ describe("PoolHistoryRecorder", () => {
         throw new Error("must not be read");
       },
     } as never;
-    const recorder = new PoolHistoryRecorder({ store, clock: new FakeClock(T0) });
+    const recorder = new PoolHistoryRecorder({ store });
     for (const outcome of ["not_leader", "failed"] as const) {
       recorder.onCycle({ outcome } as never);
       await recorder.idle();

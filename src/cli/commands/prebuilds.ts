@@ -6,11 +6,12 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { systemClock } from "../../clock.js";
 import { type PlanT, routes } from "../../contract/api.js";
-import { planAll } from "../../planning/plan.js";
+import { planCycle } from "../../planning/cycle.js";
 import {
   type OfflineSnapshot,
+  offlineCycleSnapshot,
   parseSnapshotText,
-  plansToJson,
+  planToJson,
   SnapshotFormatError,
 } from "../../planning/snapshot-format.js";
 import { type ApiOptions, commandContext, withApiOptions } from "../client.js";
@@ -38,12 +39,17 @@ type PlanActionT = PlanPresetT["actions"][number];
 
 function describeAction(a: PlanActionT, now: Date, colors: Colors): string {
   switch (a.type) {
+    case "set_status":
+      return colors.red(`mark ${a.status.replace("_", "-")}`);
     case "delete":
       return `delete ${a.ids.length} ${a.reason}`;
     case "cancel_pending":
       return "cancel pending jobs";
     case "create":
-      return colors.green(`create ${a.count}`);
+      // The in-flight cap may grant fewer than the preset wants; the rest waits for later cycles.
+      return a.wanted === undefined || a.count === a.wanted
+        ? colors.green(`create ${a.count}`)
+        : colors.yellow(`create ${a.count} of ${a.wanted} (${a.wanted - a.count} deferred)`);
     case "backoff":
       return colors.yellow(`backoff, retry ${formatAgo(a.until, now)}`);
     case "blocked":
@@ -64,20 +70,34 @@ export function summarizeActions(actions: readonly PlanActionT[], now: Date, col
 export function renderPlan(plan: PlanT, fallbackNow: Date, colors: Colors): string {
   if (plan.presets.length === 0) return "No presets declare prebuilds; nothing to plan.\n";
   const now = plan.now ? new Date(plan.now) : fallbackNow;
-  return renderTable(
-    [
-      { header: "template", value: (p: PlanPresetT) => p.template ?? "-" },
-      { header: "version", value: (p) => p.templateVersion ?? "-" },
-      { header: "preset", value: (p) => p.preset ?? p.id },
-      { header: "desired", value: (p) => String(p.state.desired) },
-      { header: "running", value: (p) => String(p.state.running) },
-      { header: "eligible", value: (p) => String(p.state.eligible) },
-      { header: "expired", value: (p) => String(p.state.expired) },
-      { header: "starting", value: (p) => String(p.state.starting) },
-      { header: "actions", value: (p) => summarizeActions(p.actions, now, colors) },
-    ],
-    plan.presets,
-    colors,
+  let head = "";
+  if (plan.paused) {
+    head += colors.yellow("Reconciliation is paused: nothing below runs until `prewarm prebuilds resume`.\n");
+  }
+  if (
+    plan.inFlightJobs !== undefined &&
+    plan.maxInFlightJobs !== undefined &&
+    plan.maxInFlightJobs !== null
+  ) {
+    head += `Prebuild jobs in flight: ${plan.inFlightJobs} of at most ${plan.maxInFlightJobs}; this cycle may start ${plan.creationBudget ?? 0} creation(s).\n`;
+  }
+  return (
+    head +
+    renderTable(
+      [
+        { header: "template", value: (p: PlanPresetT) => p.template ?? "-" },
+        { header: "version", value: (p) => p.templateVersion ?? "-" },
+        { header: "preset", value: (p) => p.preset ?? p.id },
+        { header: "desired", value: (p) => String(p.state.desired) },
+        { header: "running", value: (p) => String(p.state.running) },
+        { header: "eligible", value: (p) => String(p.state.eligible) },
+        { header: "expired", value: (p) => String(p.state.expired) },
+        { header: "starting", value: (p) => String(p.state.starting) },
+        { header: "actions", value: (p) => summarizeActions(p.actions, now, colors) },
+      ],
+      plan.presets,
+      colors,
+    )
   );
 }
 
@@ -119,9 +139,9 @@ async function planFromSnapshot(file: string, format: OutputFormat): Promise<voi
   // A snapshot without `now` is planned at the current time: the CLI is the I/O edge, the planner never reads
   // the clock.
   const now = snapshot.now ?? systemClock.now();
-  const plans = planAll(snapshot.presets, now, snapshot.settings);
+  const plan = planCycle(offlineCycleSnapshot(snapshot, now), snapshot.settings, snapshot.budget);
   // The JSON stays exactly the §5 document (no `now`, no names).
-  printPlan(plansToJson(plans), format, now);
+  printPlan(planToJson(plan), format, now);
 }
 
 async function planFromServer(options: PlanOptions): Promise<void> {

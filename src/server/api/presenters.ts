@@ -20,7 +20,7 @@ import type {
   WorkspaceT,
 } from "../../contract/api.js";
 import { agentConnection } from "../agents/rules.js";
-import type { PresetPoolStatus } from "../prebuilds/reconciler.js";
+import type { PoolCounts, PresetPoolStatus } from "../prebuilds/status.js";
 import type { JobLog, JobTiming, ProvisionerJob } from "../store/jobs.js";
 import type { Preset } from "../store/presets.js";
 import type { Agent, App, Resource } from "../store/resources.js";
@@ -216,22 +216,21 @@ export function presentPresetDefinition(p: Preset): Static<typeof PresetDefiniti
   };
 }
 
-export type PoolCounts = PresetPoolStatus["prebuilds"];
-
 export const emptyPool: PoolCounts = { desired: 0, running: 0, eligible: 0, expired: 0, starting: 0 };
 
 export function presentPreset(
   preset: Preset,
-  c: { templateName: string; versionName: string; active: boolean; pool: PoolCounts | undefined },
+  c: { templateName: string; versionName: string; active: boolean; pool: PresetPoolStatus | undefined },
 ): PresetT {
   return {
     ...presentPresetDefinition(preset),
     template: c.templateName,
     templateVersion: c.versionName,
     active: c.active,
-    status: preset.status,
+    // The next cycle's status (a preset about to be hard-limited shows it), as `prebuilds status` shows it.
+    status: c.pool?.status ?? preset.status,
     lastInvalidatedAt: isoOrNull(preset.lastInvalidatedAt),
-    prebuilds: { ...(c.pool ?? emptyPool) },
+    prebuilds: { ...(c.pool?.prebuilds ?? emptyPool) },
   };
 }
 

@@ -13,7 +13,7 @@ import type {
   WorkspaceT,
 } from "../../contract/api.js";
 import type { ServerContext } from "../context.js";
-import { type ReconcilerSettings, reconcilerStatus } from "../prebuilds/reconciler.js";
+import { type PlanConfig, type PresetPoolStatus, poolStatuses, readCyclePlan } from "../prebuilds/status.js";
 import { getJobs, listJobTimings, type ProvisionerJob } from "../store/jobs.js";
 import { PREBUILDS_USER_ID } from "../store/migrations.js";
 import { listPresets, type Preset } from "../store/presets.js";
@@ -30,7 +30,6 @@ import {
 } from "../store/templates.js";
 import { getLatestBuilds, type Workspace, type WorkspaceBuild } from "../store/workspaces.js";
 import {
-  type PoolCounts,
   presentBuild,
   presentBuildWithTimings,
   presentJob,
@@ -310,15 +309,16 @@ export async function versionView(
 // ---- presets with their pools ------------------------------------------------------------------------------
 
 /**
- * The pool counts of every preset the reconciler tracks, from ONE snapshot read (the same numbers `prebuilds
- * status` shows). Presets without prebuilds are absent (their counts are all zero).
+ * The pool of every preset the reconciler tracks, from ONE snapshot read planned as the next cycle would (the
+ * same numbers and effective status `prebuilds status` shows). Presets without prebuilds are absent (their
+ * counts are all zero).
  */
-export async function poolCounts(
+export async function poolsById(
   ctx: ServerContext,
-  settings: ReconcilerSettings,
-): Promise<Map<string, PoolCounts>> {
-  const status = await reconcilerStatus(ctx.store, ctx.clock.now(), settings);
-  return new Map(status.presets.map((p) => [p.presetId, p.prebuilds]));
+  config: PlanConfig,
+): Promise<Map<string, PresetPoolStatus>> {
+  const plan = await readCyclePlan(ctx.store, ctx.clock.now(), config);
+  return new Map(poolStatuses(plan).map((p) => [p.presetId, p]));
 }
 
 /** The template's version is active when it is the template's active one and the template is usable. */
@@ -330,7 +330,7 @@ export function presetViews(
   template: Template,
   version: TemplateVersion,
   presets: readonly Preset[],
-  pools: ReadonlyMap<string, PoolCounts>,
+  pools: ReadonlyMap<string, PresetPoolStatus>,
 ): PresetT[] {
   const active = isActiveVersion(template, version.id);
   return presets.map((p) =>

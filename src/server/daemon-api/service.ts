@@ -19,7 +19,7 @@ import { acquireJob, failJob, heartbeatJob, JobStateError } from "../jobs/queue.
 import { logLevelName } from "../provisioner-results.js";
 import { upsertDaemon } from "../store/daemons.js";
 import { getJob, insertJobLogs, type ProvisionerJob } from "../store/jobs.js";
-import { channels } from "../store/pubsub.js";
+import { channels, publishQuietly } from "../store/pubsub.js";
 import { completeTemplateImport, recordParseResult } from "../templates/import-results.js";
 import { completeWorkspaceBuild, failWorkspaceBuild } from "../workspaces/build-results.js";
 import { buildAcquiredJob } from "./acquired-job.js";
@@ -193,12 +193,8 @@ async function fail(ctx: ServerContext, req: FailJobRequest) {
   afterJobFinished(ctx, job);
 }
 
-async function publishLogs(ctx: ServerContext, jobId: string, payload: object) {
-  try {
-    await ctx.store.pubsub.publish(channels.jobLogs(jobId), JSON.stringify(payload));
-  } catch {
-    // Log followers also poll; a lost hint only delays them.
-  }
+function publishLogs(ctx: ServerContext, jobId: string, payload: object): Promise<void> {
+  return publishQuietly(ctx.store.pubsub, channels.jobLogs(jobId), JSON.stringify(payload));
 }
 
 /** The reconciler reacts soon to a finished prebuild build (ARCHITECTURE §5 rule 11). */

@@ -37,7 +37,6 @@ export {
   type JobStateErrorKind,
   notifyJobPosted,
   publishEndOfLogs,
-  publishQuietly,
   type WriteResults,
 } from "./queue.js";
 export {

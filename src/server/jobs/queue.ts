@@ -22,7 +22,7 @@ import {
   type ProvisionerJobRow,
 } from "../store/jobs.js";
 import { PREBUILDS_USER_ID } from "../store/migrations.js";
-import { channels } from "../store/pubsub.js";
+import { channels, publishQuietly } from "../store/pubsub.js";
 import { toMillis } from "../store/rows.js";
 import type { Database } from "../store/schema.js";
 import type { Executor, Store } from "../store/store.js";
@@ -86,7 +86,7 @@ export async function notifyJobPosted(
   job: Pick<ProvisionerJob, "provisioner" | "tags">,
 ): Promise<void> {
   await publishQuietly(
-    store,
+    store.pubsub,
     channels.jobPosted,
     JSON.stringify({ provisioner: job.provisioner, tags: job.tags }),
   );
@@ -292,15 +292,6 @@ async function finish(tx: Executor, jobId: string, set: JobUpdate): Promise<Prov
   return jobFromRow(row);
 }
 
-/** Pub/sub is a hint, never the source of truth: a failed publish must not fail a committed change. */
-export async function publishQuietly(store: Store, channel: string, payload: string): Promise<void> {
-  try {
-    await store.pubsub.publish(channel, payload);
-  } catch {
-    // Subscribers also poll; see pubsub.ts.
-  }
-}
-
 export function publishEndOfLogs(store: Store, jobId: string): Promise<void> {
-  return publishQuietly(store, channels.jobLogs(jobId), JSON.stringify({ endOfLogs: true }));
+  return publishQuietly(store.pubsub, channels.jobLogs(jobId), JSON.stringify({ endOfLogs: true }));
 }

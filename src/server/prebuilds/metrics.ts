@@ -8,9 +8,10 @@
 //   someone else, and the claim_succeeded / claim_missed prebuild events. So every replica reports the same
 //   values and a restart loses nothing.
 // - gauges (`…_desired`, `…_running`, `…_eligible`, `…_preset_hard_limited`, `…_preset_validation_failed`,
-//   `prewarm_prebuilds_reconciliation_paused`, `prewarm_prebuilds_in_flight_jobs`) are set from the latest
-//   snapshot this process took (the leader's cycle, or a status read); a replica that never led reports none.
-//   Per-preset gauges exist for active presets only; `running` includes expired prebuilds (as in Coder).
+//   `prewarm_prebuilds_reconciliation_paused`, `prewarm_prebuilds_in_flight_jobs`) are set from the latest cycle
+//   plan this process made as the leader (paused or not: the same CyclePlan the reconciler executes, so the
+//   effective status counts); a replica that never led reports none. Per-preset gauges exist for active presets
+//   only; `running` includes expired prebuilds (as in Coder).
 // - histograms are PROCESS-LOCAL observations: `prewarm_prebuilds_reconciliation_duration_seconds` (one per
 //   cycle this process ran) and `prewarm_prebuilt_workspace_claim_duration_seconds` (observed by the create-workspace
 //   route when it claimed a prebuild: the whole request, claim transaction and CLAIM build enqueued, as Coder
@@ -18,10 +19,9 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Clock } from "../../clock.js";
 import { systemClock } from "../../clock.js";
-import type { PresetPlan } from "../../planning/plan.js";
 import type { Store } from "../store/store.js";
 import { selectClaimEventCounts, selectPrebuildCounters } from "./queries.js";
-import type { LivePresetSnapshot } from "./snapshot.js";
+import type { LiveCyclePlan } from "./status.js";
 
 const PRESET_LABELS = ["template_name", "preset_name"] as const;
 type PresetLabels = Record<(typeof PRESET_LABELS)[number], string>;
@@ -128,27 +128,20 @@ export class PrebuildMetrics {
     });
   }
 
-  /** Sets the gauges from a snapshot's presets and their plans (plans matched by preset id). */
-  recordSnapshot(input: {
-    paused: boolean;
-    inFlightPrebuildJobs: number;
-    presets: readonly LivePresetSnapshot[];
-    plans: readonly PresetPlan[];
-  }): void {
-    const plans = new Map(input.plans.map((p) => [p.id, p]));
+  /** Sets the gauges from a cycle plan. */
+  recordPlan(plan: LiveCyclePlan): void {
     for (const g of [this.desired, this.running, this.eligible, this.hardLimited, this.validationFailed])
       g.reset();
-    this.paused.set(input.paused ? 1 : 0);
-    this.inFlightJobs.set(input.inFlightPrebuildJobs);
-    for (const preset of input.presets) {
-      const plan = plans.get(preset.id);
-      if (!preset.active || !plan) continue;
-      const labels = labelsOf(preset);
-      this.desired.set(labels, plan.state.desired);
-      this.running.set(labels, plan.state.running);
-      this.eligible.set(labels, plan.state.eligible);
-      if (preset.status === "hard_limited") this.hardLimited.set(labels, 1);
-      if (preset.status === "validation_failed") this.validationFailed.set(labels, 1);
+    this.paused.set(plan.paused ? 1 : 0);
+    this.inFlightJobs.set(plan.inFlight);
+    for (const p of plan.presets) {
+      if (!p.preset.active) continue;
+      const labels = labelsOf(p.preset);
+      this.desired.set(labels, p.state.desired);
+      this.running.set(labels, p.state.running);
+      this.eligible.set(labels, p.state.eligible);
+      if (p.status === "hard_limited") this.hardLimited.set(labels, 1);
+      if (p.status === "validation_failed") this.validationFailed.set(labels, 1);
     }
   }
 

@@ -1,19 +1,27 @@
-// The prebuild reconciler (ARCHITECTURE §5): snapshot → pure plan → executor, on a timer and soon after events.
+// The prebuild reconciler (ARCHITECTURE §5): the loop that runs cycles, and the executor switch that carries a
+// cycle's plan out. What a cycle decides is computed elsewhere, purely: status.ts reads one snapshot and plans
+// it with src/planning/cycle.ts; the views read the same plan.
 //
 // One cycle:
 //   1. leadership (leader.ts): not the leader → skip (another replica runs this cycle);
-//   2. one consistent snapshot (snapshot.ts); paused (persisted in site_config) → no action at all;
-//   3. per preset: a preset whose last N creations failed is marked `hard_limited` ONCE (conditional update +
-//      event + warning), then planned (plan.ts) with that status;
-//   4. creations are rationed by the global in-flight cap (`maxInFlightJobs`, default the number of daemons):
-//      budget = cap − prebuild jobs already in flight − deletions planned this cycle (deletions are never
-//      deferred: they free resources; they only take precedence over creations), shared round-robin over the
-//      presets that want some, one at a time, so one big pool cannot take the whole budget. The rest is
-//      deferred to later cycles (reported as `deferred`);
-//   5. presets run with bounded concurrency; within a preset, actions run in plan order, each delete / the
-//      creations / the cancel through the executor, which uses one transaction per action. An error in one
-//      action is recorded in the report and the next action (and every other preset) still runs.
+//   2. one consistent snapshot planned into a CyclePlan (status.ts); the metrics record it, paused or not;
+//   3. paused (persisted in site_config) → nothing is executed;
+//   4. presets run with bounded concurrency; within a preset, actions run in plan order through the executor,
+//      one transaction per action. An error in one action is recorded in the report and the next action (and
+//      every other preset) still runs.
 // Nothing about failures is kept in memory: backoff and the hard limit come from build history each cycle.
+//
+// The loop's modes (`#mode`), every transition guarded in `#enter`:
+//
+//   stopped ──start()──▶ idle ──trigger──▶ debouncing ──debounce timer──▶ running
+//   idle | debouncing ──tick, runCycle()──▶ running       (a pending debounce is dropped: this cycle covers it)
+//   running ──trigger, tick──▶ running (again)            (the cycle may have read state from before the event)
+//   running ──cycle ends──▶ again ? debouncing : idle
+//   any ──stop()──▶ stopped                              (a running cycle finishes; nothing follows it)
+//
+// The periodic tick is armed independently while started. `runCycle()` also works while stopped (tests, the
+// first cycle of a one-shot command): it runs one cycle and leaves the mode alone. Cycles never overlap: each
+// waits for the previous one (`#tail`).
 //
 // Accepted races: the snapshot can be stale by the time an action runs. A claim may take a prebuild the plan
 // wants to delete — the executor's delete re-checks ownership in its transaction (lockUnclaimedPrebuild) and
@@ -22,37 +30,23 @@
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import { type Clock, systemClock } from "../../clock.js";
-import {
-  backoffUntil,
-  type DeleteReason,
-  defaultPlanSettings,
-  type PlanAction,
-  type PlanSettings,
-  type PresetPlan,
-  planPreset,
-} from "../../planning/plan.js";
+import type { CycleAction } from "../../planning/cycle.js";
+import type { DeleteReason } from "../../planning/plan.js";
 import { silentLogger } from "../logger.js";
-import { invalidateTemplatePresets } from "../store/presets.js";
 import { channels, type Subscription } from "../store/pubsub.js";
-import type { PresetStatus } from "../store/schema.js";
 import type { Store } from "../store/store.js";
 import { withLeadership } from "./leader.js";
 import type { PrebuildMetrics } from "./metrics.js";
-import { markPresetHealthy, markPresetUnhealthy, writePaused } from "./queries.js";
-import {
-  defaultSnapshotSettings,
-  type LivePresetSnapshot,
-  type ReconcileSnapshot,
-  readSnapshot,
-  type SnapshotSettings,
-} from "./snapshot.js";
+import { markPresetUnhealthy } from "./queries.js";
+import { defaultReconcilerSettings, type ReconcilerSettings } from "./settings.js";
+import { type LiveCyclePlan, type LivePresetPlan, type PlanConfig, readCyclePlan } from "./status.js";
 
 /** What the reconciler asks of the workspace/build services. Each method uses its own transaction(s). */
 export interface PrebuildExecutor {
   /**
    * Creates `count` prebuilds of the preset on its template's ACTIVE version, each in its own transaction
    * (workspace owned by the prebuilds user + start build with stage CREATE + job). `invalid` = a creation was
-   * rejected as invalid (e.g. a ParameterValidationError message): the preset becomes `validation_failed`.
+   * rejected as invalid (a parameter validation error): the preset becomes `validation_failed`.
    */
   createPrebuilds(presetId: string, count: number): Promise<{ created: number; invalid?: string }>;
   /**
@@ -79,13 +73,6 @@ export const realTimers: Timers = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-export interface ReconcilerSettings extends PlanSettings, SnapshotSettings {}
-
-export const defaultReconcilerSettings: ReconcilerSettings = {
-  ...defaultPlanSettings,
-  ...defaultSnapshotSettings,
-};
-
 export interface ReconcilerOptions {
   store: Store;
   executor: PrebuildExecutor;
@@ -104,7 +91,7 @@ export interface ReconcilerOptions {
   metrics?: PrebuildMetrics;
   /** Listen for `channels.reconcile` on the store's pub/sub (default true). */
   listen?: boolean;
-  /** Called after every cycle with its report (status pages, tests). */
+  /** Called after every cycle with its report (pool history, tests). */
   onCycle?: (report: CycleReport) => void;
 }
 
@@ -114,7 +101,7 @@ export interface PresetError {
   presetId: string;
   template: string;
   preset: string;
-  action: PlanAction["type"] | "hard_limit";
+  action: CycleAction["type"];
   message: string;
 }
 
@@ -124,6 +111,8 @@ export interface CycleReport {
   outcome: CycleOutcome;
   /** Set when outcome is "failed" (the snapshot or leadership failed; nothing was done). */
   error?: string;
+  /** The plan this cycle made (and, unless paused, executed); absent when it did not plan (not the leader, failed). */
+  plan?: LiveCyclePlan;
   presets: number;
   queryCount: number;
   created: number;
@@ -157,25 +146,18 @@ function emptyReport(startedAt: Date, outcome: CycleOutcome): CycleReport {
   };
 }
 
-/** Splits `budget` creations round-robin, one at a time, over the wanted counts (in the given order). */
-export function rationCreations(wanted: ReadonlyMap<string, number>, budget: number): Map<string, number> {
-  const granted = new Map<string, number>([...wanted.keys()].map((id) => [id, 0]));
-  let left = Math.max(0, budget);
-  let progress = true;
-  while (left > 0 && progress) {
-    progress = false;
-    for (const [id, want] of wanted) {
-      if (left === 0) break;
-      const got = granted.get(id) ?? 0;
-      if (got < want) {
-        granted.set(id, got + 1);
-        left--;
-        progress = true;
-      }
-    }
-  }
-  return granted;
-}
+type LoopMode =
+  | { name: "stopped" }
+  | { name: "idle" }
+  | { name: "debouncing"; timer: unknown }
+  | { name: "running"; again: boolean };
+
+const ALLOWED: Record<LoopMode["name"], readonly LoopMode["name"][]> = {
+  stopped: ["idle"],
+  idle: ["debouncing", "running", "stopped"],
+  debouncing: ["running", "stopped"],
+  running: ["running", "idle", "debouncing", "stopped"],
+};
 
 async function eachLimited<T>(
   items: readonly T[],
@@ -202,19 +184,15 @@ export class Reconciler {
   readonly #intervalMs: number;
   readonly #debounceMs: number;
   readonly #concurrency: number;
-  readonly #settings: ReconcilerSettings;
+  readonly #config: PlanConfig;
   readonly #log: Logger;
   readonly #metrics: PrebuildMetrics | undefined;
   readonly #listen: boolean;
   readonly #onCycle: ((report: CycleReport) => void) | undefined;
-  readonly maxInFlightJobs: number;
 
-  #started = false;
+  #mode: LoopMode = { name: "stopped" };
   #tickHandle: unknown;
-  #debounceHandle: unknown;
   #subscription: Subscription | undefined;
-  #busy = false;
-  #dirty = false;
   #tail: Promise<unknown> = Promise.resolve();
   #pendingReasons = new Set<string>();
   #lastReport: CycleReport | undefined;
@@ -227,12 +205,14 @@ export class Reconciler {
     this.#intervalMs = options.intervalMs ?? 15_000;
     this.#debounceMs = options.debounceMs ?? 250;
     this.#concurrency = options.concurrency ?? 4;
-    this.#settings = { ...defaultReconcilerSettings, ...options.settings };
+    this.#config = {
+      settings: { ...defaultReconcilerSettings, ...options.settings },
+      maxInFlightJobs: options.maxInFlightJobs,
+    };
     this.#log = (options.logger ?? silentLogger).child({ component: "reconciler" });
     this.#metrics = options.metrics;
     this.#listen = options.listen ?? true;
     this.#onCycle = options.onCycle;
-    this.maxInFlightJobs = options.maxInFlightJobs;
   }
 
   get intervalMs(): number {
@@ -240,7 +220,16 @@ export class Reconciler {
   }
 
   get settings(): Readonly<ReconcilerSettings> {
-    return this.#settings;
+    return this.#config.settings;
+  }
+
+  get maxInFlightJobs(): number {
+    return this.#config.maxInFlightJobs;
+  }
+
+  /** What status.ts needs to plan a cycle exactly as this reconciler would. */
+  get planConfig(): PlanConfig {
+    return this.#config;
   }
 
   /** The last cycle's report (undefined before the first). */
@@ -248,10 +237,17 @@ export class Reconciler {
     return this.#lastReport;
   }
 
+  #enter(next: LoopMode): void {
+    if (!ALLOWED[this.#mode.name].includes(next.name)) {
+      throw new Error(`reconciler: invalid loop transition ${this.#mode.name} → ${next.name}`);
+    }
+    this.#mode = next;
+  }
+
   /** Starts the periodic loop, listens for triggers, and runs a first cycle soon. */
   start(): void {
-    if (this.#started) return;
-    this.#started = true;
+    if (this.#mode.name !== "stopped") return;
+    this.#enter({ name: "idle" });
     if (this.#listen) {
       this.#subscription = this.#store.pubsub.subscribe(channels.reconcile, (reason) =>
         this.trigger(reason || "pubsub"),
@@ -271,49 +267,43 @@ export class Reconciler {
 
   /** Stops the loop and waits for a cycle in progress. */
   async stop(): Promise<void> {
-    this.#started = false;
+    if (this.#mode.name === "debouncing") this.#timers.clearTimeout(this.#mode.timer);
+    if (this.#mode.name !== "stopped") this.#enter({ name: "stopped" });
     this.#subscription?.();
     this.#subscription = undefined;
     if (this.#tickHandle !== undefined) this.#timers.clearTimeout(this.#tickHandle);
-    if (this.#debounceHandle !== undefined) this.#timers.clearTimeout(this.#debounceHandle);
-    this.#tickHandle = this.#debounceHandle = undefined;
+    this.#tickHandle = undefined;
     await this.#tail.catch(() => {});
   }
 
   /**
    * Asks for a cycle soon: the first trigger of a burst arms a `debounceMs` timer, later ones join it. A trigger
-   * while a cycle runs makes another cycle follow it (the running one may have read state from before the event).
+   * while a cycle runs makes another cycle follow it.
    */
   trigger(reason: string): void {
-    if (!this.#started) return;
+    const mode = this.#mode;
+    if (mode.name === "stopped") return;
     this.#pendingReasons.add(reason);
-    if (this.#busy) {
-      this.#dirty = true;
-      return;
-    }
-    if (this.#debounceHandle !== undefined) return;
-    this.#debounceHandle = this.#timers.setTimeout(() => {
-      this.#debounceHandle = undefined;
-      void this.#runFromTimer();
+    if (mode.name === "running") this.#enter({ name: "running", again: true });
+    else if (mode.name === "idle") this.#debounce();
+  }
+
+  #debounce(): void {
+    const timer = this.#timers.setTimeout(() => {
+      if (this.#mode.name === "debouncing") void this.runCycle();
     }, this.#debounceMs);
+    this.#enter({ name: "debouncing", timer });
   }
 
   #armTick(): void {
-    if (!this.#started) return;
+    if (this.#mode.name === "stopped") return;
     this.#tickHandle = this.#timers.setTimeout(() => {
       this.#tickHandle = undefined;
       this.#pendingReasons.add("interval");
-      void this.#runFromTimer().finally(() => this.#armTick());
+      const mode = this.#mode;
+      const done = mode.name === "running" ? Promise.resolve(this.trigger("interval")) : this.runCycle();
+      void done.finally(() => this.#armTick());
     }, this.#intervalMs);
-  }
-
-  async #runFromTimer(): Promise<void> {
-    if (!this.#started) return;
-    if (this.#busy) {
-      this.#dirty = true;
-      return;
-    }
-    await this.runCycle().catch(() => {});
   }
 
   /** Resolves when no cycle is running or queued (a timer may still start one later). */
@@ -328,17 +318,23 @@ export class Reconciler {
   /** Runs one cycle now (after any cycle in progress). Never rejects: failures are in the report. */
   runCycle(): Promise<CycleReport> {
     const run = this.#tail.then(async () => {
-      this.#busy = true;
+      const looping = this.#mode.name !== "stopped";
+      if (looping) {
+        if (this.#mode.name === "debouncing") this.#timers.clearTimeout(this.#mode.timer);
+        this.#enter({ name: "running", again: false });
+      }
       const reasons = [...this.#pendingReasons];
       this.#pendingReasons.clear();
       try {
         return await this.#cycle(reasons);
       } finally {
-        this.#busy = false;
-        // Triggers that arrived during this cycle (run from a timer or called directly) get a cycle of their own.
-        if (this.#dirty && this.#started) {
-          this.#dirty = false;
-          this.trigger("coalesced");
+        const mode = this.#mode;
+        // Triggers that arrived during this cycle get a cycle of their own.
+        if (mode.name === "running") {
+          if (mode.again) {
+            this.#pendingReasons.add("coalesced");
+            this.#debounce();
+          } else this.#enter({ name: "idle" });
         }
       }
     });
@@ -352,8 +348,14 @@ export class Reconciler {
     let report: CycleReport;
     try {
       const led = await withLeadership(this.#store, async (reader) => {
-        const snapshot = await readSnapshot(this.#store, startedAt, this.#settings, { tx: reader });
-        return this.#reconcile(snapshot);
+        const plan = await readCyclePlan(this.#store, startedAt, this.#config, reader);
+        this.#metrics?.recordPlan(plan);
+        const result = emptyReport(startedAt, plan.paused ? "paused" : "ran");
+        result.plan = plan;
+        result.presets = plan.presets.length;
+        result.queryCount = plan.queryCount;
+        if (!plan.paused) await this.#execute(plan, result);
+        return result;
       });
       report = led.leader ? led.value : emptyReport(startedAt, "not_leader");
     } catch (err) {
@@ -391,113 +393,78 @@ export class Reconciler {
     return report;
   }
 
-  async #reconcile(snapshot: ReconcileSnapshot): Promise<CycleReport> {
-    const report = emptyReport(snapshot.now, snapshot.paused ? "paused" : "ran");
-    report.presets = snapshot.presets.length;
-    report.queryCount = snapshot.queryCount;
-    if (snapshot.paused) {
-      this.#metrics?.recordSnapshot({ ...snapshot, plans: planAllLive(snapshot, this.#settings) });
-      return report;
-    }
-    const now = snapshot.now;
-
-    const planned: { preset: LivePresetSnapshot; plan: PresetPlan }[] = [];
-    for (const original of snapshot.presets) {
-      let preset = original;
-      if (preset.active && preset.hardLimitReached && preset.status === "healthy") {
-        preset = { ...preset, status: "hard_limited" };
+  async #execute(plan: LiveCyclePlan, report: CycleReport): Promise<void> {
+    report.deferred = plan.totals.deferred;
+    const work = plan.presets.filter((p) => p.actions.length > 0);
+    await eachLimited(work, this.#concurrency, async (preset) => {
+      for (const action of preset.actions) {
         try {
-          const changed = await this.#store.transaction((tx) =>
-            markPresetUnhealthy(tx, preset.id, "hard_limited", now.getTime()),
-          );
-          if (changed) {
-            report.hardLimited.push(preset.id);
-            this.#log.warn(
-              { template: preset.templateName, preset: preset.presetName, limit: this.#settings.hardLimit },
-              "preset hard-limited: its last prebuild builds all failed; no more prebuilds until a new template version or `prewarm prebuilds resume-preset`",
-            );
-          }
+          await this.#run(preset, action, plan.now, report);
         } catch (err) {
-          report.errors.push(this.#presetError(preset, "hard_limit", err));
+          report.errors.push(this.#presetError(preset, action.type, err));
         }
       }
-      planned.push({ preset, plan: planPreset(preset, now, this.#settings) });
-    }
-    this.#metrics?.recordSnapshot({
-      ...snapshot,
-      presets: planned.map((p) => p.preset),
-      plans: planned.map((p) => p.plan),
     });
-
-    const wanted = new Map<string, number>();
-    let deletions = 0;
-    for (const { plan } of planned) {
-      for (const action of plan.actions) {
-        if (action.type === "create") wanted.set(plan.id, action.count);
-        if (action.type === "delete") deletions += action.ids.length;
-      }
-    }
-    const budget = this.maxInFlightJobs - snapshot.inFlightPrebuildJobs - deletions;
-    const granted = rationCreations(wanted, budget);
-
-    const work = planned.filter((p) => p.plan.actions.length > 0);
-    await eachLimited(work, this.#concurrency, (item) =>
-      this.#execute(item.preset, item.plan, granted, report),
-    );
-    return report;
   }
 
-  async #execute(
-    preset: LivePresetSnapshot,
-    plan: PresetPlan,
-    granted: ReadonlyMap<string, number>,
-    report: CycleReport,
-  ): Promise<void> {
-    for (const action of plan.actions) {
-      try {
-        switch (action.type) {
-          case "delete":
-            for (const id of action.ids) {
-              try {
-                if (await this.#executor.deletePrebuild(id, action.reason)) report.deleted++;
-                else report.deleteSkipped++;
-              } catch (err) {
-                report.errors.push(
-                  this.#presetError(preset, "delete", err, `delete prebuild ${id} (${action.reason})`),
-                );
-              }
-            }
-            break;
-          case "cancel_pending":
-            report.canceled += await this.#executor.cancelPendingPrebuildJobs(preset.id);
-            break;
-          case "create": {
-            const count = granted.get(preset.id) ?? 0;
-            report.deferred += action.count - count;
-            if (count === 0) break;
-            const result = await this.#executor.createPrebuilds(preset.id, count);
-            report.created += result.created;
-            if (result.invalid !== undefined) await this.#validationFailed(preset, result.invalid, report);
-            break;
-          }
-          case "backoff":
-            this.#log.debug(
-              { template: preset.templateName, preset: preset.presetName, until: action.until },
-              "prebuild creation backing off",
-            );
-            break;
-          case "blocked":
-            break;
-          default:
-            action satisfies never;
+  /** The executor switch: one action of one preset. */
+  async #run(plan: LivePresetPlan, action: CycleAction, now: Date, report: CycleReport): Promise<void> {
+    const { preset } = plan;
+    switch (action.type) {
+      case "set_status":
+        if (
+          await this.#store.transaction((tx) =>
+            markPresetUnhealthy(tx, preset.id, action.status, now.getTime()),
+          )
+        ) {
+          report.hardLimited.push(preset.id);
+          this.#log.warn(
+            {
+              template: preset.templateName,
+              preset: preset.presetName,
+              limit: this.#config.settings.hardLimit,
+            },
+            "preset hard-limited: its last prebuild builds all failed; no more prebuilds until a new template version or `prewarm prebuilds resume-preset`",
+          );
         }
-      } catch (err) {
-        report.errors.push(this.#presetError(preset, action.type, err));
+        return;
+      case "delete":
+        for (const id of action.ids) {
+          try {
+            if (await this.#executor.deletePrebuild(id, action.reason)) report.deleted++;
+            else report.deleteSkipped++;
+          } catch (err) {
+            report.errors.push(
+              this.#presetError(plan, "delete", err, `delete prebuild ${id} (${action.reason})`),
+            );
+          }
+        }
+        return;
+      case "cancel_pending":
+        report.canceled += await this.#executor.cancelPendingPrebuildJobs(preset.id);
+        return;
+      case "create": {
+        if (action.count === 0) return;
+        const result = await this.#executor.createPrebuilds(preset.id, action.count);
+        report.created += result.created;
+        if (result.invalid !== undefined) await this.#validationFailed(plan, result.invalid, report);
+        return;
       }
+      case "backoff":
+        this.#log.debug(
+          { template: preset.templateName, preset: preset.presetName, until: action.until },
+          "prebuild creation backing off",
+        );
+        return;
+      case "blocked":
+        return;
+      default:
+        action satisfies never;
     }
   }
 
-  async #validationFailed(preset: LivePresetSnapshot, reason: string, report: CycleReport): Promise<void> {
+  async #validationFailed(plan: LivePresetPlan, reason: string, report: CycleReport): Promise<void> {
+    const { preset } = plan;
     const changed = await this.#store.transaction((tx) =>
       markPresetUnhealthy(tx, preset.id, "validation_failed", this.#clock.now().getTime()),
     );
@@ -510,11 +477,12 @@ export class Reconciler {
   }
 
   #presetError(
-    preset: LivePresetSnapshot,
+    plan: LivePresetPlan,
     action: PresetError["action"],
     err: unknown,
     what?: string,
   ): PresetError {
+    const { preset } = plan;
     const text = `${what ?? action} for preset "${preset.presetName}" of template "${preset.templateName}": ${message(err)}`;
     this.#log.error({ template: preset.templateName, preset: preset.presetName, action }, text);
     return {
@@ -525,121 +493,4 @@ export class Reconciler {
       message: text,
     };
   }
-}
-
-function planAllLive(snapshot: ReconcileSnapshot, settings: PlanSettings): PresetPlan[] {
-  return snapshot.presets.map((p) => planPreset(p, snapshot.now, settings));
-}
-
-// ---- operations (API / CLI) ----------------------------------------------------------------------------
-
-/** Asks every replica's reconciler for a cycle soon (after a claim, a finished prebuild build, an activation). */
-export async function requestReconcile(store: Store, reason: string): Promise<void> {
-  try {
-    await store.pubsub.publish(channels.reconcile, reason);
-  } catch {
-    // Best effort: the periodic cycle catches up.
-  }
-}
-
-/** Persists the pause switch. While paused no cycle acts (claims keep working). */
-export async function setPaused(store: Store, paused: boolean): Promise<void> {
-  await writePaused(store.db, paused);
-  if (!paused) await requestReconcile(store, "resumed");
-}
-
-/** hard_limited / validation_failed → healthy. Returns the previous status (undefined: no such preset). */
-export async function resumePreset(store: Store, presetId: string): Promise<PresetStatus | undefined> {
-  const before = await store.transaction((tx) => markPresetHealthy(tx, presetId));
-  if (before !== undefined && before !== "healthy") await requestReconcile(store, "preset resumed");
-  return before;
-}
-
-/** Sets last_invalidated_at = now on the prebuild presets of the template's active version. */
-export async function invalidatePresets(
-  store: Store,
-  templateId: string,
-  now: Date,
-): Promise<{ presetId: string; presetName: string; versionId: string }[]> {
-  const touched = await store.transaction((tx) => invalidateTemplatePresets(tx, templateId, now));
-  if (touched.length > 0) await requestReconcile(store, "invalidated");
-  return touched;
-}
-
-export interface LivePresetPlan extends PresetPlan {
-  template: string;
-  templateVersion: string;
-  preset: string;
-}
-
-/** The next cycle's plan for every preset, with names (for `prewarm prebuilds plan` and the dashboard). */
-export async function livePlan(
-  store: Store,
-  now: Date,
-  settings: ReconcilerSettings = defaultReconcilerSettings,
-): Promise<LivePresetPlan[]> {
-  const snapshot = await readSnapshot(store, now, settings);
-  return snapshot.presets.map((p) => ({
-    ...planPreset(
-      p.hardLimitReached && p.active && p.status === "healthy" ? { ...p, status: "hard_limited" } : p,
-      now,
-      settings,
-    ),
-    template: p.templateName,
-    templateVersion: p.versionName,
-    preset: p.presetName,
-  }));
-}
-
-export interface PresetPoolStatus {
-  presetId: string;
-  template: string;
-  templateVersion: string;
-  preset: string;
-  active: boolean;
-  status: PresetStatus;
-  desiredInstances: number | null;
-  ttlSeconds: number | null;
-  prebuilds: { desired: number; running: number; eligible: number; expired: number; starting: number };
-  backoffUntil: Date | null;
-}
-
-export interface ReconcilerDbStatus {
-  paused: boolean;
-  inFlightJobs: number;
-  presets: PresetPoolStatus[];
-}
-
-/** The persisted side of `prewarm prebuilds status`: pause switch, in-flight jobs, every preset's pool. */
-export async function reconcilerStatus(
-  store: Store,
-  now: Date,
-  settings: ReconcilerSettings = defaultReconcilerSettings,
-): Promise<ReconcilerDbStatus> {
-  const snapshot = await readSnapshot(store, now, settings);
-  return {
-    paused: snapshot.paused,
-    inFlightJobs: snapshot.inFlightPrebuildJobs,
-    presets: snapshot.presets.map((p) => {
-      const { state } = planPreset(p, now, settings);
-      return {
-        presetId: p.id,
-        template: p.templateName,
-        templateVersion: p.versionName,
-        preset: p.presetName,
-        active: p.active,
-        status: p.status,
-        desiredInstances: p.declaredInstances,
-        ttlSeconds: p.ttlSeconds,
-        prebuilds: {
-          desired: state.desired,
-          running: state.running,
-          eligible: state.eligible,
-          expired: state.expired,
-          starting: state.starting,
-        },
-        backoffUntil: p.active ? backoffUntil(p.backoff, now, settings) : null,
-      };
-    }),
-  };
 }

@@ -19,6 +19,19 @@ export interface PubSub {
   close(): Promise<void>;
 }
 
+/**
+ * Publishes a hint and swallows a failure: pub/sub is never the source of truth, so a failed publish must not
+ * fail a change that already committed (subscribers also poll or re-read; see the header). The one place that
+ * decides this.
+ */
+export async function publishQuietly(pubsub: PubSub, channel: string, payload: string): Promise<void> {
+  try {
+    await pubsub.publish(channel, payload);
+  } catch {
+    // A lost hint only delays the subscribers.
+  }
+}
+
 export class PubSubError extends Error {
   override name = "PubSubError";
 }

@@ -13,7 +13,8 @@ import { streamJobLogs } from "../api/log-stream.js";
 import { requireActivePreset } from "../api/routes/templates.js";
 import type { ServerContext } from "../context.js";
 import type { PrebuildMetrics } from "../prebuilds/metrics.js";
-import { invalidatePresets, type Reconciler, resumePreset, setPaused } from "../prebuilds/reconciler.js";
+import { invalidatePresets, resumePreset, setPaused } from "../prebuilds/operations.js";
+import type { Reconciler } from "../prebuilds/reconciler.js";
 import { getPreset } from "../store/presets.js";
 import { getBuildByNumber } from "../store/workspaces.js";
 import { requireTemplate } from "../templates/service.js";
@@ -265,7 +266,7 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
     const template = await requireTemplate(ctx, request.params.name);
     const body = await templatePage(
       ctx,
-      deps.reconciler().settings,
+      deps.reconciler().planConfig,
       template,
       sessionFor(request),
       noticeOf(request),
@@ -307,14 +308,14 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
 
   web.get("/workspaces/new", user, async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    const model = await loadForm(ctx, deps.reconciler().settings, str(query.template));
+    const model = await loadForm(ctx, deps.reconciler().planConfig, str(query.template));
     return render(request, reply, "New workspace", "new", createPage(model, sessionFor(request)));
   });
 
   web.post("/workspaces", user, async (request, reply) => {
     const session = sessionFor(request);
     const input = parseCreateForm(bodyOf(request));
-    const model = await loadForm(ctx, deps.reconciler().settings, input.template);
+    const model = await loadForm(ctx, deps.reconciler().planConfig, input.template);
     if (!model.template) {
       const errors = {
         template: `choose a template${input.template ? ` ("${input.template}" has no active version)` : ""}`,

@@ -2,9 +2,9 @@
 // by the dashboard's charts. Bounded two ways: a preset gets a new row at most every `minIntervalMs` unless its
 // counts changed (then at most every `minChangeIntervalMs`), and rows older than `retentionMs` are pruned on
 // every write. Only a cycle that actually ran (or ran paused) records, so on PostgreSQL only the leader writes.
-import type { Clock } from "../../clock.js";
 import type { Logger } from "../logger.js";
-import { type CycleReport, type ReconcilerSettings, reconcilerStatus } from "../prebuilds/reconciler.js";
+import type { CycleReport } from "../prebuilds/reconciler.js";
+import { type LiveCyclePlan, poolCountsOf } from "../prebuilds/status.js";
 import type { Executor, Store } from "../store/store.js";
 
 export interface PoolHistoryTable {
@@ -125,36 +125,29 @@ export async function readPoolHistory(
   return out;
 }
 
-/** Records pool counts after reconciler cycles; wire `onCycle` as the Reconciler's `onCycle` option. */
+/**
+ * Records pool counts after reconciler cycles, from the plan the cycle already made (no second snapshot read);
+ * wire `onCycle` as the Reconciler's `onCycle` option.
+ */
 export class PoolHistoryRecorder {
   readonly #store: Store;
-  readonly #clock: Clock;
-  readonly #settings: () => ReconcilerSettings | undefined;
   readonly #logger: Logger | undefined;
   readonly #options: PoolHistoryOptions;
   readonly #last = new Map<string, PoolSample>();
   #running: Promise<void> | undefined;
 
-  constructor(options: {
-    store: Store;
-    clock: Clock;
-    /** The reconciler's settings (lazy: the reconciler is created after the recorder). */
-    settings?: () => ReconcilerSettings | undefined;
-    logger?: Logger;
-    history?: Partial<PoolHistoryOptions>;
-  }) {
+  constructor(options: { store: Store; logger?: Logger; history?: Partial<PoolHistoryOptions> }) {
     this.#store = options.store;
-    this.#clock = options.clock;
-    this.#settings = options.settings ?? (() => undefined);
     this.#logger = options.logger;
     this.#options = { ...defaultPoolHistoryOptions, ...options.history };
   }
 
   /** Reconciler hook: never throws, never blocks the cycle; overlapping cycles skip while one records. */
   onCycle(report: CycleReport): void {
-    if (report.outcome !== "ran" && report.outcome !== "paused") return;
+    const plan = report.plan;
+    if (!plan || (report.outcome !== "ran" && report.outcome !== "paused")) return;
     if (this.#running) return;
-    this.#running = this.record()
+    this.#running = this.record(plan)
       .then(() => {})
       .catch((err) => this.#logger?.warn({ err }, "record pool history failed"))
       .finally(() => {
@@ -167,16 +160,16 @@ export class PoolHistoryRecorder {
     await this.#running;
   }
 
-  /** Reads every pool once and writes the rows that `shouldRecord` wants; prunes old rows. */
-  async record(): Promise<number> {
-    const now = this.#clock.now();
-    const status = await reconcilerStatus(this.#store, now, this.#settings());
+  /** Writes the rows of a cycle's plan that `shouldRecord` wants (sampled at the plan's `now`); prunes old rows. */
+  async record(plan: LiveCyclePlan): Promise<number> {
+    const { now } = plan;
     const rows: { presetId: string; sample: PoolSample }[] = [];
-    for (const p of status.presets) {
-      if (!p.active && p.prebuilds.running === 0 && p.prebuilds.starting === 0) continue;
-      const sample: PoolSample = { at: now, ...p.prebuilds };
-      if (!shouldRecord(this.#last.get(p.presetId), sample, this.#options)) continue;
-      rows.push({ presetId: p.presetId, sample });
+    for (const p of plan.presets) {
+      const counts = poolCountsOf(p);
+      if (!p.preset.active && counts.running === 0 && counts.starting === 0) continue;
+      const sample: PoolSample = { at: now, ...counts };
+      if (!shouldRecord(this.#last.get(p.id), sample, this.#options)) continue;
+      rows.push({ presetId: p.id, sample });
     }
     await insertPoolSamples(this.#store.db, rows);
     for (const row of rows) this.#last.set(row.presetId, row.sample);

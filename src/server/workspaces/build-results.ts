@@ -10,7 +10,7 @@ import type { ServerContext } from "../context.js";
 import { completeJob, failJob, JobStateError } from "../jobs/queue.js";
 import { resourcesFromProto, timingsFromProto } from "../provisioner-results.js";
 import { insertJobTimings, type ProvisionerJob } from "../store/jobs.js";
-import { channels } from "../store/pubsub.js";
+import { channels, publishQuietly } from "../store/pubsub.js";
 import { getAgentTokensOfJob, insertResources, type NewResource } from "../store/resources.js";
 import type { Executor } from "../store/store.js";
 import {
@@ -86,10 +86,6 @@ export async function failWorkspaceBuild(
   await notifyWorkspace(ctx, build.workspaceId);
 }
 
-export async function notifyWorkspace(ctx: ServerContext, workspaceId: string): Promise<void> {
-  try {
-    await ctx.store.pubsub.publish(channels.workspace, workspaceId);
-  } catch {
-    // Watchers also poll.
-  }
+export function notifyWorkspace(ctx: ServerContext, workspaceId: string): Promise<void> {
+  return publishQuietly(ctx.store.pubsub, channels.workspace, workspaceId);
 }

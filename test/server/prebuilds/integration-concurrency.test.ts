@@ -12,7 +12,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { sql } from "kysely";
 import { FakeClock } from "../../../src/clock.js";
-import { Reconciler, setPaused } from "../../../src/server/prebuilds/reconciler.js";
+import { setPaused } from "../../../src/server/prebuilds/operations.js";
+import { Reconciler } from "../../../src/server/prebuilds/reconciler.js";
 import { PREBUILDS_USER_ID } from "../../../src/server/store/migrations.js";
 import type { User } from "../../../src/server/store/users.js";
 import {

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { sql } from "kysely";
-import { livePlan, resumePreset, setPaused } from "../../../src/server/prebuilds/reconciler.js";
+import { resumePreset, setPaused } from "../../../src/server/prebuilds/operations.js";
+import { readCyclePlan } from "../../../src/server/prebuilds/status.js";
 import { getPreset } from "../../../src/server/store/presets.js";
 import { DIALECTS, dialectSkip } from "../../support/db.js";
 import {
@@ -63,8 +64,8 @@ function waitForFailedCreations(world: PrebuildWorld, presetId: string, failed: 
 }
 
 async function planActions(world: PrebuildWorld, presetId: string) {
-  const plans = await livePlan(world.store, world.clock.now(), world.server.reconciler.settings);
-  return plans.find((p) => p.id === presetId)?.actions ?? [];
+  const plan = await readCyclePlan(world.store, world.clock.now(), world.server.reconciler.planConfig);
+  return plan.presets.find((p) => p.id === presetId)?.actions ?? [];
 }
 
 async function hardLimitEvents(world: PrebuildWorld, presetId: string): Promise<number> {

@@ -27,8 +27,8 @@ import { createEchoProvisioner } from "../../../src/provisioners/echo/provisione
 import { type ProvisionerServer, serve } from "../../../src/provisionersdk/serve.js";
 import type { Provisioner } from "../../../src/provisionersdk/types.js";
 import { silentLogger } from "../../../src/server/logger.js";
-import type { ReconcilerSettings } from "../../../src/server/prebuilds/reconciler.js";
-import { type PresetPoolStatus, reconcilerStatus } from "../../../src/server/prebuilds/reconciler.js";
+import type { ReconcilerSettings } from "../../../src/server/prebuilds/settings.js";
+import { type PresetPoolStatus, poolStatuses, readCyclePlan } from "../../../src/server/prebuilds/status.js";
 import { type RunningServer, startServer } from "../../../src/server/server.js";
 import { getJob } from "../../../src/server/store/jobs.js";
 import { PREBUILDS_USER_ID } from "../../../src/server/store/migrations.js";
@@ -326,15 +326,18 @@ export async function eventually<T>(
   }
 }
 
+/** Every pool and the prebuild jobs in flight, as `prewarm prebuilds status` reports them at the fake clock's now. */
+async function reconcilerStatus(world: PrebuildWorld) {
+  const plan = await readCyclePlan(world.store, world.clock.now(), world.server.reconciler.planConfig);
+  return { inFlightJobs: plan.inFlight, presets: poolStatuses(plan) };
+}
+
 /** The preset's pool as `prewarm prebuilds status` reports it, at the fake clock's now. */
 export async function poolStatus(
   world: PrebuildWorld,
   presetId: string,
 ): Promise<PresetPoolStatus | undefined> {
-  const status = await reconcilerStatus(world.store, world.clock.now(), {
-    ...world.server.reconciler.settings,
-  });
-  return status.presets.find((p) => p.presetId === presetId);
+  return (await reconcilerStatus(world)).presets.find((p) => p.presetId === presetId);
 }
 
 export type PoolCounts = PresetPoolStatus["prebuilds"];
@@ -353,7 +356,7 @@ export async function waitForPool(
   return eventually(
     `pool of preset ${presetId} to settle at running=${expected.running} eligible=${eligible}`,
     async () => {
-      const status = await reconcilerStatus(world.store, world.clock.now(), world.server.reconciler.settings);
+      const status = await reconcilerStatus(world);
       const pool = status.presets.find((p) => p.presetId === presetId);
       const settled =
         pool &&
@@ -365,7 +368,7 @@ export async function waitForPool(
     },
     timeoutMs,
     async () => {
-      const status = await reconcilerStatus(world.store, world.clock.now(), world.server.reconciler.settings);
+      const status = await reconcilerStatus(world);
       return {
         inFlight: status.inFlightJobs,
         pool: status.presets.find((p) => p.presetId === presetId),

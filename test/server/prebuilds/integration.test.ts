@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { sql } from "kysely";
-import { invalidatePresets, setPaused } from "../../../src/server/prebuilds/reconciler.js";
+import { invalidatePresets, setPaused } from "../../../src/server/prebuilds/operations.js";
 import { getJob } from "../../../src/server/store/jobs.js";
 import { PREBUILDS_USER_ID } from "../../../src/server/store/migrations.js";
 import { createApiToken, type User } from "../../../src/server/store/users.js";

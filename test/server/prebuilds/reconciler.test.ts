@@ -2,23 +2,24 @@
 // timers: pause, the hard limit (set once, resumable), validation failures, error isolation, the in-flight cap,
 // the trigger debounce, and leadership between two reconcilers on one database.
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe } from "node:test";
 import { FakeClock } from "../../../src/clock.js";
 import type { DeleteReason } from "../../../src/planning/plan.js";
+import { presetPlanToJson } from "../../../src/planning/snapshot-format.js";
 import {
-  type CycleReport,
   invalidatePresets,
-  livePlan,
-  type PrebuildExecutor,
-  Reconciler,
-  type ReconcilerOptions,
-  rationCreations,
-  reconcilerStatus,
   requestReconcile,
   resumePreset,
   setPaused,
+} from "../../../src/server/prebuilds/operations.js";
+import {
+  type CycleReport,
+  type PrebuildExecutor,
+  Reconciler,
+  type ReconcilerOptions,
   type Timers,
 } from "../../../src/server/prebuilds/reconciler.js";
+import { poolStatuses, readCyclePlan } from "../../../src/server/prebuilds/status.js";
 import { openStore } from "../../../src/server/store/store.js";
 import { forEachDialect } from "../../support/db.js";
 import { at, HOUR, MINUTE, PoolFixture } from "./pool-fixtures.js";
@@ -119,51 +120,6 @@ function reconciler(
 }
 
 describe("reconciler", () => {
-  test("rationCreations shares a budget round-robin", () => {
-    const table: { wanted: [string, number][]; budget: number; want: [string, number][] }[] = [
-      {
-        wanted: [
-          ["a", 2],
-          ["b", 2],
-        ],
-        budget: 10,
-        want: [
-          ["a", 2],
-          ["b", 2],
-        ],
-      },
-      {
-        wanted: [
-          ["a", 2],
-          ["b", 2],
-        ],
-        budget: 3,
-        want: [
-          ["a", 2],
-          ["b", 1],
-        ],
-      },
-      {
-        wanted: [
-          ["a", 5],
-          ["b", 1],
-          ["c", 1],
-        ],
-        budget: 4,
-        want: [
-          ["a", 2],
-          ["b", 1],
-          ["c", 1],
-        ],
-      },
-      { wanted: [["a", 2]], budget: 0, want: [["a", 0]] },
-      { wanted: [["a", 2]], budget: -3, want: [["a", 0]] },
-    ];
-    for (const row of table) {
-      assert.deepEqual([...rationCreations(new Map(row.wanted), row.budget)], row.want, JSON.stringify(row));
-    }
-  });
-
   forEachDialect(
     "executes the plan: expired and outdated deletions, cancels, creations",
     async ({ store }) => {
@@ -500,6 +456,64 @@ describe("reconciler", () => {
     }
   });
 
+  forEachDialect(
+    "the status page, the live plan and the executor agree on a cycle that hard-limits and rations",
+    async ({ store }) => {
+      // GIVEN a cap of 3 with one prebuild job in flight; preset "failing" (healthy, but its last three
+      // creations failed: this cycle hard-limits it), "big" wanting 3 more and "small" wanting 2
+      const f = await PoolFixture.create(store);
+      const t = await f.template("dev");
+      const failing = await f.preset(t.versionId, { name: "failing", desiredInstances: 1 });
+      for (let i = 0; i < 3; i++)
+        await f.prebuild(failing, {
+          createdAt: at(i * MINUTE),
+          outcome: "failed",
+          endedAt: at(i * MINUTE + 1),
+        });
+      const big = await f.preset(t.versionId, { name: "big", desiredInstances: 4 });
+      await f.prebuild(big, { createdAt: at(HOUR), outcome: "running" });
+      const small = await f.preset(t.versionId, { name: "small", desiredInstances: 2 });
+      const executor = new FakeExecutor();
+      const r = reconciler({ store, executor, maxInFlightJobs: 3 });
+
+      // WHEN the views read the next cycle's plan (what GET /prebuilds/status and /prebuilds/plan serve)
+      const seen = await readCyclePlan(store, NOW, r.planConfig);
+      const status = new Map(poolStatuses(seen).map((p) => [p.preset, p.status]));
+      const plan = new Map(seen.presets.map((p) => [p.preset.presetName, presetPlanToJson(p, seen).actions]));
+
+      // THEN the status page already shows the hard limit the cycle will set
+      assert.equal(status.get("failing"), "hard_limited");
+      // AND the live plan shows the status change and the rationed creations: budget 3 − 1 in flight = 2
+      assert.deepEqual(plan.get("failing"), [
+        { type: "set_status", status: "hard_limited" },
+        { type: "blocked", reason: "hard_limited" },
+      ]);
+      assert.deepEqual(plan.get("big"), [{ type: "create", count: 1, wanted: 3, granted: 1 }]);
+      assert.deepEqual(plan.get("small"), [{ type: "create", count: 1, wanted: 2, granted: 1 }]);
+      assert.equal(seen.budget, 2);
+
+      // WHEN the cycle runs
+      const report = await r.runCycle();
+
+      // THEN the executor did exactly that, and its plan is the one the views showed
+      assert.deepEqual(report.hardLimited, [failing]);
+      assert.equal(executor.createdFor(failing), 0);
+      assert.equal(executor.createdFor(big), 1);
+      assert.equal(executor.createdFor(small), 1);
+      assert.equal(report.deferred, 3);
+      assert.deepEqual(
+        report.plan?.presets.map((p) => [p.preset.presetName, p.status, presetPlanToJson(p, seen).actions]),
+        seen.presets.map((p) => [p.preset.presetName, p.status, presetPlanToJson(p, seen).actions]),
+      );
+      // AND afterwards the persisted status matches what was shown
+      const after = await readCyclePlan(store, NOW, r.planConfig);
+      assert.equal(poolStatuses(after).find((p) => p.preset === "failing")?.status, "hard_limited");
+      assert.deepEqual(after.presets.find((p) => p.preset.presetName === "failing")?.actions, [
+        { type: "blocked", reason: "hard_limited" },
+      ]);
+    },
+  );
+
   forEachDialect("invalidation, live plan and status", async ({ store }) => {
     // GIVEN a full pool of two ready prebuilds
     const f = await PoolFixture.create(store);
@@ -507,13 +521,15 @@ describe("reconciler", () => {
     const p = await f.preset(t.versionId, { name: "small", desiredInstances: 2, ttlSeconds: 86_400 });
     const a = await f.prebuild(p, { createdAt: at(0), agents: ["ready"] });
     const b = await f.prebuild(p, { createdAt: at(1), agents: ["ready"] });
-    const before = await reconcilerStatus(store, NOW);
+    const r = reconciler({ store, executor: new FakeExecutor() });
+    const read = () => readCyclePlan(store, NOW, r.planConfig);
+    const before = await read();
     assert.deepEqual(
-      before.presets.map((s) => [s.template, s.preset, s.prebuilds]),
+      poolStatuses(before).map((s) => [s.template, s.preset, s.prebuilds]),
       [["dev", "small", { desired: 2, running: 2, eligible: 2, expired: 0, starting: 0 }]],
     );
     assert.deepEqual(
-      (await livePlan(store, NOW)).map((x) => [x.template, x.preset, x.actions]),
+      before.presets.map((x) => [x.preset.templateName, x.preset.presetName, x.actions]),
       [["dev", "small", []]],
     );
 
@@ -525,17 +541,17 @@ describe("reconciler", () => {
     );
 
     // THEN both prebuilds are expired, the plan replaces them, and a cycle does
-    const after = await reconcilerStatus(store, NOW);
-    assert.deepEqual(after.presets[0]?.prebuilds, {
+    const after = await read();
+    assert.deepEqual(poolStatuses(after)[0]?.prebuilds, {
       desired: 2,
       running: 2,
       eligible: 0,
       expired: 2,
       starting: 0,
     });
-    assert.deepEqual((await livePlan(store, NOW))[0]?.actions, [
+    assert.deepEqual(after.presets[0]?.actions, [
       { type: "delete", reason: "expired", ids: [a, b] },
-      { type: "create", count: 2 },
+      { type: "create", count: 2, wanted: 2, granted: 2 },
     ]);
     const executor = new FakeExecutor();
     await reconciler({ store, executor }).runCycle();

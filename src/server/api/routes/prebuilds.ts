@@ -2,21 +2,16 @@
 // hard-limited or validation-failed preset, and the next cycle's plan.
 
 import { routes } from "../../../contract/api.js";
-import { plansToJson } from "../../../planning/snapshot-format.js";
-import {
-  invalidatePresets,
-  livePlan,
-  reconcilerStatus,
-  resumePreset,
-  setPaused,
-} from "../../prebuilds/reconciler.js";
+import { presetPlanToJson } from "../../../planning/snapshot-format.js";
+import { invalidatePresets, resumePreset, setPaused } from "../../prebuilds/operations.js";
+import { poolStatuses, readCyclePlan } from "../../prebuilds/status.js";
 import { getPreset } from "../../store/presets.js";
 import { getTemplateVersion } from "../../store/templates.js";
 import { requireTemplate } from "../../templates/service.js";
 import type { App } from "../app.js";
 import { notFound } from "../errors.js";
 import type { ApiDeps } from "../routes.js";
-import { poolCounts, presetViews } from "../views.js";
+import { poolsById, presetViews } from "../views.js";
 import { requireActivePreset } from "./templates.js";
 
 export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
@@ -27,16 +22,16 @@ export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
     ...routes.prebuildsStatus,
     handler: async () => {
       const reconciler = deps.reconciler();
-      const status = await reconcilerStatus(store, ctx.clock.now(), reconciler.settings);
+      const plan = await readCyclePlan(store, ctx.clock.now(), reconciler.planConfig);
       const last = reconciler.lastReport;
       return {
-        paused: status.paused,
+        paused: plan.paused,
         reconcileIntervalSeconds: reconciler.intervalMs / 1000,
         lastReconcileAt: last ? last.startedAt.toISOString() : null,
         lastReconcileDurationMs: last ? last.durationMs : null,
-        inFlightJobs: status.inFlightJobs,
+        inFlightJobs: plan.inFlight,
         maxInFlightJobs: reconciler.maxInFlightJobs,
-        presets: status.presets.map((p) => ({
+        presets: poolStatuses(plan).map((p) => ({
           ...p,
           backoffUntil: p.backoffUntil ? p.backoffUntil.toISOString() : null,
         })),
@@ -85,7 +80,7 @@ export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
       }
       const fresh = await getPreset(store.db, preset.id);
       if (!fresh) throw notFound(`preset "${presetName}"`);
-      const pools = await poolCounts(ctx, deps.reconciler().settings);
+      const pools = await poolsById(ctx, deps.reconciler().planConfig);
       return presetViews(template, version, [fresh], pools)[0] as NonNullable<
         ReturnType<typeof presetViews>[0]
       >;
@@ -95,20 +90,20 @@ export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
   app.route({
     ...routes.prebuildsPlan,
     handler: async () => {
-      const now = ctx.clock.now();
-      const plans = await livePlan(store, now, deps.reconciler().settings);
-      const json = plansToJson(plans);
+      const plan = await readCyclePlan(store, ctx.clock.now(), deps.reconciler().planConfig);
       return {
-        now: now.toISOString(),
-        presets: json.presets.map((p, i) => {
-          const named = plans[i];
-          return {
-            ...p,
-            template: named?.template,
-            templateVersion: named?.templateVersion,
-            preset: named?.preset,
-          };
-        }),
+        now: plan.now.toISOString(),
+        paused: plan.paused,
+        inFlightJobs: plan.inFlight,
+        maxInFlightJobs: plan.maxInFlight,
+        creationBudget: plan.budget,
+        presets: plan.presets.map((p) => ({
+          ...presetPlanToJson(p, plan),
+          template: p.preset.templateName,
+          templateVersion: p.preset.versionName,
+          preset: p.preset.presetName,
+          status: p.status,
+        })),
       };
     },
   });

@@ -28,7 +28,7 @@ import { badRequest, notFound } from "../errors.js";
 import { presentParameter, presentVariable } from "../presenters.js";
 import type { ApiDeps } from "../routes.js";
 import {
-  poolCounts,
+  poolsById,
   presetViews,
   templateView,
   templateViews,
@@ -45,7 +45,7 @@ export async function presetsOf(
 ): Promise<PresetT[]> {
   const [presets, pools] = await Promise.all([
     listPresets(deps.ctx.store.db, { versionIds: [version.id] }),
-    poolCounts(deps.ctx, deps.reconciler().settings),
+    poolsById(deps.ctx, deps.reconciler().planConfig),
   ]);
   return presetViews(template, version, presets, pools);
 }

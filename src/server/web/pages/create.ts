@@ -2,9 +2,9 @@
 // (createWorkspace): its errors carry the offending field, shown next to that field. Each preset says whether a
 // ready prebuild is waiting (then the workspace is claimed instantly) or it will be built from scratch.
 import { ApiError } from "../../api/errors.js";
-import { poolCounts } from "../../api/views.js";
+import { poolsById } from "../../api/views.js";
 import type { ServerContext } from "../../context.js";
-import type { ReconcilerSettings } from "../../prebuilds/reconciler.js";
+import type { PlanConfig } from "../../prebuilds/status.js";
 import { listPresets, type Preset } from "../../store/presets.js";
 import {
   getTemplateByName,
@@ -61,7 +61,7 @@ interface FormModel {
 
 export async function loadForm(
   ctx: ServerContext,
-  settings: ReconcilerSettings,
+  plan: PlanConfig,
   templateName: string,
 ): Promise<FormModel> {
   const db = ctx.store.db;
@@ -73,14 +73,14 @@ export async function loadForm(
   const [parameters, presets, pools] = await Promise.all([
     listTemplateVersionParameters(db, template.activeVersionId),
     listPresets(db, { versionIds: [template.activeVersionId] }),
-    poolCounts(ctx, settings),
+    poolsById(ctx, plan),
   ]);
   return {
     templates,
     template,
     parameters,
     presets,
-    ready: new Map(presets.map((p) => [p.id, pools.get(p.id)?.eligible ?? 0])),
+    ready: new Map(presets.map((p) => [p.id, pools.get(p.id)?.prebuilds.eligible ?? 0])),
   };
 }
 

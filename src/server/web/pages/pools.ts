@@ -5,7 +5,13 @@
 
 import { matchingSchedule, nextScheduleChange, type Scheduling } from "../../../planning/schedule.js";
 import type { ServerContext } from "../../context.js";
-import { type PresetPoolStatus, type Reconciler, reconcilerStatus } from "../../prebuilds/reconciler.js";
+import type { Reconciler } from "../../prebuilds/reconciler.js";
+import {
+  type LiveCyclePlan,
+  type PresetPoolStatus,
+  poolStatuses,
+  readCyclePlan,
+} from "../../prebuilds/status.js";
 import { countPrebuildEvents } from "../../store/prebuild-events.js";
 import { listPresets, type Preset } from "../../store/presets.js";
 import { historyChart, poolBar } from "../charts.js";
@@ -38,6 +44,8 @@ export interface PoolsData {
   now: Date;
   reconciler: ReconcilerState;
   pools: PoolRow[];
+  /** The next cycle's plan the page was built from (the reconciler page lists its actions). */
+  plan: LiveCyclePlan;
 }
 
 export function schedulingOf(preset: Preset | undefined): Scheduling | null {
@@ -48,8 +56,9 @@ export function schedulingOf(preset: Preset | undefined): Scheduling | null {
 export async function loadPools(ctx: ServerContext, reconciler: Reconciler): Promise<PoolsData> {
   const now = ctx.clock.now();
   const db = ctx.store.db;
-  const status = await reconcilerStatus(ctx.store, now, reconciler.settings);
-  const ids = status.presets.map((p) => p.presetId);
+  const plan = await readCyclePlan(ctx.store, now, reconciler.planConfig);
+  const statuses = poolStatuses(plan);
+  const ids = statuses.map((p) => p.presetId);
   const [presets, events, history] = await Promise.all([
     listPresets(db, { presetIds: ids }),
     countPrebuildEvents(db, new Date(now.getTime() - HIT_RATE_WINDOW_MS)),
@@ -62,15 +71,16 @@ export async function loadPools(ctx: ServerContext, reconciler: Reconciler): Pro
   return {
     now,
     reconciler: {
-      paused: status.paused,
+      paused: plan.paused,
       intervalMs: reconciler.intervalMs,
-      inFlightJobs: status.inFlightJobs,
+      inFlightJobs: plan.inFlight,
       maxInFlightJobs: reconciler.maxInFlightJobs,
       lastCycleAt: last?.startedAt ?? null,
       lastCycleMs: last?.durationMs ?? null,
       lastOutcome: last?.outcome ?? null,
     },
-    pools: status.presets.map((s) => ({
+    plan,
+    pools: statuses.map((s) => ({
       status: s,
       preset: byId.get(s.presetId),
       hits: count(s.presetId, "claim_succeeded"),

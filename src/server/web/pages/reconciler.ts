@@ -1,16 +1,21 @@
 // The reconciler page (owners): state, pause / resume, and the live plan — what the next cycle would do for every
-// preset, computed by the same pure planner from a fresh snapshot (nothing is executed).
+// preset: the CyclePlan the pools section was built from (one snapshot read; nothing is executed).
+import type { CycleAction } from "../../../planning/cycle.js";
 import type { ServerContext } from "../../context.js";
-import { livePlan, type Reconciler } from "../../prebuilds/reconciler.js";
+import type { Reconciler } from "../../prebuilds/reconciler.js";
 import { type Html, html } from "../html.js";
 import { csrfField } from "../layout.js";
 import type { Session } from "../session.js";
 import { loadPools, reconcilerSummary } from "./pools.js";
 
-function describe(action: import("../../../planning/plan.js").PlanAction): string {
+function describe(action: CycleAction): string {
   switch (action.type) {
+    case "set_status":
+      return `mark ${action.status.replace("_", "-")}`;
     case "create":
-      return `create ${action.count}`;
+      return action.count === action.wanted
+        ? `create ${action.count}`
+        : `create ${action.count} of ${action.wanted} (${action.wanted - action.count} deferred by the in-flight cap)`;
     case "delete":
       return `delete ${action.ids.length} (${action.reason})`;
     case "cancel_pending":
@@ -30,11 +35,9 @@ export async function reconcilerPage(
   session: Session,
   notice?: string,
 ): Promise<Html> {
-  const now = ctx.clock.now();
-  const [pools, plans] = await Promise.all([
-    loadPools(ctx, reconciler),
-    livePlan(ctx.store, now, reconciler.settings),
-  ]);
+  const pools = await loadPools(ctx, reconciler);
+  const { now } = pools;
+  const plans = pools.plan.presets;
   const paused = pools.reconciler.paused;
   return html`<h1>Reconciler</h1>
 ${notice && html`<p class="notice ok" role="status">${notice}</p>`}
@@ -48,7 +51,7 @@ ${notice && html`<p class="notice ok" role="status">${notice}</p>`}
 ${plans.map(
   (
     p,
-  ) => html`<tr><td>${p.template} <span class="muted small">${p.templateVersion}</span></td><td>${p.preset}</td>
+  ) => html`<tr><td>${p.preset.templateName} <span class="muted small">${p.preset.versionName}</span></td><td>${p.preset.presetName}</td>
 <td>${p.state.desired}</td><td>${p.state.running}</td><td>${p.state.eligible}</td><td class="opt">${p.state.expired}</td><td class="opt">${p.state.starting}</td>
 <td>${p.actions.length === 0 ? html`<span class="muted">nothing to do</span>` : p.actions.map((a) => html`<div>${describe(a)}</div>`)}</td></tr>`,
 )}

@@ -3,9 +3,9 @@
 // the template's prebuilds and to resume a hard-limited or validation-failed preset.
 
 import { nextScheduleChange } from "../../../planning/schedule.js";
-import { poolCounts, templateViews, versionSummaryViews } from "../../api/views.js";
+import { poolsById, templateViews, versionSummaryViews } from "../../api/views.js";
 import type { ServerContext } from "../../context.js";
-import type { ReconcilerSettings } from "../../prebuilds/reconciler.js";
+import type { PlanConfig } from "../../prebuilds/status.js";
 import { listPresets } from "../../store/presets.js";
 import { listTemplates, listTemplateVersions, type Template } from "../../store/templates.js";
 import { type Html, html } from "../html.js";
@@ -34,7 +34,7 @@ ${views.map(
 
 export async function templatePage(
   ctx: ServerContext,
-  settings: ReconcilerSettings,
+  plan: PlanConfig,
   template: Template,
   session: Session,
   notice?: string,
@@ -48,7 +48,7 @@ export async function templatePage(
     template.activeVersionId
       ? listPresets(db, { versionIds: [template.activeVersionId] })
       : Promise.resolve([]),
-    poolCounts(ctx, settings),
+    poolsById(ctx, plan),
   ]);
   const active = template.deprecated === "" && !template.deleted;
   return html`<h1>Template ${template.name}</h1>
@@ -63,13 +63,14 @@ ${
 <h2>Presets of the active version</h2>
 ${presets.length === 0 && html`<p class="muted">The active version declares no presets.</p>`}
 <div class="grid">${presets.map((p) => {
-    const pool = pools.get(p.id);
+    const pool = pools.get(p.id)?.prebuilds;
+    const status = pools.get(p.id)?.status ?? p.status;
     const scheduling = schedulingOf(p);
     const next = scheduling
       ? nextScheduleChange({ desiredInstances: p.desiredInstances ?? 0, active, scheduling }, now)
       : null;
     return html`<article class="card" data-testid="preset" data-preset="${p.name}">
-<h3>${p.name}${p.isDefault && " (default)"} ${statusBadge(p.status)}</h3>
+<h3>${p.name}${p.isDefault && " (default)"} ${statusBadge(status)}</h3>
 ${p.description && html`<p>${p.description}</p>`}
 <dl class="kv small">
 <dt>Parameters</dt><dd>${Object.keys(p.parameters).length === 0 ? "—" : Object.entries(p.parameters).map(([k, v]) => html`<code>${k}=${v}</code> `)}</dd>
@@ -85,7 +86,7 @@ ${p.lastInvalidatedAt && html`<dt>Invalidated</dt><dd>${time(p.lastInvalidatedAt
 </dl>
 ${
   owner &&
-  p.status !== "healthy" &&
+  status !== "healthy" &&
   html`<form method="post" action="${tPath(template.name)}/presets/${encodeURIComponent(p.name)}/resume">${csrfField(session)}<button type="submit">Resume preset</button></form>`
 }
 </article>`;

@@ -1,0 +1,84 @@
+// The read model of the prebuild pools: ONE snapshot read planned by the same `planCycle` the reconciler
+// executes (src/planning/cycle.ts), so the status API, `prewarm prebuilds plan`, the presets' pool counts and
+// the dashboard show exactly what the next cycle will do — the effective status (a preset about to be
+// hard-limited already shows `hard_limited`) and the rationed creations included.
+import type { CyclePlan, PresetCyclePlan } from "../../planning/cycle.js";
+import { planCycle } from "../../planning/cycle.js";
+import type { PresetStatus } from "../../planning/plan.js";
+import type { Executor, Store } from "../store/store.js";
+import type { ReconcilerSettings } from "./settings.js";
+import { type LivePresetSnapshot, readSnapshot } from "./snapshot.js";
+
+export type LiveCyclePlan = CyclePlan<LivePresetSnapshot>;
+export type LivePresetPlan = PresetCyclePlan<LivePresetSnapshot>;
+
+/** What planning a cycle needs besides the snapshot: the reconciler's settings and its in-flight cap. */
+export interface PlanConfig {
+  settings: ReconcilerSettings;
+  maxInFlightJobs: number;
+}
+
+/** Reads one snapshot (inside `tx` when given: the leader's lock transaction) and plans the cycle. */
+export async function readCyclePlan(
+  store: Store,
+  now: Date,
+  config: PlanConfig,
+  tx?: Executor,
+): Promise<LiveCyclePlan & { queryCount: number }> {
+  const snapshot = await readSnapshot(store, now, config.settings, tx ? { tx } : {});
+  const plan = planCycle(
+    { now, paused: snapshot.paused, inFlight: snapshot.inFlightPrebuildJobs, presets: snapshot.presets },
+    config.settings,
+    { maxInFlight: config.maxInFlightJobs },
+  );
+  return { ...plan, queryCount: snapshot.queryCount };
+}
+
+export interface PoolCounts {
+  desired: number;
+  running: number;
+  eligible: number;
+  expired: number;
+  starting: number;
+}
+
+export interface PresetPoolStatus {
+  presetId: string;
+  template: string;
+  templateVersion: string;
+  preset: string;
+  active: boolean;
+  /** Effective for the next cycle (see the file header). */
+  status: PresetStatus;
+  desiredInstances: number | null;
+  ttlSeconds: number | null;
+  prebuilds: PoolCounts;
+  backoffUntil: Date | null;
+}
+
+export function poolCountsOf(plan: LivePresetPlan): PoolCounts {
+  const { state } = plan;
+  return {
+    desired: state.desired,
+    running: state.running,
+    eligible: state.eligible,
+    expired: state.expired,
+    starting: state.starting,
+  };
+}
+
+/** Every preset's pool as `prewarm prebuilds status` shows it. */
+export function poolStatuses(plan: LiveCyclePlan): PresetPoolStatus[] {
+  return plan.presets.map((p) => ({
+    presetId: p.id,
+    template: p.preset.templateName,
+    templateVersion: p.preset.versionName,
+    preset: p.preset.presetName,
+    active: p.preset.active,
+    status: p.status,
+    desiredInstances: p.preset.declaredInstances,
+    ttlSeconds: p.preset.ttlSeconds,
+    prebuilds: poolCountsOf(p),
+    backoffUntil: p.backoffUntil,
+  }));
+}

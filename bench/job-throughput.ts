@@ -15,7 +15,7 @@ import { sql } from "kysely";
 import { buildEchoArchive } from "../src/provisioners/echo/archive.js";
 import { silentLogger } from "../src/server/logger.js";
 import { startServer } from "../src/server/server.js";
-import { countUnfinishedJobs, getJob } from "../src/server/store/jobs.js";
+import { getJob } from "../src/server/store/jobs.js";
 import type { Store } from "../src/server/store/store.js";
 import { getUserByUsername } from "../src/server/store/users.js";
 import { createTemplateVersion, uploadTemplateFile } from "../src/server/templates/service.js";
@@ -26,6 +26,16 @@ const { values } = parseArgs({
   options: { jobs: { type: "string", default: "200" }, "postgres-url": { type: "string" } },
 });
 const JOBS = Number(values.jobs);
+
+/** Jobs not finished yet (the benchmark waits for zero). */
+async function unfinishedJobs(store: Store): Promise<number> {
+  const row = await store.db
+    .selectFrom("provisioner_jobs")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("completed_at", "is", null)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
 
 async function floor(store: Store, n: number): Promise<number> {
   await sql`create table if not exists bench_floor (id text primary key, n integer not null)`.execute(
@@ -72,7 +82,7 @@ async function run(label: string, daemons: number, postgresUrl?: string) {
 
     const start = performance.now();
     for (let i = 0; i < JOBS; i++) await createWorkspace(ctx, admin, { name: `w${i}`, template: "bench" });
-    while ((await countUnfinishedJobs(ctx.store.db)) > 0) await new Promise((r) => setTimeout(r, 10));
+    while ((await unfinishedJobs(ctx.store)) > 0) await new Promise((r) => setTimeout(r, 10));
     const jobsPerSecond = JOBS / ((performance.now() - start) / 1000);
     const failed = await ctx.store.db
       .selectFrom("provisioner_jobs")

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
-import { PREBUILDS_USER_ID } from "../src/server/store/migrations.js";
+import { PREBUILDS_USER_ID } from "../src/server/prebuilds/system-user.js";
 import type { Database } from "../src/server/store/schema.js";
 import { openStore, type Store } from "../src/server/store/store.js";
 import { agentRow, resourceRow } from "../test/server/prebuilds/pool-fixtures.js";

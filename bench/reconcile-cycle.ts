@@ -12,7 +12,7 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { FakeClock } from "../src/clock.js";
 import { Reconciler } from "../src/server/prebuilds/reconciler.js";
-import { PREBUILDS_USER_ID } from "../src/server/store/migrations.js";
+import { PREBUILDS_USER_ID } from "../src/server/prebuilds/system-user.js";
 import { type BenchDialect, median, openBenchStore, populate } from "./prebuild-fixtures.js";
 
 const { values } = parseArgs({

@@ -10,11 +10,10 @@
 // transition: the main loop remembers it and re-initialises once the start scripts are done, so a claim is
 // never lost and never interrupts half-run scripts.
 import type { Static } from "@sinclair/typebox";
-import { AgentLifecycleState } from "../contract/common.js";
+import type { AgentLifecycleState } from "../contract/common.js";
 
 /** The states are the wire contract's (`AgentLifecycleState`), so machine and API cannot drift apart. */
 export type LifecycleState = Static<typeof AgentLifecycleState>;
-export const lifecycleStates: readonly LifecycleState[] = AgentLifecycleState.anyOf.map((s) => s.const);
 
 export type LifecycleEvent = "start" | "started" | "startFailed" | "reinit" | "shutdown" | "stopped";
 
@@ -46,9 +45,4 @@ export function canTransition(state: LifecycleState, event: LifecycleEvent): boo
 export function nextState(state: LifecycleState, event: LifecycleEvent): LifecycleState {
   if (!canTransition(state, event)) throw new LifecycleTransitionError(state, event);
   return transitions[event].to;
-}
-
-/** States after which nothing more happens. */
-export function isFinal(state: LifecycleState): boolean {
-  return state === "off";
 }

@@ -62,6 +62,3 @@ export const JobLogsQuery = Type.Object({
  */
 export const JobLogEventNames = ["log", "job", "end", "error"] as const;
 export type JobLogEventName = (typeof JobLogEventNames)[number];
-
-/** Final job statuses: `end` is sent once the job has one of these. */
-export const finalJobStatuses = ["succeeded", "failed", "canceled"] as const;

@@ -3,13 +3,12 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   canTransition,
-  isFinal,
   type LifecycleEvent,
   type LifecycleState,
   LifecycleTransitionError,
-  lifecycleStates,
   nextState,
 } from "../../src/agent/lifecycle.js";
+import { AgentLifecycleState } from "../../src/contract/common.js";
 
 const events: LifecycleEvent[] = ["start", "started", "startFailed", "reinit", "shutdown", "stopped"];
 
@@ -26,6 +25,9 @@ const allowed: Record<string, LifecycleState> = {
   "start_error/shutdown": "shutting_down",
   "shutting_down/stopped": "off",
 };
+
+// The wire contract's states: the machine must handle every one of them.
+const lifecycleStates = AgentLifecycleState.anyOf.map((s) => s.const);
 
 describe("agent lifecycle", () => {
   for (const state of lifecycleStates) {
@@ -56,7 +58,7 @@ describe("agent lifecycle", () => {
       states.push(state);
     }
     assert.deepEqual(states, ["starting", "ready", "starting", "ready", "shutting_down", "off"]);
-    assert.equal(isFinal(state), true);
-    assert.equal(lifecycleStates.filter(isFinal).length, 1);
+    assert.equal(state, "off");
+    for (const event of events) assert.equal(canTransition("off", event), false, `off is final (${event})`);
   });
 });

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import { describe } from "node:test";
 import {
   appendAgentLogs,
-  listAgentLogs,
   setAgentLifecycle,
   upsertAgentMetadata,
 } from "../../src/server/store/agent-reports.js";
@@ -85,7 +84,14 @@ describe("agent reports in the store", () => {
       await appendAgentLogs(store.db, agentId, lines(0, 4), 5);
       await appendAgentLogs(store.db, agentId, lines(4, 3), 5);
       assert.deepEqual(
-        (await listAgentLogs(store.db, agentId)).map((l) => l.output),
+        (
+          await store.db
+            .selectFrom("workspace_agent_logs")
+            .select("output")
+            .where("agent_id", "=", agentId)
+            .orderBy("id")
+            .execute()
+        ).map((l) => l.output),
         ["line 2", "line 3", "line 4", "line 5", "line 6"],
       );
 

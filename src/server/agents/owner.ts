@@ -1,6 +1,7 @@
 // Which owner a workspace's agents run for, read from the store (the decision is rules.ts ownerOfLatestStart).
+
+import { PREBUILDS_USERNAME } from "../prebuilds/system-user.js";
 import { jobStatusSql } from "../store/job-status.js";
-import { PREBUILDS_USERNAME } from "../store/migrations.js";
 import type { Executor } from "../store/store.js";
 import { getUserById } from "../store/users.js";
 import type { Workspace } from "../store/workspaces.js";

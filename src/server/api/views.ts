@@ -14,8 +14,9 @@ import type {
 } from "../../contract/api.js";
 import type { ServerContext } from "../context.js";
 import { type PlanConfig, type PresetPoolStatus, poolStatuses, readCyclePlan } from "../prebuilds/status.js";
+import { PREBUILDS_USER_ID } from "../prebuilds/system-user.js";
+import { isActiveVersion } from "../store/active-version.js";
 import { getJobs, listJobTimings, type ProvisionerJob } from "../store/jobs.js";
-import { PREBUILDS_USER_ID } from "../store/migrations.js";
 import { listPresets, type Preset } from "../store/presets.js";
 import { listResourcesOfJobs } from "../store/resources.js";
 import type { Executor } from "../store/store.js";
@@ -319,11 +320,6 @@ export async function poolsById(
 ): Promise<Map<string, PresetPoolStatus>> {
   const plan = await readCyclePlan(ctx.store, ctx.clock.now(), config);
   return new Map(poolStatuses(plan).map((p) => [p.presetId, p]));
-}
-
-/** The template's version is active when it is the template's active one and the template is usable. */
-export function isActiveVersion(template: Template, versionId: string): boolean {
-  return template.activeVersionId === versionId && !template.deleted && template.deprecated === "";
 }
 
 export function presetViews(

@@ -15,13 +15,14 @@
 // `now` always comes from the caller's Clock.
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
+import { PREBUILDS_USER_ID } from "../prebuilds/system-user.js";
 import {
   type JobTypeAndInput,
   jobFromRow,
   type ProvisionerJob,
   type ProvisionerJobRow,
+  writeJobFailed,
 } from "../store/jobs.js";
-import { PREBUILDS_USER_ID } from "../store/migrations.js";
 import { channels, publishQuietly } from "../store/pubsub.js";
 import { toMillis } from "../store/rows.js";
 import type { Database } from "../store/schema.js";
@@ -235,13 +236,7 @@ export async function failJob(
     const current = await lockJob(tx, store, jobId);
     assertRunningOn(current, daemonId);
     await input.writePartial?.(tx, current);
-    return finish(tx, jobId, {
-      completed_at: toMillis(now),
-      updated_at: toMillis(now),
-      started_at: current.startedAt ? toMillis(current.startedAt) : toMillis(now),
-      error: input.error,
-      error_code: input.errorCode ?? null,
-    });
+    return writeJobFailed(tx, current, now, { error: input.error, errorCode: input.errorCode ?? null });
   });
   await publishEndOfLogs(store, jobId);
   return job;

@@ -8,7 +8,7 @@
 // Safe with several replicas: candidates are re-checked under a row lock (PostgreSQL: FOR UPDATE SKIP LOCKED,
 // a job another replica is reaping is skipped); on SQLite the transaction is exclusive.
 import { sql } from "kysely";
-import { insertJobLogs, jobFromRow, type ProvisionerJobRow } from "../store/jobs.js";
+import { insertJobLogs, type ProvisionerJobRow, writeJobFailed } from "../store/jobs.js";
 import type { JobType } from "../store/schema.js";
 import type { Executor, Store } from "../store/store.js";
 import { publishEndOfLogs } from "./queue.js";
@@ -136,17 +136,9 @@ async function reapOne(
       output: reason.error,
     },
   ]);
-  const updated = await tx
-    .updateTable("provisioner_jobs")
-    .set({
-      completed_at: at,
-      updated_at: at,
-      started_at: row.started_at ?? at,
-      error: reason.error,
-      error_code: reason.kind === "hung" ? HUNG_ERROR_CODE : PENDING_TIMEOUT_ERROR_CODE,
-    })
-    .where("id", "=", id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  return { id, type: jobFromRow(updated).type, kind: reason.kind, error: reason.error };
+  const updated = await writeJobFailed(tx, { id, startedAt: row.started_at }, at, {
+    error: reason.error,
+    errorCode: reason.kind === "hung" ? HUNG_ERROR_CODE : PENDING_TIMEOUT_ERROR_CODE,
+  });
+  return { id, type: updated.type, kind: reason.kind, error: reason.error };
 }

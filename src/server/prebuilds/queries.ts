@@ -1,5 +1,5 @@
 // Prebuild-specific SQL: the reconciler's snapshot reads, the claim, the delete re-check, preset status and
-// events, the pause switch and the metrics counters. Every statement is written out here so it can be audited
+// events (written and counted), the pause switch and the metrics counters. Every statement is written out here so it can be audited
 // in one place; rows come back typed and are converted by the callers (snapshot.ts, claim.ts, metrics.ts).
 //
 // Definitions used throughout:
@@ -8,27 +8,27 @@
 // - its *latest build* is the one with the highest build_number;
 // - its *preset* is the preset of its most recent build that names one (delete builds may not);
 // - a *prebuild creation build* is a `start` build with prebuild_stage `create` (what the reconciler enqueues).
-// Job status is derived from the job's columns exactly as store/job-status.ts does ("succeeded" = completed,
-// no error, not cancelled; "failed" = an error and not cancelled: a cancel is nobody's template failing).
+// Job status is store/job-status.ts's derivation (`jobStatusSql`), the one rule: "succeeded" = completed, no
+// error, not cancelled; "failed" = an error and not cancelled (a cancel is nobody's template failing).
 //
 // Dialect branches (named, two): `claimPrebuild` locks its candidate with FOR UPDATE SKIP LOCKED on
 // PostgreSQL and relies on SQLite's single writer otherwise; `lockUnclaimedPrebuild` takes a row lock on
 // PostgreSQL. Everything else is the same SQL on both.
 import { type RawBuilder, sql } from "kysely";
 import { notExpiredSince } from "../../planning/expiry.js";
-import { PREBUILDS_USER_ID } from "../store/migrations.js";
+import { activeVersionSql } from "../store/active-version.js";
+import { jobStatusSql } from "../store/job-status.js";
 import type { PrebuildEventType, PresetStatus, Transition } from "../store/schema.js";
 import type { Dialect, Executor } from "../store/store.js";
+import { PREBUILDS_USER_ID } from "./system-user.js";
 
 const PB = PREBUILDS_USER_ID;
 
 /** The site_config key of the reconciler's pause switch (value "true" / "false"). */
 export const PAUSED_KEY = "prebuilds.reconciliation_paused";
 
-const failedSql = (j: string) =>
-  sql`(coalesce(${sql.ref(`${j}.error`)}, '') <> '' and ${sql.ref(`${j}.canceled_at`)} is null)`;
-const succeededSql = (j: string) =>
-  sql`(${sql.ref(`${j}.completed_at`)} is not null and coalesce(${sql.ref(`${j}.error`)}, '') = '' and ${sql.ref(`${j}.canceled_at`)} is null)`;
+const failedSql = (j: string) => sql`(${jobStatusSql(j)} = 'failed')`;
+const succeededSql = (j: string) => sql`(${jobStatusSql(j)} = 'succeeded')`;
 
 /** The latest build of the workspace `w` joined as `b` (use in a join's ON clause). */
 const latestBuildOf = (w: string, b: string) =>
@@ -67,11 +67,11 @@ export async function selectSnapshotPresets(db: Executor): Promise<SnapshotPrese
   const { rows } = await sql<SnapshotPresetRow>`
     select p.id, p.name, p.desired_instances, p.ttl_seconds, p.scheduling_timezone, p.status, p.last_invalidated_at,
            v.id as version_id, v.name as version_name, t.id as template_id, t.name as template_name,
-           case when t.active_version_id = v.id and t.deleted = 0 and t.deprecated = '' then 1 else 0 end as active
+           case when ${activeVersionSql("t", "v.id")} then 1 else 0 end as active
     from presets p
     join template_versions v on v.id = p.template_version_id
     join templates t on t.id = v.template_id
-    where (p.desired_instances is not null and t.active_version_id = v.id and t.deleted = 0 and t.deprecated = '')
+    where (p.desired_instances is not null and ${activeVersionSql("t", "v.id")})
        or p.id in (select b.preset_id from workspaces w join workspace_builds b on b.workspace_id = w.id
                    where w.owner_id = ${PB} and w.deleted = 0 and b.preset_id is not null)
     order by t.name, v.created_at, v.name, p.name, p.id`.execute(db);
@@ -90,7 +90,7 @@ export async function selectActiveSchedules(db: Executor): Promise<ScheduleRow[]
     select s.preset_id, s.cron, s.instances
     from preset_schedules s
     join presets p on p.id = s.preset_id
-    join templates t on t.active_version_id = p.template_version_id
+    join templates t on ${activeVersionSql("t", "p.template_version_id")}
     where p.desired_instances is not null and p.scheduling_timezone <> ''
     order by s.preset_id, s.ordinal`.execute(db);
   return rows;
@@ -182,7 +182,7 @@ export async function selectHardLimitedPresets(db: Executor, limit: number): Pro
              row_number() over (partition by b.preset_id order by b.created_at desc, b.id desc) as rn
       from workspace_builds b join provisioner_jobs j on j.id = b.job_id
       where b.prebuild_stage = 'create' and b.transition = 'start' and b.preset_id is not null
-        and j.completed_at is not null and (${failedSql("j")} or j.canceled_at is null)
+        and ${jobStatusSql("j")} in ('failed', 'succeeded')
         and b.created_at > coalesce((select max(e.created_at) from prebuild_events e
                                      where e.preset_id = b.preset_id and e.event_type = 'hard_limited'), -1))
     select preset_id from ranked where rn <= ${limit}
@@ -233,8 +233,8 @@ interface ClaimTarget {
 async function selectClaimTarget(tx: Executor, presetId: string): Promise<ClaimTarget | undefined> {
   const { rows } = await sql<ClaimTarget>`
     select t.id as template_id, t.active_version_id, p.ttl_seconds, p.last_invalidated_at
-    from presets p join templates t on t.active_version_id = p.template_version_id
-    where p.id = ${presetId} and t.deleted = 0 and t.deprecated = ''`.execute(tx);
+    from presets p join templates t on ${activeVersionSql("t", "p.template_version_id")}
+    where p.id = ${presetId}`.execute(tx);
   return rows[0];
 }
 
@@ -413,6 +413,20 @@ export async function markPresetHealthy(db: Executor, presetId: string): Promise
     await db.updateTable("presets").set({ status: "healthy" }).where("id", "=", presetId).execute();
   }
   return before.status;
+}
+
+/** Counts per preset and event type, optionally since `since`, in one query (the pools page's hit rate). */
+export async function countPrebuildEvents(
+  db: Executor,
+  since?: Date,
+): Promise<{ presetId: string; type: PrebuildEventType; count: number }[]> {
+  let query = db
+    .selectFrom("prebuild_events")
+    .select((eb) => ["preset_id", "event_type", eb.fn.countAll<number>().as("n")])
+    .groupBy(["preset_id", "event_type"]);
+  if (since) query = query.where("created_at", ">=", since.getTime());
+  const rows = await query.orderBy("preset_id").orderBy("event_type").execute();
+  return rows.map((r) => ({ presetId: r.preset_id, type: r.event_type, count: Number(r.n) }));
 }
 
 // ---- metrics counters (derived from history, so restarts and replicas agree) ---------------------------

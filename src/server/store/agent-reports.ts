@@ -87,29 +87,6 @@ export async function appendAgentLogs(
   }
 }
 
-/** An agent's log lines, oldest first, after `afterId`. */
-export async function listAgentLogs(
-  db: Executor,
-  agentId: string,
-  options: { afterId?: number; limit?: number } = {},
-): Promise<Array<AgentLogLine & { id: number }>> {
-  const rows = await db
-    .selectFrom("workspace_agent_logs")
-    .selectAll()
-    .where("agent_id", "=", agentId)
-    .where("id", ">", options.afterId ?? 0)
-    .orderBy("id")
-    .limit(options.limit ?? 1_000)
-    .execute();
-  return rows.map((r) => ({
-    id: Number(r.id),
-    createdAt: new Date(Number(r.created_at)),
-    level: r.level,
-    output: r.output,
-    source: r.source,
-  }));
-}
-
 export interface AgentMetadataValue {
   key: string;
   value: string;

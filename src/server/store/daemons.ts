@@ -60,19 +60,3 @@ export async function upsertDaemon(
     .executeTakeFirstOrThrow();
   return daemonFromRow(row);
 }
-
-export async function touchDaemon(db: Executor, id: string, now: Date): Promise<void> {
-  await db
-    .updateTable("provisioner_daemons")
-    .set({ last_seen_at: toMillis(now) })
-    .where("id", "=", id)
-    .execute();
-}
-
-/** All daemons, or only those seen since `seenSince`, by name. */
-export async function listDaemons(db: Executor, seenSince?: Date): Promise<ProvisionerDaemon[]> {
-  let query = db.selectFrom("provisioner_daemons").selectAll();
-  if (seenSince) query = query.where("last_seen_at", ">=", toMillis(seenSince));
-  const rows = await query.orderBy("name").execute();
-  return rows.map(daemonFromRow);
-}

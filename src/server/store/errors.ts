@@ -65,15 +65,3 @@ export function isUniqueViolation(err: unknown, constraint?: UniqueConstraintNam
   const name = uniqueViolation(err);
   return name !== undefined && (constraint === undefined || name === constraint);
 }
-
-/** True when `err` is a foreign-key violation (a referenced row is missing, or still referenced). */
-export function isForeignKeyViolation(err: unknown): boolean {
-  const code = asDriverError(err)?.code;
-  return code === "23503" || code === "SQLITE_CONSTRAINT_FOREIGNKEY";
-}
-
-/** True when `err` is a CHECK constraint violation (an enum column given an unknown value, …). */
-export function isCheckViolation(err: unknown): boolean {
-  const code = asDriverError(err)?.code;
-  return code === "23514" || code === "SQLITE_CONSTRAINT_CHECK";
-}

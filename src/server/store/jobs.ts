@@ -69,6 +69,34 @@ export function jobFromRow(row: ProvisionerJobRow): ProvisionerJob {
   return { ...base, status, type: row.type as JobType, input } as ProvisionerJob;
 }
 
+/**
+ * Writes a job's final failed state — the one place that does (a daemon's failure, the server's, the hung-job
+ * reaper's): completed now with the error, `started_at` kept or set to now (a job that never started still
+ * has a start for its duration). The caller holds the job's row lock and checked it may fail it.
+ */
+export async function writeJobFailed(
+  tx: Executor,
+  job: { id: string; startedAt: Date | number | null },
+  now: Date | number,
+  failure: { error: string; errorCode: string | null },
+): Promise<ProvisionerJob> {
+  const ms = (t: Date | number) => (typeof t === "number" ? t : toMillis(t));
+  const at = ms(now);
+  const row = await tx
+    .updateTable("provisioner_jobs")
+    .set({
+      completed_at: at,
+      updated_at: at,
+      started_at: job.startedAt === null ? at : ms(job.startedAt),
+      error: failure.error,
+      error_code: failure.errorCode,
+    })
+    .where("id", "=", job.id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return jobFromRow(row);
+}
+
 export async function getJob(db: Executor, id: string): Promise<ProvisionerJob | undefined> {
   const row = await db.selectFrom("provisioner_jobs").selectAll().where("id", "=", id).executeTakeFirst();
   return row ? jobFromRow(row) : undefined;
@@ -200,18 +228,4 @@ export async function listJobTimings(db: Executor, jobId: string): Promise<JobTi
     action: r.action,
     resource: r.resource,
   }));
-}
-
-/** Jobs not yet completed (pending, running or canceling); `prebuild` limits to prebuild or human jobs. */
-export async function countUnfinishedJobs(
-  db: Executor,
-  filter: { prebuild?: boolean } = {},
-): Promise<number> {
-  let query = db
-    .selectFrom("provisioner_jobs")
-    .select((eb) => eb.fn.countAll<number>().as("n"))
-    .where("completed_at", "is", null);
-  if (filter.prebuild !== undefined) query = query.where("is_prebuild", "=", filter.prebuild ? 1 : 0);
-  const row = await query.executeTakeFirstOrThrow();
-  return Number(row.n);
 }

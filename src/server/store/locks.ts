@@ -2,8 +2,10 @@
 // cannot collide with another application's single-bigint keys on a shared database. On SQLite one process
 // owns the file, so exclusion is in-process (Kysely serialises the single connection; callers that need a
 // leader within the process keep their own flag).
+
+import type { QueryExecutorProvider } from "kysely";
 import { sql } from "kysely";
-import type { Dialect, Executor } from "./store.js";
+import type { Dialect } from "./dialect.js";
 
 /** "pwm" — every prewarm advisory lock lives in this namespace. */
 export const ADVISORY_LOCK_NAMESPACE = 0x70776d;
@@ -25,7 +27,7 @@ export function advisoryLockIds(key: AdvisoryLockKey): [number, number] {
  * exclusive because every SQLite transaction is BEGIN IMMEDIATE).
  */
 export async function tryAdvisoryXactLock(
-  tx: Executor,
+  tx: QueryExecutorProvider,
   dialect: Dialect,
   key: AdvisoryLockKey,
 ): Promise<boolean> {

@@ -3,7 +3,7 @@
 // reconciler cycles (src/server/web/pool-history.ts), which also prunes rows older than its retention, so the
 // table stays small: about (retention / recording interval) rows per preset.
 import type { Kysely, Migration } from "kysely";
-import type { Dialect } from "./migrations.js";
+import type { Dialect } from "./dialect.js";
 
 // BIGINT holds millisecond timestamps on both dialects (INTEGER affinity on SQLite).
 export function poolHistoryMigration(_dialect: Dialect): Migration {

@@ -6,7 +6,7 @@
 // - `workspace_agent_logs`: the agent's log lines (script output, the agent's own messages), pruned to the
 //   newest lines per agent on every insert (store/agent-reports.ts), so the table stays bounded.
 import type { Kysely, Migration } from "kysely";
-import type { Dialect } from "./migrations.js";
+import type { Dialect } from "./dialect.js";
 
 export function agentLogsMetadataMigration(dialect: Dialect): Migration {
   return {

@@ -171,19 +171,6 @@ export async function getPresetByName(
   return row ? getPreset(db, row.id) : undefined;
 }
 
-/** Sets a preset's status; returns the previous one (undefined when there is no such preset). */
-export async function setPresetStatus(
-  db: Executor,
-  id: string,
-  status: PresetStatus,
-): Promise<PresetStatus | undefined> {
-  const before = await db.selectFrom("presets").select("status").where("id", "=", id).executeTakeFirst();
-  if (!before) return undefined;
-  if (before.status !== status)
-    await db.updateTable("presets").set({ status }).where("id", "=", id).execute();
-  return before.status;
-}
-
 /**
  * Marks every prebuild-declaring preset of the template's active version invalidated at `now` (prebuilds
  * created before it count as expired). Returns the presets touched.

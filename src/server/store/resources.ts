@@ -531,28 +531,3 @@ export async function getAgentByToken(
     .executeTakeFirst();
   return row ? { agent: agentFromRow(row, [], []), jobId: row.job_id } : undefined;
 }
-
-/**
- * Records an agent's lifecycle report: sets the state, `ready_at` on the first `ready`, and the
- * connection timestamps. Returns false when there is no such agent.
- */
-export async function updateAgentLifecycle(
-  db: Executor,
-  agentId: string,
-  state: AgentLifecycleState,
-  now: Date,
-): Promise<boolean> {
-  const at = toMillis(now);
-  const result = await db
-    .updateTable("workspace_agents")
-    .set((eb) => ({
-      lifecycle_state: state,
-      updated_at: at,
-      last_connected_at: at,
-      first_connected_at: eb.fn.coalesce("first_connected_at", eb.val(at)),
-      ready_at: state === "ready" ? eb.fn.coalesce("ready_at", eb.val(at)) : eb.ref("ready_at"),
-    }))
-    .where("id", "=", agentId)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
-}

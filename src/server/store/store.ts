@@ -19,12 +19,13 @@ import {
   type Transaction,
 } from "kysely";
 import pg from "pg";
+import type { Dialect } from "./dialect.js";
 import { type AdvisoryLockKey, advisoryLockIds } from "./locks.js";
-import { type Dialect, migrateToLatest } from "./migrations.js";
+import { migrateToLatest } from "./migrations.js";
 import { LocalPubSub, PgPubSub, type PubSub } from "./pubsub.js";
 import type { Database } from "./schema.js";
 
-export type { Dialect } from "./migrations.js";
+export type { Dialect } from "./dialect.js";
 
 /** Anything queries can run on: the store's Kysely or a transaction (Transaction extends Kysely). */
 export type Executor = Kysely<Database>;

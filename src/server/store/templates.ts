@@ -250,18 +250,6 @@ export async function getTemplateVersionByName(
   return row ? templateVersionFromRow(row) : undefined;
 }
 
-export async function getTemplateVersionByJobId(
-  db: Executor,
-  jobId: string,
-): Promise<TemplateVersion | undefined> {
-  const row = await db
-    .selectFrom("template_versions")
-    .selectAll()
-    .where("job_id", "=", jobId)
-    .executeTakeFirst();
-  return row ? templateVersionFromRow(row) : undefined;
-}
-
 /** Newest first. */
 export async function listTemplateVersions(db: Executor, templateId: string): Promise<TemplateVersion[]> {
   const rows = await db

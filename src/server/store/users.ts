@@ -96,27 +96,6 @@ export async function listUsers(db: Executor): Promise<User[]> {
   return rows.map(userFromRow);
 }
 
-export async function updateUser(
-  db: Executor,
-  id: string,
-  changes: { email?: string; name?: string; role?: UserRole; passwordHash?: string | null; now: Date },
-): Promise<User | undefined> {
-  const row = await db
-    .updateTable("users")
-    .set({
-      ...(changes.email !== undefined && { email: changes.email }),
-      ...(changes.name !== undefined && { name: changes.name }),
-      ...(changes.role !== undefined && { role: changes.role }),
-      ...(changes.passwordHash !== undefined && { password_hash: changes.passwordHash }),
-      updated_at: toMillis(changes.now),
-    })
-    .where("id", "=", id)
-    .where("is_system", "=", 0)
-    .returningAll()
-    .executeTakeFirst();
-  return row ? userFromRow(row) : undefined;
-}
-
 // ---- API tokens ----------------------------------------------------------------------------------------
 
 export interface ApiToken {
@@ -206,23 +185,6 @@ export async function authenticateApiToken(
       .execute();
   }
   return userFromRow(row);
-}
-
-export async function listApiTokens(db: Executor, userId: string): Promise<ApiToken[]> {
-  const rows = await db
-    .selectFrom("api_tokens")
-    .select(["id", "user_id", "name", "created_at", "expires_at", "last_used_at"])
-    .where("user_id", "=", userId)
-    .orderBy("created_at")
-    .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    userId: r.user_id,
-    name: r.name,
-    createdAt: toDate(r.created_at),
-    expiresAt: toDateOrNull(r.expires_at),
-    lastUsedAt: toDateOrNull(r.last_used_at),
-  }));
 }
 
 /** Deletes a token of `userId` by its id or name; true when one was deleted. */

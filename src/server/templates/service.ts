@@ -5,10 +5,10 @@ import { ArchiveError, DEFAULT_ARCHIVE_LIMITS, planExtraction } from "../../prov
 import { badRequest, conflict, notFound, payloadTooLarge } from "../api/errors.js";
 import type { ServerContext } from "../context.js";
 import { enqueueJob, notifyJobPosted } from "../jobs/queue.js";
+import { PREBUILDS_USER_ID } from "../prebuilds/system-user.js";
 import { isUniqueViolation } from "../store/errors.js";
 import { getFileMeta, insertFile } from "../store/files.js";
 import { getJob } from "../store/jobs.js";
-import { PREBUILDS_USER_ID } from "../store/migrations.js";
 import {
   countLiveWorkspacesOfTemplate,
   getTemplateByName,

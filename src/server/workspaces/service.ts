@@ -8,9 +8,10 @@ import type { ServerContext } from "../context.js";
 import { cancelJob, enqueueJob, notifyJobPosted } from "../jobs/queue.js";
 import { claimPrebuild, findMatchingPreset, lockUnclaimedPrebuild } from "../prebuilds/claim.js";
 import { selectPendingPrebuildJobs } from "../prebuilds/queries.js";
+import { PREBUILDS_USER_ID } from "../prebuilds/system-user.js";
+import { isActiveVersion } from "../store/active-version.js";
 import { isUniqueViolation } from "../store/errors.js";
 import type { ProvisionerJob } from "../store/jobs.js";
-import { PREBUILDS_USER_ID } from "../store/migrations.js";
 import { getPreset, getPresetByName, type Preset } from "../store/presets.js";
 import type { Transition } from "../store/schema.js";
 import type { Executor } from "../store/store.js";
@@ -341,7 +342,7 @@ export function createPrebuildExecutor(ctx: ServerContext) {
       if (!preset) return { created: 0 };
       const version = await getTemplateVersion(store.db, preset.templateVersionId);
       const template = version?.templateId ? await getTemplateById(store.db, version.templateId) : undefined;
-      if (!version || !template || template.activeVersionId !== version.id) return { created: 0 };
+      if (!version || !template || !isActiveVersion(template, version.id)) return { created: 0 };
       const definitions = await listTemplateVersionParameters(store.db, version.id);
       let values: Record<string, string>;
       try {

@@ -1,7 +1,8 @@
 // Named fixtures for queue tests: a user, a file, and jobs enqueued at chosen instants.
-import { enqueueJob, type ProvisionerJob } from "../../../src/server/jobs/index.js";
+import { enqueueJob } from "../../../src/server/jobs/queue.js";
+import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
 import { insertFile } from "../../../src/server/store/files.js";
-import { PREBUILDS_USER_ID } from "../../../src/server/store/migrations.js";
+import type { ProvisionerJob } from "../../../src/server/store/jobs.js";
 import type { Store } from "../../../src/server/store/store.js";
 import { insertUser } from "../../../src/server/store/users.js";
 

@@ -7,10 +7,9 @@ import {
   failJob,
   heartbeatJob,
   JobStateError,
-  type ProvisionerJob,
-  tagsMatch,
-} from "../../../src/server/jobs/index.js";
-import { getJob, insertJobLogs, listJobLogs } from "../../../src/server/store/jobs.js";
+} from "../../../src/server/jobs/queue.js";
+import { tagsMatch } from "../../../src/server/jobs/tags.js";
+import { getJob, insertJobLogs, listJobLogs, type ProvisionerJob } from "../../../src/server/store/jobs.js";
 import { openStore } from "../../../src/server/store/store.js";
 import { forEachDialect } from "../../support/db.js";
 import { at, echoDaemon, queueFixture, T0 } from "./fixtures.js";

@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { FakeClock } from "../../../src/clock.js";
+import { acquireJob, heartbeatJob, JobStateError } from "../../../src/server/jobs/queue.js";
 import {
-  acquireJob,
   goDuration,
   HUNG_ERROR_CODE,
-  heartbeatJob,
-  JobStateError,
   PENDING_TIMEOUT_ERROR_CODE,
   reapHungJobs,
-} from "../../../src/server/jobs/index.js";
+} from "../../../src/server/jobs/reaper.js";
 import { getJob, listJobLogs } from "../../../src/server/store/jobs.js";
 import { forEachDialect } from "../../support/db.js";
 import { echoDaemon, queueFixture, T0 } from "./fixtures.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type JobStatus, jobStatus, jobStatusSql } from "../../../src/server/jobs/index.js";
+import { type JobStatus, jobStatus, jobStatusSql } from "../../../src/server/store/job-status.js";
 import { forEachDialect } from "../../support/db.js";
 import { queueFixture } from "./fixtures.js";
 

@@ -5,13 +5,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isExpired, notExpiredSince } from "../../../src/planning/expiry.js";
-import { enqueueJob } from "../../../src/server/jobs/index.js";
+import { enqueueJob } from "../../../src/server/jobs/queue.js";
 import {
   claimPrebuild,
   findMatchingPreset,
   lockUnclaimedPrebuild,
 } from "../../../src/server/prebuilds/claim.js";
-import { PREBUILDS_USER_ID } from "../../../src/server/store/migrations.js";
+import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
 import { invalidateTemplatePresets } from "../../../src/server/store/presets.js";
 import type { Store } from "../../../src/server/store/store.js";
 import { softDeleteTemplate, updateTemplate } from "../../../src/server/store/templates.js";

@@ -14,7 +14,7 @@ import { sql } from "kysely";
 import { FakeClock } from "../../../src/clock.js";
 import { setPaused } from "../../../src/server/prebuilds/operations.js";
 import { Reconciler } from "../../../src/server/prebuilds/reconciler.js";
-import { PREBUILDS_USER_ID } from "../../../src/server/store/migrations.js";
+import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
 import type { User } from "../../../src/server/store/users.js";
 import {
   type CreatedWorkspace,

@@ -29,11 +29,11 @@ import type { Provisioner } from "../../../src/provisionersdk/types.js";
 import { silentLogger } from "../../../src/server/logger.js";
 import type { ReconcilerSettings } from "../../../src/server/prebuilds/settings.js";
 import { type PresetPoolStatus, poolStatuses, readCyclePlan } from "../../../src/server/prebuilds/status.js";
+import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
 import { type RunningServer, startServer } from "../../../src/server/server.js";
+import { setAgentLifecycle } from "../../../src/server/store/agent-reports.js";
 import { getJob } from "../../../src/server/store/jobs.js";
-import { PREBUILDS_USER_ID } from "../../../src/server/store/migrations.js";
 import { listPresets, type Preset } from "../../../src/server/store/presets.js";
-import { updateAgentLifecycle } from "../../../src/server/store/resources.js";
 import type { Store } from "../../../src/server/store/store.js";
 import type { Template, TemplateVersion } from "../../../src/server/store/templates.js";
 import { getUserByUsername, insertUser, type User } from "../../../src/server/store/users.js";
@@ -457,7 +457,9 @@ export async function markPrebuildAgentsReady(world: PrebuildWorld): Promise<num
     where w.owner_id = ${PREBUILDS_USER_ID} and w.deleted = 0 and a.lifecycle_state <> 'ready'`.execute(
     world.store.db,
   );
-  for (const row of rows) await updateAgentLifecycle(world.store.db, row.id, "ready", world.clock.now());
+  const now = world.clock.now();
+  for (const row of rows)
+    await setAgentLifecycle(world.store.db, row.id, { state: "ready", changedAt: now }, now);
   return rows.length;
 }
 

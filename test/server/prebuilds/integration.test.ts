@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { sql } from "kysely";
 import { invalidatePresets, setPaused } from "../../../src/server/prebuilds/operations.js";
+import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
 import { getJob } from "../../../src/server/store/jobs.js";
-import { PREBUILDS_USER_ID } from "../../../src/server/store/migrations.js";
 import { createApiToken, type User } from "../../../src/server/store/users.js";
 import { getWorkspace } from "../../../src/server/store/workspaces.js";
 import { activateVersion } from "../../../src/server/templates/service.js";
@@ -108,8 +108,8 @@ for (const dialect of DIALECTS) {
           assert.equal(early.claimedPrebuild, false);
           assert.equal(early.build.prebuildStage, "none");
 
-          // GIVEN the agents report ready (the agent process belongs to another issue; its API route calls the
-          // same store function, updateAgentLifecycle)
+          // GIVEN the agents report ready (no agent process here: the harness writes the state with the same
+          // store function the agent API's lifecycle route calls, setAgentLifecycle)
           assert.equal(await markPrebuildAgentsReady(world), 2);
           await waitForPool(world, preset.id, { running: 2, eligible: 2 });
           const originals = await runningPrebuilds(world, preset.id);

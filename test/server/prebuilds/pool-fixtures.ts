@@ -3,9 +3,9 @@
 // column updates to put a job in a given status, which the job queue would reach through a daemon).
 import { randomUUID } from "node:crypto";
 import type { Insertable } from "kysely";
-import { enqueueJob } from "../../../src/server/jobs/index.js";
+import { enqueueJob } from "../../../src/server/jobs/queue.js";
+import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
 import { insertFile } from "../../../src/server/store/files.js";
-import { PREBUILDS_USER_ID } from "../../../src/server/store/migrations.js";
 import { insertPresets, type NewPreset } from "../../../src/server/store/presets.js";
 import type {
   AgentLifecycleState,

@@ -3,9 +3,12 @@
 // from build history, and the number of statements does not grow with the number of presets.
 import assert from "node:assert/strict";
 import { describe } from "node:test";
-import { insertPrebuildEvent, writePaused } from "../../../src/server/prebuilds/queries.js";
+import {
+  insertPrebuildEvent,
+  markPresetHealthy,
+  writePaused,
+} from "../../../src/server/prebuilds/queries.js";
 import { type LivePresetSnapshot, readSnapshot } from "../../../src/server/prebuilds/snapshot.js";
-import { setPresetStatus } from "../../../src/server/store/presets.js";
 import { softDeleteTemplate, updateTemplate } from "../../../src/server/store/templates.js";
 import { softDeleteWorkspace } from "../../../src/server/store/workspaces.js";
 import { forEachDialect } from "../../support/db.js";
@@ -216,7 +219,7 @@ describe("prebuild snapshot", () => {
       "hard_limited",
       at(10 * MINUTE).getTime(),
     );
-    await setPresetStatus(store.db, ids["three-failed"] as string, "healthy");
+    await markPresetHealthy(store.db, ids["three-failed"] as string);
     const after = await readSnapshot(store, NOW, SETTINGS);
     assert.equal(presetById(after.presets, ids["three-failed"] as string).hardLimitReached, false);
   });

@@ -1,6 +1,6 @@
 // Named fixtures for store tests: a user, a template with an imported version, workspaces with builds.
 import { randomUUID } from "node:crypto";
-import { enqueueJob } from "../../../src/server/jobs/index.js";
+import { enqueueJob } from "../../../src/server/jobs/queue.js";
 import { insertFile } from "../../../src/server/store/files.js";
 import type { Store } from "../../../src/server/store/store.js";
 import {

@@ -4,12 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { sql } from "kysely";
-import {
-  migrateToLatest,
-  migrations,
-  PREBUILDS_USER_ID,
-  PREBUILDS_USERNAME,
-} from "../../../src/server/store/migrations.js";
+import { PREBUILDS_USER_ID, PREBUILDS_USERNAME } from "../../../src/server/prebuilds/system-user.js";
+import { migrateToLatest, migrations } from "../../../src/server/store/migrations.js";
 import { openStore, StoreError } from "../../../src/server/store/store.js";
 import { createTestDatabase, DIALECTS, dialectSkip, forEachDialect } from "../../support/db.js";
 

@@ -4,7 +4,7 @@
 import { performance } from "node:perf_hooks";
 import { routes } from "../../../contract/api.js";
 import type { ServerContext } from "../../context.js";
-import { PREBUILDS_USER_ID } from "../../store/migrations.js";
+import { PREBUILDS_USER_ID } from "../../prebuilds/system-user.js";
 import { getPreset } from "../../store/presets.js";
 import { listResourcesOfJobs } from "../../store/resources.js";
 import { getTemplateById, getTemplateByName } from "../../store/templates.js";

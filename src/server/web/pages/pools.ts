@@ -5,6 +5,7 @@
 
 import { matchingSchedule, nextScheduleChange, type Scheduling } from "../../../planning/schedule.js";
 import type { ServerContext } from "../../context.js";
+import { countPrebuildEvents } from "../../prebuilds/queries.js";
 import type { Reconciler } from "../../prebuilds/reconciler.js";
 import {
   type LiveCyclePlan,
@@ -12,7 +13,6 @@ import {
   poolStatuses,
   readCyclePlan,
 } from "../../prebuilds/status.js";
-import { countPrebuildEvents } from "../../store/prebuild-events.js";
 import { listPresets, type Preset } from "../../store/presets.js";
 import { historyChart, poolBar } from "../charts.js";
 import { type Html, html } from "../html.js";

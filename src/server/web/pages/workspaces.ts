@@ -4,9 +4,9 @@
 import type { BuildT, BuildWithTimingsT, WorkspaceT } from "../../../contract/api.js";
 import { buildViews, buildWithTimingsView, workspaceView, workspaceViews } from "../../api/views.js";
 import type { ServerContext } from "../../context.js";
+import { PREBUILDS_USER_ID } from "../../prebuilds/system-user.js";
 import { isTerminal } from "../../store/job-status.js";
 import { listJobLogs } from "../../store/jobs.js";
-import { PREBUILDS_USER_ID } from "../../store/migrations.js";
 import type { User } from "../../store/users.js";
 import { listBuilds, listWorkspaces, type Workspace } from "../../store/workspaces.js";
 import { waterfall } from "../charts.js";

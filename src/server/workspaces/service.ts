@@ -9,7 +9,7 @@ import { cancelJob, enqueueJob, notifyJobPosted } from "../jobs/queue.js";
 import { claimPrebuild, findMatchingPreset, lockUnclaimedPrebuild } from "../prebuilds/claim.js";
 import { selectPendingPrebuildJobs } from "../prebuilds/queries.js";
 import { isUniqueViolation } from "../store/errors.js";
-import type { ProvisionerJob } from "../store/jobs.js";
+import { getJob, type ProvisionerJob } from "../store/jobs.js";
 import { PREBUILDS_USER_ID } from "../store/migrations.js";
 import { getPreset, getPresetByName, type Preset } from "../store/presets.js";
 import type { Transition } from "../store/schema.js";
@@ -290,12 +290,8 @@ export async function startBuild(
     result = await store.transaction(async (tx) => {
       const latest = await getLatestBuild(tx, workspace.id);
       if (!latest) throw conflict(`workspace "${workspace.name}" has no builds`);
-      const latestJob = await tx
-        .selectFrom("provisioner_jobs")
-        .select(["completed_at"])
-        .where("id", "=", latest.jobId)
-        .executeTakeFirst();
-      if (latestJob && latestJob.completed_at === null) {
+      const latestJob = await getJob(tx, latest.jobId);
+      if (latestJob && latestJob.completedAt === null) {
         throw conflict(
           `workspace "${workspace.name}" has a build in progress (#${latest.buildNumber}); wait or cancel it`,
         );

@@ -6,12 +6,12 @@
 import { matchingSchedule, nextScheduleChange, type Scheduling } from "../../../planning/schedule.js";
 import type { ServerContext } from "../../context.js";
 import { type PresetPoolStatus, type Reconciler, reconcilerStatus } from "../../prebuilds/reconciler.js";
+import { type PoolSample, readPoolHistory } from "../../store/pool-history.js";
 import { countPrebuildEvents } from "../../store/prebuild-events.js";
 import { listPresets, type Preset } from "../../store/presets.js";
 import { historyChart, poolBar } from "../charts.js";
 import { type Html, html } from "../html.js";
 import { badge, formatDuration, time } from "../layout.js";
-import { type PoolSample, readPoolHistory } from "../pool-history.js";
 
 export const HISTORY_WINDOW_MS = 3 * 3_600_000;
 const HIT_RATE_WINDOW_MS = 3_600_000;

@@ -24,8 +24,8 @@ import { getBuildByJobId, getLatestBuild, getWorkspace } from "../../store/works
 import { notifyWorkspace } from "../../workspaces/build-results.js";
 import { workspaceForUser } from "../../workspaces/service.js";
 import type { App } from "../app.js";
+import type { ApiDeps } from "../deps.js";
 import { conflict, notFound, unauthorized } from "../errors.js";
-import type { ApiDeps } from "../routes.js";
 import { callerOf } from "./caller.js";
 
 export interface AgentRouteOptions {

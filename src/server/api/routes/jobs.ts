@@ -8,10 +8,10 @@ import { getJob, listJobLogs, type ProvisionerJob } from "../../store/jobs.js";
 import type { User } from "../../store/users.js";
 import { getBuildByJobId, getWorkspace } from "../../store/workspaces.js";
 import type { App } from "../app.js";
+import type { ApiDeps } from "../deps.js";
 import { badRequest, conflict, forbidden, notFound } from "../errors.js";
 import { type LogStreamOptions, streamJobLogs } from "../log-stream.js";
 import { presentJobLog } from "../presenters.js";
-import type { ApiDeps } from "../routes.js";
 import { jobView } from "../views.js";
 import { callerOf, isOwner } from "./caller.js";
 

@@ -14,8 +14,8 @@ import { getPreset } from "../../store/presets.js";
 import { getTemplateVersion } from "../../store/templates.js";
 import { requireTemplate } from "../../templates/service.js";
 import type { App } from "../app.js";
+import type { ApiDeps } from "../deps.js";
 import { notFound } from "../errors.js";
-import type { ApiDeps } from "../routes.js";
 import { poolCounts, presetViews } from "../views.js";
 import { requireActivePreset } from "./templates.js";
 

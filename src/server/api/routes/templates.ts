@@ -24,9 +24,9 @@ import {
   uploadTemplateFile,
 } from "../../templates/service.js";
 import type { App } from "../app.js";
+import type { ApiDeps } from "../deps.js";
 import { badRequest, notFound } from "../errors.js";
 import { presentParameter, presentVariable } from "../presenters.js";
-import type { ApiDeps } from "../routes.js";
 import {
   poolCounts,
   presetViews,

@@ -22,9 +22,9 @@ import {
 import { requireTemplate } from "../../templates/service.js";
 import { createWorkspace, startBuild, workspaceForUser } from "../../workspaces/service.js";
 import type { App } from "../app.js";
+import type { ApiDeps } from "../deps.js";
 import { badRequest, forbidden, notFound } from "../errors.js";
 import { presentAgent } from "../presenters.js";
-import type { ApiDeps } from "../routes.js";
 import { buildViews, buildWithTimingsView, workspaceView, workspaceViews } from "../views.js";
 import { callerOf, isOwner } from "./caller.js";
 import { requireImportedVersion } from "./templates.js";

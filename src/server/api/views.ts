@@ -262,3 +262,17 @@ export function presetViews(
     }),
   );
 }
+
+/** The presets of one version with their pools (one snapshot read for all of them). */
+export async function presetsWithPoolsView(
+  ctx: ServerContext,
+  settings: ReconcilerSettings,
+  template: Template,
+  version: TemplateVersion,
+): Promise<PresetT[]> {
+  const [presets, pools] = await Promise.all([
+    listPresets(ctx.store.db, { versionIds: [version.id] }),
+    poolCounts(ctx, settings),
+  ]);
+  return presetViews(template, version, presets, pools);
+}

@@ -1,5 +1,6 @@
 // Templates: upload an archive, create a version (and the template on first push) with its import job,
-// activate, deprecate, delete. An upload is checked with the same extraction rules a provisioner applies, so
+// activate, deprecate, delete; and the lookups callers share (a template, a version, the active version's
+// presets). An upload is checked with the same extraction rules a provisioner applies, so
 // a malicious or malformed archive is refused at the door and nothing is stored.
 import { ArchiveError, DEFAULT_ARCHIVE_LIMITS, planExtraction } from "../../provisionersdk/archive.js";
 import { badRequest, conflict, notFound, payloadTooLarge } from "../api/errors.js";
@@ -9,9 +10,11 @@ import { isUniqueViolation } from "../store/errors.js";
 import { getFileMeta, insertFile } from "../store/files.js";
 import { getJob } from "../store/jobs.js";
 import { PREBUILDS_USER_ID } from "../store/migrations.js";
+import { getPresetByName, type Preset } from "../store/presets.js";
 import {
   countLiveWorkspacesOfTemplate,
   getTemplateByName,
+  getTemplateVersion,
   getTemplateVersionByName,
   insertTemplate,
   insertTemplateVersion,
@@ -155,6 +158,45 @@ export async function requireVersion(
   const name = /^\d+$/.test(ref) ? `v${ref}` : ref;
   const version = await getTemplateVersionByName(ctx.store.db, template.id, name);
   if (!version) throw notFound(`version "${ref}" of template "${template.name}"`);
+  return version;
+}
+
+/** The template's active version, if it has one (a template whose first import has not succeeded has none). */
+export async function getActiveVersion(
+  ctx: ServerContext,
+  template: Template,
+): Promise<TemplateVersion | undefined> {
+  return template.activeVersionId ? getTemplateVersion(ctx.store.db, template.activeVersionId) : undefined;
+}
+
+/** A preset of the template's active version by name, with the template and version. */
+export async function requireActivePreset(
+  ctx: ServerContext,
+  templateName: string,
+  presetName: string,
+): Promise<{ template: Template; version: TemplateVersion; preset: Preset }> {
+  const template = await requireTemplate(ctx, templateName);
+  const version = await getActiveVersion(ctx, template);
+  const preset = version ? await getPresetByName(ctx.store.db, version.id, presetName) : undefined;
+  if (!version || !preset)
+    throw notFound(`preset "${presetName}" of the active version of "${templateName}"`);
+  return { template, version, preset };
+}
+
+/** The version by reference (see requireVersion); its import must have succeeded before anything is built. */
+export async function requireImportedVersion(
+  ctx: ServerContext,
+  template: Template,
+  ref: string,
+): Promise<TemplateVersion> {
+  const version = await requireVersion(ctx, template, ref);
+  const job = await getJob(ctx.store.db, version.jobId);
+  if (job?.status !== "succeeded") {
+    throw badRequest(
+      `version ${version.name} of "${template.name}" cannot be built: its import ${job?.status ?? "is missing"}`,
+      { field: "templateVersion" },
+    );
+  }
   return version;
 }
 

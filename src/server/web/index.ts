@@ -10,13 +10,12 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { App } from "../api/app.js";
 import { ApiError, badRequest, notFound } from "../api/errors.js";
 import { streamJobLogs } from "../api/log-stream.js";
-import { requireActivePreset } from "../api/routes/templates.js";
 import type { ServerContext } from "../context.js";
 import type { PrebuildMetrics } from "../prebuilds/metrics.js";
 import { invalidatePresets, type Reconciler, resumePreset, setPaused } from "../prebuilds/reconciler.js";
 import { getPreset } from "../store/presets.js";
 import { getBuildByNumber } from "../store/workspaces.js";
-import { requireTemplate } from "../templates/service.js";
+import { requireActivePreset, requireTemplate } from "../templates/service.js";
 import { createWorkspace, startBuild, workspaceForUser } from "../workspaces/service.js";
 import { clientScript, htmxScript, stylesheet } from "./assets.js";
 import { type Html, html } from "./html.js";

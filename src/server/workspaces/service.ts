@@ -1,5 +1,5 @@
-// Workspace lifecycle: create (claiming a prebuild when one is ready), start/stop/delete builds, and the
-// prebuild executor the reconciler drives. Every change that spans rows (workspace + build + job) is one
+// Workspace lifecycle: create (claiming a prebuild when one is ready), start/stop/delete builds, who may see a
+// workspace or its jobs, and the prebuild executor the reconciler drives. Every change that spans rows (workspace + build + job) is one
 // transaction; daemons are told about new jobs only after it commits.
 import { randomBytes } from "node:crypto";
 import type { DeleteReason } from "../../planning/plan.js";
@@ -25,6 +25,7 @@ import {
 } from "../store/templates.js";
 import type { User } from "../store/users.js";
 import {
+  getBuildByJobId,
   getBuildParameters,
   getLatestBuild,
   getWorkspace,
@@ -268,6 +269,21 @@ export async function workspaceForUser(db: Executor, user: User, workspaceId: st
   if (!workspace || workspace.deleted) throw notFound(`workspace ${workspaceId}`);
   if (user.role !== "owner" && workspace.ownerId !== user.id) throw notFound(`workspace ${workspaceId}`);
   return workspace;
+}
+
+/**
+ * The job if `user` may see it: a template import's job is visible to every user (templates are), a workspace
+ * build's job to owners and the workspace's owner; another user's build job is "not found", like its workspace.
+ */
+export async function jobForUser(db: Executor, user: User, jobId: string): Promise<ProvisionerJob> {
+  const job = await getJob(db, jobId);
+  if (!job) throw notFound(`job ${jobId}`);
+  if (job.type === "workspace_build" && user.role !== "owner") {
+    const build = await getBuildByJobId(db, job.id);
+    const workspace = build ? await getWorkspace(db, build.workspaceId) : undefined;
+    if (workspace?.ownerId !== user.id) throw notFound(`job ${jobId}`);
+  }
+  return job;
 }
 
 /** Starts a start, stop or delete build on the latest build's version, carrying its state and parameters. */

@@ -12,12 +12,11 @@ import {
 } from "../../prebuilds/reconciler.js";
 import { getPreset } from "../../store/presets.js";
 import { getTemplateVersion } from "../../store/templates.js";
-import { requireTemplate } from "../../templates/service.js";
+import { requireActivePreset, requireTemplate } from "../../templates/service.js";
 import type { App } from "../app.js";
 import type { ApiDeps } from "../deps.js";
 import { notFound } from "../errors.js";
 import { poolCounts, presetViews } from "../views.js";
-import { requireActivePreset } from "./templates.js";
 
 export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
   const { ctx } = deps;

@@ -19,7 +19,7 @@ import {
   listWorkspaces,
   type WorkspaceBuild,
 } from "../../store/workspaces.js";
-import { requireTemplate } from "../../templates/service.js";
+import { requireImportedVersion, requireTemplate } from "../../templates/service.js";
 import { createWorkspace, startBuild, workspaceForUser } from "../../workspaces/service.js";
 import type { App } from "../app.js";
 import type { ApiDeps } from "../deps.js";
@@ -27,7 +27,6 @@ import { badRequest, forbidden, notFound } from "../errors.js";
 import { presentAgent } from "../presenters.js";
 import { buildViews, buildWithTimingsView, workspaceView, workspaceViews } from "../views.js";
 import { callerOf, isOwner } from "./caller.js";
-import { requireImportedVersion } from "./templates.js";
 
 /** A username or `me`; members may only name themselves (`onOther`: 403 or 404 for anyone else). */
 async function resolveOwner(

@@ -1,10 +1,11 @@
 // Workspace lifecycle: create (claiming a prebuild when one is ready), start/stop/delete builds, who may see a
-// workspace or its jobs, and the prebuild executor the reconciler drives. Every change that spans rows (workspace + build + job) is one
-// transaction; daemons are told about new jobs only after it commits.
+// workspace or its jobs, and the prebuild executor the reconciler drives. Every change that spans rows
+// (workspace + build + job) is one transaction; daemons are told about new jobs only after it commits.
+// Failures are DomainErrors (../domain-errors.ts); the API and the dashboard choose the status codes.
 import { randomBytes } from "node:crypto";
 import type { DeleteReason } from "../../planning/plan.js";
-import { ApiError, badRequest, conflict, forbidden, notFound } from "../api/errors.js";
 import type { ServerContext } from "../context.js";
+import { conflict, DomainError, forbidden, invalid, notFound } from "../domain-errors.js";
 import { cancelJob, enqueueJob, notifyJobPosted } from "../jobs/queue.js";
 import { claimPrebuild, findMatchingPreset, lockUnclaimedPrebuild } from "../prebuilds/claim.js";
 import { selectPendingPrebuildJobs } from "../prebuilds/queries.js";
@@ -90,15 +91,15 @@ function resolveOrThrow(parameters: TemplateParameter[], input: Omit<ResolveInpu
     const values = resolveParameterValues({ parameters: parameters.map(definitionOf), ...input });
     return Object.fromEntries(values.map((v) => [v.name, v.value]));
   } catch (err) {
-    if (err instanceof ParameterValidationError) throw badRequest(err.message, { field: err.parameter });
+    if (err instanceof ParameterValidationError) throw invalid(err.message, { field: err.parameter });
     throw err;
   }
 }
 
-/** The template's active version, or a 400 saying why a workspace cannot be built from it. */
+/** The template's active version, or an `invalid` error saying why a workspace cannot be built from it. */
 async function activeVersionOf(db: Executor, template: Template): Promise<TemplateVersion> {
   if (template.deprecated) {
-    throw badRequest(`template "${template.name}" is deprecated: ${template.deprecated}`, {
+    throw invalid(`template "${template.name}" is deprecated: ${template.deprecated}`, {
       field: "template",
     });
   }
@@ -106,7 +107,7 @@ async function activeVersionOf(db: Executor, template: Template): Promise<Templa
     ? await getTemplateVersion(db, template.activeVersionId)
     : undefined;
   if (!version) {
-    throw badRequest(
+    throw invalid(
       `template "${template.name}" has no active version yet (its first import has not succeeded)`,
       {
         field: "template",
@@ -165,7 +166,7 @@ export async function createWorkspace(
 ): Promise<CreatedWorkspace> {
   const { store } = ctx;
   if (!WORKSPACE_NAME.test(request.name)) {
-    throw badRequest(
+    throw invalid(
       `invalid workspace name "${request.name}": use letters, digits and hyphens (not at either end), at most 32 characters`,
       { field: "name" },
     );
@@ -177,7 +178,7 @@ export async function createWorkspace(
     ? await getTemplateVersion(store.db, request.templateVersionId)
     : undefined;
   if (chosen && chosen.templateId !== template.id) {
-    throw badRequest(`version ${chosen.name} is not a version of "${template.name}"`, {
+    throw invalid(`version ${chosen.name} is not a version of "${template.name}"`, {
       field: "templateVersion",
     });
   }
@@ -187,12 +188,10 @@ export async function createWorkspace(
   if (request.preset) {
     preset = await getPresetByName(store.db, version.id, request.preset);
     if (!preset) {
-      throw new ApiError(
-        404,
+      throw new DomainError(
+        "not_found",
         `preset "${request.preset}" not found in the active version of "${template.name}"`,
-        {
-          field: "preset",
-        },
+        { field: "preset" },
       );
     }
   } else if (request.parameters && Object.keys(request.parameters).length > 0) {
@@ -316,7 +315,7 @@ export async function startBuild(
       const version = await getTemplateVersion(tx, versionId);
       if (!version) throw notFound(`template version ${versionId}`);
       if (version.templateId !== workspace.templateId) {
-        throw badRequest(`version ${version.name} is not a version of this workspace's template`, {
+        throw invalid(`version ${version.name} is not a version of this workspace's template`, {
           field: "templateVersion",
         });
       }

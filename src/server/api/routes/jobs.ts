@@ -2,12 +2,12 @@
 // workspace's owner and to owners; a template import's job to every user (templates are visible to all).
 import type { FastifyRequest } from "fastify";
 import { routes } from "../../../contract/api.js";
+import { conflict, forbidden, invalid, notFound } from "../../domain-errors.js";
 import { cancelJob, JobStateError } from "../../jobs/queue.js";
 import { getJob, listJobLogs } from "../../store/jobs.js";
 import { jobForUser } from "../../workspaces/service.js";
 import type { App } from "../app.js";
 import type { ApiDeps } from "../deps.js";
-import { badRequest, conflict, forbidden, notFound } from "../errors.js";
 import { type LogStreamOptions, streamJobLogs } from "../log-stream.js";
 import { presentJobLog } from "../presenters.js";
 import { jobView } from "../views.js";
@@ -18,7 +18,7 @@ function resumeAfter(request: FastifyRequest, after: number | undefined): number
   const header = request.headers["last-event-id"];
   if (typeof header === "string" && header.trim() !== "") {
     if (!/^\d+$/.test(header.trim())) {
-      throw badRequest(`Last-Event-ID must be a log id (a non-negative integer), got "${header}"`, {
+      throw invalid(`Last-Event-ID must be a log id (a non-negative integer), got "${header}"`, {
         field: "Last-Event-ID",
       });
     }

@@ -3,6 +3,7 @@
 
 import { routes } from "../../../contract/api.js";
 import { plansToJson } from "../../../planning/snapshot-format.js";
+import { notFound } from "../../domain-errors.js";
 import {
   invalidatePresets,
   livePlan,
@@ -15,7 +16,6 @@ import { getTemplateVersion } from "../../store/templates.js";
 import { requireActivePreset, requireTemplate } from "../../templates/service.js";
 import type { App } from "../app.js";
 import type { ApiDeps } from "../deps.js";
-import { notFound } from "../errors.js";
 import { poolCounts, presetViews } from "../views.js";
 
 export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {

@@ -1,6 +1,7 @@
 // Template archives, templates, versions and presets (with their live prebuild pools).
 
 import { routes } from "../../../contract/api.js";
+import { invalid } from "../../domain-errors.js";
 import {
   listTemplates,
   listTemplateVersionParameters,
@@ -20,7 +21,6 @@ import {
 } from "../../templates/service.js";
 import type { App } from "../app.js";
 import type { ApiDeps } from "../deps.js";
-import { badRequest } from "../errors.js";
 import { presentParameter, presentVariable } from "../presenters.js";
 import {
   presetsWithPoolsView,
@@ -33,7 +33,7 @@ import { callerOf } from "./caller.js";
 
 function uploadBytes(body: unknown): Uint8Array {
   if (body instanceof Uint8Array) return body;
-  throw badRequest("send the template archive as the raw request body with Content-Type: application/x-tar");
+  throw invalid("send the template archive as the raw request body with Content-Type: application/x-tar");
 }
 
 export function registerTemplateRoutes(app: App, deps: ApiDeps): void {
@@ -110,7 +110,7 @@ export function registerTemplateRoutes(app: App, deps: ApiDeps): void {
       const body = request.body;
       if (body.tags && Object.keys(body.tags).length > 0) {
         // Builds would have to inherit the tags too; until versions store them, refuse rather than half-apply.
-        throw badRequest("provisioner tags on template versions are not supported yet", { field: "tags" });
+        throw invalid("provisioner tags on template versions are not supported yet", { field: "tags" });
       }
       const { template, version } = await createTemplateVersion(
         ctx,

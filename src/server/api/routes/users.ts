@@ -3,11 +3,12 @@
 import { randomBytes } from "node:crypto";
 import { routes } from "../../../contract/api.js";
 import { hashPassword, verifyPassword } from "../../auth/passwords.js";
+import { conflict } from "../../domain-errors.js";
 import { isUniqueViolation } from "../../store/errors.js";
 import { createApiToken, getUserByUsername, insertUser, listUsers } from "../../store/users.js";
 import type { App } from "../app.js";
 import type { ApiDeps } from "../deps.js";
-import { ApiError, conflict } from "../errors.js";
+import { ApiError } from "../errors.js";
 import { presentUser } from "../presenters.js";
 import { callerOf } from "./caller.js";
 

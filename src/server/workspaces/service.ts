@@ -9,6 +9,7 @@ import { conflict, DomainError, forbidden, invalid, notFound } from "../domain-e
 import { cancelJob, enqueueJob, notifyJobPosted } from "../jobs/queue.js";
 import { claimPrebuild, findMatchingPreset, lockUnclaimedPrebuild } from "../prebuilds/claim.js";
 import { selectPendingPrebuildJobs } from "../prebuilds/queries.js";
+import type { PrebuildExecutor } from "../prebuilds/reconciler.js";
 import { isUniqueViolation } from "../store/errors.js";
 import { getJob, type ProvisionerJob } from "../store/jobs.js";
 import { PREBUILDS_USER_ID } from "../store/migrations.js";
@@ -86,10 +87,19 @@ function definitionOf(p: TemplateParameter): ParameterDefinition {
   };
 }
 
+/** The build's parameter values by name; throws ParameterValidationError for a value that does not fit. */
+function resolveValues(
+  parameters: TemplateParameter[],
+  input: Omit<ResolveInput, "parameters">,
+): Record<string, string> {
+  const values = resolveParameterValues({ parameters: parameters.map(definitionOf), ...input });
+  return Object.fromEntries(values.map((v) => [v.name, v.value]));
+}
+
+/** resolveValues for a user's request: a misfit is the caller's invalid input, naming the parameter. */
 function resolveOrThrow(parameters: TemplateParameter[], input: Omit<ResolveInput, "parameters">) {
   try {
-    const values = resolveParameterValues({ parameters: parameters.map(definitionOf), ...input });
-    return Object.fromEntries(values.map((v) => [v.name, v.value]));
+    return resolveValues(parameters, input);
   } catch (err) {
     if (err instanceof ParameterValidationError) throw invalid(err.message, { field: err.parameter });
     throw err;
@@ -344,7 +354,7 @@ export async function startBuild(
 }
 
 /** The reconciler's hands: create and delete prebuilds, cancel outdated pending ones. */
-export function createPrebuildExecutor(ctx: ServerContext) {
+export function createPrebuildExecutor(ctx: ServerContext): PrebuildExecutor {
   const { store } = ctx;
   return {
     async createPrebuilds(presetId: string, count: number): Promise<{ created: number; invalid?: string }> {
@@ -356,9 +366,13 @@ export function createPrebuildExecutor(ctx: ServerContext) {
       const definitions = await listTemplateVersionParameters(store.db, version.id);
       let values: Record<string, string>;
       try {
-        values = resolveOrThrow(definitions, { preset: preset.parameters });
+        values = resolveValues(definitions, { preset: preset.parameters });
       } catch (err) {
-        return { created: 0, invalid: (err as Error).message };
+        // Only a preset value that does not fit its parameter makes the preset `validation_failed` (persisted,
+        // until a new version or resume-preset). Anything else (the database, a bug) propagates: the
+        // reconciler reports it as this cycle's error and the next cycle tries again.
+        if (err instanceof ParameterValidationError) return { created: 0, invalid: err.message };
+        throw err;
       }
       let created = 0;
       for (let i = 0; i < count; i++) {

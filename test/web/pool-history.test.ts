@@ -5,12 +5,8 @@ import { describe, test } from "node:test";
 import { FakeClock } from "../../src/clock.js";
 import { defaultReconcilerSettings } from "../../src/server/prebuilds/settings.js";
 import { readCyclePlan } from "../../src/server/prebuilds/status.js";
-import {
-  PoolHistoryRecorder,
-  type PoolSample,
-  readPoolHistory,
-  shouldRecord,
-} from "../../src/server/web/pool-history.js";
+import { type PoolSample, readPoolHistory } from "../../src/server/store/pool-history.js";
+import { PoolHistoryRecorder, shouldRecord } from "../../src/server/web/pool-history.js";
 import { HOUR, MINUTE, PoolFixture, SECOND, T0 } from "../server/prebuilds/pool-fixtures.js";
 import { forEachDialect } from "../support/db.js";
 

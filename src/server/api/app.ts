@@ -1,6 +1,7 @@
 // The HTTP server: one port for the JSON API (/api/v1), the OpenAPI document, the daemon API (ConnectRPC)
 // and, later, the dashboard. Authentication is declared per route (`config.auth` in the contract) and
-// enforced here once; every error leaves as the contract's { message, detail?, field? } body.
+// enforced here once; every error leaves as the contract's { message, detail?, field? } body, domain errors
+// with the status of their kind (errors.ts).
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastifySwagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
@@ -10,7 +11,7 @@ import type { ServerContext } from "../context.js";
 import { registerDaemonService } from "../daemon-api/service.js";
 import { type Agent, getAgentByToken } from "../store/resources.js";
 import { authenticateApiToken, type User } from "../store/users.js";
-import { ApiError, type ErrorBody } from "./errors.js";
+import { ApiError, type ErrorBody, httpError } from "./errors.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -98,9 +99,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     let status = 500;
     let body: ErrorBody = { message: "internal server error" };
-    if (error instanceof ApiError) {
-      status = error.statusCode;
-      body = error.body();
+    const known = httpError(error);
+    if (known) {
+      ({ status, body } = known);
     } else if (error.validation) {
       const first = error.validation[0];
       const field =

@@ -1,29 +1,44 @@
-// Errors the API maps to status codes. Services throw these; the Fastify error handler turns them into the
-// one error body every route uses: { message, detail?, field? }.
+// How errors leave over HTTP. Domain errors (../domain-errors.ts) map to a status by their kind, here and
+// nowhere else; ApiError is for what only HTTP knows (401: no or bad credentials). The error handler in
+// app.ts turns both into the one error body every route uses: { message, detail?, field? }. The dashboard's
+// error handler (web/index.ts) reads the same table.
+import { DomainError, type DomainErrorKind } from "../domain-errors.js";
 
 export type ErrorBody = { message: string; detail?: string; field?: string };
 
+/** The status code of each domain error kind (the contract's 400/403/404/409/413). */
+export const STATUS_OF_KIND: Record<DomainErrorKind, number> = {
+  invalid: 400,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+};
+
+/** An HTTP-only failure: the status is the transport's business, not the domain's. */
 export class ApiError extends Error {
+  override name = "ApiError";
+
   constructor(
     readonly statusCode: number,
     message: string,
-    readonly extra: { detail?: string; field?: string } = {},
   ) {
     super(message);
-    this.name = "ApiError";
-  }
-
-  body(): ErrorBody {
-    return { message: this.message, ...this.extra };
   }
 }
 
-export const badRequest = (message: string, extra?: { detail?: string; field?: string }) =>
-  new ApiError(400, message, extra);
 export const unauthorized = (
   message = "authentication required: pass a token as `Authorization: Bearer …`",
 ) => new ApiError(401, message);
-export const forbidden = (message = "you are not allowed to do that") => new ApiError(403, message);
-export const notFound = (what: string) => new ApiError(404, `${what} not found`);
-export const conflict = (message: string, detail?: string) => new ApiError(409, message, { detail });
-export const payloadTooLarge = (message: string) => new ApiError(413, message);
+
+/** Status and body for a DomainError or ApiError; undefined for anything else (the handler decides). */
+export function httpError(error: unknown): { status: number; body: ErrorBody } | undefined {
+  if (error instanceof DomainError) {
+    const body: ErrorBody = { message: error.message };
+    if (error.detail !== undefined) body.detail = error.detail;
+    if (error.field !== undefined) body.field = error.field;
+    return { status: STATUS_OF_KIND[error.kind], body };
+  }
+  if (error instanceof ApiError) return { status: error.statusCode, body: { message: error.message } };
+  return undefined;
+}

@@ -1,6 +1,7 @@
 // Batched reads behind the presenters: for a list of workspaces, builds, templates or versions, every related
 // row (usernames, version names, jobs, daemons, resources, claims) is fetched in a fixed number of queries,
-// never one query per listed item. The presenters (./presenters.ts) then turn the rows into contract JSON.
+// never one query per listed item: each store lookup used here takes a list of ids and runs one query. The
+// presenters (./presenters.ts) then turn the rows into contract JSON. No SQL here: it lives in the store.
 
 import type {
   BuildT,
@@ -16,20 +17,23 @@ import type { ServerContext } from "../context.js";
 import { type PlanConfig, type PresetPoolStatus, poolStatuses, readCyclePlan } from "../prebuilds/status.js";
 import { PREBUILDS_USER_ID } from "../prebuilds/system-user.js";
 import { isActiveVersion } from "../store/active-version.js";
+import { getDaemonNames } from "../store/daemons.js";
 import { getJobs, listJobTimings, type ProvisionerJob } from "../store/jobs.js";
-import { listPresets, type Preset } from "../store/presets.js";
+import { getPresetNames, listPresets, type Preset } from "../store/presets.js";
 import { listResourcesOfJobs } from "../store/resources.js";
 import type { Executor } from "../store/store.js";
 import {
+  countLiveWorkspacesOfTemplates,
+  getTemplatesByIds,
+  getTemplateVersionsByIds,
   getTemplateVersionWorkspaceTags,
   listTemplateVersionParameters,
   listTemplateVersionVariables,
   type Template,
   type TemplateVersion,
-  templateFromRow,
-  templateVersionFromRow,
 } from "../store/templates.js";
-import { getLatestBuilds, type Workspace, type WorkspaceBuild } from "../store/workspaces.js";
+import { getUsernames } from "../store/users.js";
+import { getClaimTimes, getLatestBuilds, type Workspace, type WorkspaceBuild } from "../store/workspaces.js";
 import {
   presentBuild,
   presentBuildWithTimings,
@@ -44,89 +48,10 @@ import {
 const unique = (ids: Iterable<string | null | undefined>): string[] =>
   [...new Set(ids)].filter((id): id is string => typeof id === "string");
 
-// ---- lookups (one query each) ------------------------------------------------------------------------------
-
-async function usernames(db: Executor, ids: Iterable<string>): Promise<Map<string, string>> {
-  const list = unique(ids);
-  if (list.length === 0) return new Map();
-  const rows = await db.selectFrom("users").select(["id", "username"]).where("id", "in", list).execute();
-  return new Map(rows.map((r) => [r.id, r.username]));
-}
-
-async function daemonNames(db: Executor, ids: Iterable<string | null>): Promise<Map<string, string>> {
-  const list = unique(ids);
-  if (list.length === 0) return new Map();
-  const rows = await db
-    .selectFrom("provisioner_daemons")
-    .select(["id", "name"])
-    .where("id", "in", list)
-    .execute();
-  return new Map(rows.map((r) => [r.id, r.name]));
-}
-
-async function versionsById(
-  db: Executor,
-  ids: Iterable<string | null>,
-): Promise<Map<string, TemplateVersion>> {
-  const list = unique(ids);
-  if (list.length === 0) return new Map();
-  const rows = await db.selectFrom("template_versions").selectAll().where("id", "in", list).execute();
-  return new Map(rows.map((r) => [r.id, templateVersionFromRow(r)]));
-}
-
-async function templatesById(db: Executor, ids: Iterable<string>): Promise<Map<string, Template>> {
-  const list = unique(ids);
-  if (list.length === 0) return new Map();
-  const rows = await db.selectFrom("templates").selectAll().where("id", "in", list).execute();
-  return new Map(rows.map((r) => [r.id, templateFromRow(r)]));
-}
-
-async function presetNames(db: Executor, ids: Iterable<string | null>): Promise<Map<string, string>> {
-  const list = unique(ids);
-  if (list.length === 0) return new Map();
-  const rows = await db.selectFrom("presets").select(["id", "name"]).where("id", "in", list).execute();
-  return new Map(rows.map((r) => [r.id, r.name]));
-}
-
-/** When each workspace was claimed (its first CLAIM-stage build), for those that were prebuilds. */
-async function claimTimes(db: Executor, workspaceIds: readonly string[]): Promise<Map<string, Date>> {
-  if (workspaceIds.length === 0) return new Map();
-  const rows = await db
-    .selectFrom("workspace_builds")
-    .select(["workspace_id"])
-    .select((eb) => eb.fn.min("created_at").as("claimed_at"))
-    .where("workspace_id", "in", [...workspaceIds])
-    .where("prebuild_stage", "=", "claim")
-    .groupBy("workspace_id")
-    .execute();
-  return new Map(rows.map((r) => [r.workspace_id, new Date(Number(r.claimed_at))]));
-}
-
-/** Live workspaces of each template owned by users (prebuilds not counted). */
-async function userWorkspaceCounts(
-  db: Executor,
-  templateIds: readonly string[],
-): Promise<Map<string, number>> {
-  if (templateIds.length === 0) return new Map();
-  const rows = await db
-    .selectFrom("workspaces")
-    .select(["template_id"])
-    .select((eb) => eb.fn.countAll<number>().as("n"))
-    .where("template_id", "in", [...templateIds])
-    .where("deleted", "=", 0)
-    .where("owner_id", "<>", PREBUILDS_USER_ID)
-    .groupBy("template_id")
-    .execute();
-  return new Map(rows.map((r) => [r.template_id, Number(r.n)]));
-}
-
 // ---- jobs --------------------------------------------------------------------------------------------------
 
 export async function jobViews(db: Executor, jobs: readonly ProvisionerJob[]): Promise<JobT[]> {
-  const names = await daemonNames(
-    db,
-    jobs.map((j) => j.workerId),
-  );
+  const names = await getDaemonNames(db, unique(jobs.map((j) => j.workerId)));
   return jobs.map((j) => presentJob(j, j.workerId ? (names.get(j.workerId) ?? null) : null));
 }
 
@@ -145,11 +70,8 @@ interface BuildRows {
 async function buildRows(db: Executor, builds: readonly WorkspaceBuild[], extraUsers: string[] = []) {
   const [jobs, versions, users] = await Promise.all([
     getJobs(db, unique(builds.map((b) => b.jobId))),
-    versionsById(
-      db,
-      builds.map((b) => b.templateVersionId),
-    ),
-    usernames(db, [...builds.map((b) => b.initiatorId), ...extraUsers]),
+    getTemplateVersionsByIds(db, unique(builds.map((b) => b.templateVersionId))),
+    getUsernames(db, unique([...builds.map((b) => b.initiatorId), ...extraUsers])),
   ]);
   return { jobs: new Map(jobs.map((j) => [j.id, j])), versions, users } satisfies BuildRows;
 }
@@ -198,9 +120,9 @@ export async function workspaceViews(
   const jobIds = builds.map((b) => b.jobId);
   const [rows, templates, presets, claims, resources] = await Promise.all([
     buildRows(db, builds, ownerIds),
-    templatesById(db, templateIds),
-    presetNames(db, presetIds),
-    claimTimes(db, ids),
+    getTemplatesByIds(db, unique(templateIds)),
+    getPresetNames(db, unique(presetIds)),
+    getClaimTimes(db, ids),
     listResourcesOfJobs(db, jobIds),
   ]);
   const now = ctx.clock.now();
@@ -238,8 +160,9 @@ export async function templateViews(db: Executor, templates: readonly Template[]
   const activeIds = templates.map((t) => t.activeVersionId);
   const templateIds = templates.map((t) => t.id);
   const [versions, counts] = await Promise.all([
-    versionsById(db, activeIds),
-    userWorkspaceCounts(db, templateIds),
+    getTemplateVersionsByIds(db, unique(activeIds)),
+    // Users' workspaces only: prebuilds are not "in use".
+    countLiveWorkspacesOfTemplates(db, templateIds, { excludeOwnerId: PREBUILDS_USER_ID }),
   ]);
   return templates.map((t) =>
     presentTemplate(
@@ -264,10 +187,7 @@ export async function versionSummaryViews(
       db,
       versions.map((v) => v.jobId),
     ).then((list) => jobViews(db, list)),
-    usernames(
-      db,
-      versions.map((v) => v.createdBy),
-    ),
+    getUsernames(db, unique(versions.map((v) => v.createdBy))),
   ]);
   const byId = new Map(jobs.map((j) => [j.id, j]));
   return versions.map((v) => {
@@ -337,4 +257,18 @@ export function presetViews(
       pool: pools.get(p.id),
     }),
   );
+}
+
+/** The presets of one version with their pools (one snapshot read for all of them). */
+export async function presetsWithPoolsView(
+  ctx: ServerContext,
+  plan: PlanConfig,
+  template: Template,
+  version: TemplateVersion,
+): Promise<PresetT[]> {
+  const [presets, pools] = await Promise.all([
+    listPresets(ctx.store.db, { versionIds: [version.id] }),
+    poolsById(ctx, plan),
+  ]);
+  return presetViews(template, version, presets, pools);
 }

@@ -28,6 +28,17 @@ function daemonFromRow(row: Selectable<ProvisionerDaemonsTable>): ProvisionerDae
   };
 }
 
+/** Daemon names by id, in one query (unknown ids are absent). */
+export async function getDaemonNames(db: Executor, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("provisioner_daemons")
+    .select(["id", "name"])
+    .where("id", "in", [...ids])
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
 /** Registers a daemon by name (insert or update); returns its row with a stable id. */
 export async function upsertDaemon(
   db: Executor,

@@ -157,6 +157,17 @@ export async function getPreset(db: Executor, id: string): Promise<Preset | unde
   return (await listPresets(db, { presetIds: [id] }))[0];
 }
 
+/** Preset names by id, in one query. */
+export async function getPresetNames(db: Executor, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("presets")
+    .select(["id", "name"])
+    .where("id", "in", [...ids])
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
 export async function getPresetByName(
   db: Executor,
   versionId: string,

@@ -76,6 +76,20 @@ export async function getTemplateById(db: Executor, id: string): Promise<Templat
   return row ? templateFromRow(row) : undefined;
 }
 
+/** Templates by id (deleted ones included), in one query. */
+export async function getTemplatesByIds(
+  db: Executor,
+  ids: readonly string[],
+): Promise<Map<string, Template>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("templates")
+    .selectAll()
+    .where("id", "in", [...ids])
+    .execute();
+  return new Map(rows.map((r) => [r.id, templateFromRow(r)]));
+}
+
 /** The live (non-deleted) template with this name. */
 export async function getTemplateByName(db: Executor, name: string): Promise<Template | undefined> {
   const row = await db
@@ -160,6 +174,24 @@ export async function countLiveWorkspacesOfTemplate(
   return Number(row.n);
 }
 
+/** countLiveWorkspacesOfTemplate for many templates in one query; templates without any are absent. */
+export async function countLiveWorkspacesOfTemplates(
+  db: Executor,
+  templateIds: readonly string[],
+  options: { excludeOwnerId?: string } = {},
+): Promise<Map<string, number>> {
+  if (templateIds.length === 0) return new Map();
+  let query = db
+    .selectFrom("workspaces")
+    .select(["template_id"])
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("template_id", "in", [...templateIds])
+    .where("deleted", "=", 0);
+  if (options.excludeOwnerId) query = query.where("owner_id", "!=", options.excludeOwnerId);
+  const rows = await query.groupBy("template_id").execute();
+  return new Map(rows.map((r) => [r.template_id, Number(r.n)]));
+}
+
 // ---- versions ------------------------------------------------------------------------------------------
 
 export interface TemplateVersion {
@@ -234,6 +266,20 @@ export async function insertTemplateVersion(
 export async function getTemplateVersion(db: Executor, id: string): Promise<TemplateVersion | undefined> {
   const row = await db.selectFrom("template_versions").selectAll().where("id", "=", id).executeTakeFirst();
   return row ? templateVersionFromRow(row) : undefined;
+}
+
+/** Versions by id, in one query. */
+export async function getTemplateVersionsByIds(
+  db: Executor,
+  ids: readonly string[],
+): Promise<Map<string, TemplateVersion>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("template_versions")
+    .selectAll()
+    .where("id", "in", [...ids])
+    .execute();
+  return new Map(rows.map((r) => [r.id, templateVersionFromRow(r)]));
 }
 
 export async function getTemplateVersionByName(

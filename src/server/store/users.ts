@@ -75,6 +75,17 @@ export async function getUserById(db: Executor, id: string): Promise<User | unde
   return row ? userFromRow(row) : undefined;
 }
 
+/** Usernames by user id, in one query (unknown ids are absent). */
+export async function getUsernames(db: Executor, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("users")
+    .select(["id", "username"])
+    .where("id", "in", [...ids])
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.username]));
+}
+
 /** Case-insensitive. */
 export async function getUserByUsername(db: Executor, username: string): Promise<User | undefined> {
   const row = await db
@@ -185,6 +196,40 @@ export async function authenticateApiToken(
       .execute();
   }
   return userFromRow(row);
+}
+
+/** The token of `userId` with this id (not by name), if any. */
+export async function getApiToken(db: Executor, userId: string, id: string): Promise<ApiToken | undefined> {
+  const r = await db
+    .selectFrom("api_tokens")
+    .select(["id", "user_id", "name", "created_at", "expires_at", "last_used_at"])
+    .where("id", "=", id)
+    .where("user_id", "=", userId)
+    .executeTakeFirst();
+  return r
+    ? {
+        id: r.id,
+        userId: r.user_id,
+        name: r.name,
+        createdAt: toDate(r.created_at),
+        expiresAt: toDateOrNull(r.expires_at),
+        lastUsedAt: toDateOrNull(r.last_used_at),
+      }
+    : undefined;
+}
+
+/** Deletes the user's tokens whose name starts with `namePrefix` and that expired at or before `now`. */
+export async function deleteExpiredApiTokens(
+  db: Executor,
+  userId: string,
+  options: { namePrefix: string; now: Date },
+): Promise<void> {
+  await db
+    .deleteFrom("api_tokens")
+    .where("user_id", "=", userId)
+    .where("name", "like", `${options.namePrefix}%`)
+    .where("expires_at", "<=", toMillis(options.now))
+    .execute();
 }
 
 /** Deletes a token of `userId` by its id or name; true when one was deleted. */

@@ -4,6 +4,7 @@
 // builds started at once on one workspace cannot both commit — the loser gets a unique violation (409).
 import { randomUUID } from "node:crypto";
 import type { Selectable } from "kysely";
+import { jobStatusSql } from "./job-status.js";
 import { toBool, toDate, toMillis } from "./rows.js";
 import type { PrebuildStage, Transition, WorkspaceBuildsTable, WorkspacesTable } from "./schema.js";
 import type { Executor } from "./store.js";
@@ -243,6 +244,41 @@ export async function getLatestBuilds(
     )
     .execute();
   return new Map(rows.map((r) => [r.workspace_id, buildFromRow(r)]));
+}
+
+/** When each workspace was claimed (its first CLAIM-stage build), in one query; never-claimed ones are absent. */
+export async function getClaimTimes(
+  db: Executor,
+  workspaceIds: readonly string[],
+): Promise<Map<string, Date>> {
+  if (workspaceIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("workspace_builds")
+    .select(["workspace_id"])
+    .select((eb) => eb.fn.min("created_at").as("claimed_at"))
+    .where("workspace_id", "in", [...workspaceIds])
+    .where("prebuild_stage", "=", "claim")
+    .groupBy("workspace_id")
+    .execute();
+  return new Map(rows.map((r) => [r.workspace_id, new Date(Number(r.claimed_at))]));
+}
+
+/** The workspace's latest start build whose job succeeded (prebuild stage and creation time), if any. */
+export async function getLatestSuccessfulStart(
+  db: Executor,
+  workspaceId: string,
+): Promise<{ prebuildStage: PrebuildStage; createdAt: Date } | undefined> {
+  const row = await db
+    .selectFrom("workspace_builds as b")
+    .innerJoin("provisioner_jobs as j", "j.id", "b.job_id")
+    .select(["b.prebuild_stage", "b.created_at"])
+    .where("b.workspace_id", "=", workspaceId)
+    .where("b.transition", "=", "start")
+    .where(jobStatusSql("j"), "=", "succeeded")
+    .orderBy("b.build_number", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  return row ? { prebuildStage: row.prebuild_stage, createdAt: new Date(Number(row.created_at)) } : undefined;
 }
 
 /** Newest first. */

@@ -1,17 +1,20 @@
 // Templates: upload an archive, create a version (and the template on first push) with its import job,
-// activate, deprecate, delete. An upload is checked with the same extraction rules a provisioner applies, so
-// a malicious or malformed archive is refused at the door and nothing is stored.
+// activate, deprecate, delete; and the lookups callers share (a template, a version, the active version's
+// presets), which fail with DomainErrors. An upload is checked with the same extraction rules a provisioner
+// applies, so a malicious or malformed archive is refused at the door and nothing is stored.
 import { ArchiveError, DEFAULT_ARCHIVE_LIMITS, planExtraction } from "../../provisionersdk/archive.js";
-import { badRequest, conflict, notFound, payloadTooLarge } from "../api/errors.js";
 import type { ServerContext } from "../context.js";
+import { conflict, invalid, notFound, tooLarge } from "../domain-errors.js";
 import { enqueueJob, notifyJobPosted } from "../jobs/queue.js";
 import { PREBUILDS_USER_ID } from "../prebuilds/system-user.js";
 import { isUniqueViolation } from "../store/errors.js";
 import { getFileMeta, insertFile } from "../store/files.js";
 import { getJob } from "../store/jobs.js";
+import { getPresetByName, type Preset } from "../store/presets.js";
 import {
   countLiveWorkspacesOfTemplate,
   getTemplateByName,
+  getTemplateVersion,
   getTemplateVersionByName,
   insertTemplate,
   insertTemplateVersion,
@@ -39,16 +42,14 @@ export async function uploadTemplateFile(
   settings: TemplateSettings,
 ): Promise<{ hash: string; created: boolean }> {
   if (data.byteLength === 0)
-    throw badRequest("the upload is empty: send a tar archive of the template directory");
+    throw invalid("the upload is empty: send a tar archive of the template directory");
   if (data.byteLength > settings.maxArchiveBytes) {
-    throw payloadTooLarge(
-      `template archive is ${data.byteLength} bytes; the limit is ${settings.maxArchiveBytes}`,
-    );
+    throw tooLarge(`template archive is ${data.byteLength} bytes; the limit is ${settings.maxArchiveBytes}`);
   }
   try {
     planExtraction(data, { ...DEFAULT_ARCHIVE_LIMITS, maxBytes: settings.maxArchiveBytes * 4 });
   } catch (err) {
-    if (err instanceof ArchiveError) throw badRequest(`invalid template archive: ${err.message}`);
+    if (err instanceof ArchiveError) throw invalid(`invalid template archive: ${err.message}`);
     throw err;
   }
   const file = await insertFile(ctx.store.db, { data, createdBy: user.id, now: ctx.clock.now() });
@@ -73,25 +74,23 @@ export async function createTemplateVersion(
 ): Promise<{ template: Template; version: TemplateVersion }> {
   const { store } = ctx;
   if (!TEMPLATE_NAME.test(templateName)) {
-    throw badRequest(
+    throw invalid(
       `invalid template name "${templateName}": use lower-case letters, digits and inner hyphens`,
-      {
-        field: "name",
-      },
+      { field: "name" },
     );
   }
   if (!settings.provisionerTypes.includes(input.provisioner)) {
-    throw badRequest(
+    throw invalid(
       `provisioner "${input.provisioner}" is not available on this server (available: ${settings.provisionerTypes.join(", ")})`,
       { field: "provisioner" },
     );
   }
   const file = await getFileMeta(store.db, { hash: input.fileHash });
   if (!file)
-    throw badRequest(`no uploaded file with hash ${input.fileHash}: upload it first`, { field: "fileHash" });
+    throw invalid(`no uploaded file with hash ${input.fileHash}: upload it first`, { field: "fileHash" });
   const variables: Record<string, string> = {};
   for (const v of input.variables ?? []) {
-    if (v.name in variables) throw badRequest(`variable "${v.name}" is given twice`, { field: "variables" });
+    if (v.name in variables) throw invalid(`variable "${v.name}" is given twice`, { field: "variables" });
     variables[v.name] = v.value;
   }
   for (let attempt = 0; ; attempt++) {
@@ -155,6 +154,45 @@ export async function requireVersion(
   const name = /^\d+$/.test(ref) ? `v${ref}` : ref;
   const version = await getTemplateVersionByName(ctx.store.db, template.id, name);
   if (!version) throw notFound(`version "${ref}" of template "${template.name}"`);
+  return version;
+}
+
+/** The template's active version, if it has one (a template whose first import has not succeeded has none). */
+export async function getActiveVersion(
+  ctx: ServerContext,
+  template: Template,
+): Promise<TemplateVersion | undefined> {
+  return template.activeVersionId ? getTemplateVersion(ctx.store.db, template.activeVersionId) : undefined;
+}
+
+/** A preset of the template's active version by name, with the template and version. */
+export async function requireActivePreset(
+  ctx: ServerContext,
+  templateName: string,
+  presetName: string,
+): Promise<{ template: Template; version: TemplateVersion; preset: Preset }> {
+  const template = await requireTemplate(ctx, templateName);
+  const version = await getActiveVersion(ctx, template);
+  const preset = version ? await getPresetByName(ctx.store.db, version.id, presetName) : undefined;
+  if (!version || !preset)
+    throw notFound(`preset "${presetName}" of the active version of "${templateName}"`);
+  return { template, version, preset };
+}
+
+/** The version by reference (see requireVersion); its import must have succeeded before anything is built. */
+export async function requireImportedVersion(
+  ctx: ServerContext,
+  template: Template,
+  ref: string,
+): Promise<TemplateVersion> {
+  const version = await requireVersion(ctx, template, ref);
+  const job = await getJob(ctx.store.db, version.jobId);
+  if (job?.status !== "succeeded") {
+    throw invalid(
+      `version ${version.name} of "${template.name}" cannot be built: its import ${job?.status ?? "is missing"}`,
+      { field: "templateVersion" },
+    );
+  }
   return version;
 }
 

@@ -4,20 +4,22 @@
 // without a valid session cookie is sent to /login (GET) or refused with 401; a POST must carry the session's
 // CSRF token (see session.ts); "owner" routes answer 403 to members. What a member may see inside a page is
 // decided by the same services as the API (workspaceForUser: another user's workspace is "not found").
+// Errors are mapped in one place, the error handler below: a DomainError gets the status the API gives its
+// kind (api/errors.ts) and its message is shown on the error page.
 import fastifyCookie from "@fastify/cookie";
 import fastifyFormbody from "@fastify/formbody";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "../api/app.js";
-import { ApiError, badRequest, notFound } from "../api/errors.js";
+import { ApiError, httpError } from "../api/errors.js";
 import { streamJobLogs } from "../api/log-stream.js";
-import { requireActivePreset } from "../api/routes/templates.js";
 import type { ServerContext } from "../context.js";
+import { forbidden, invalid, notFound } from "../domain-errors.js";
 import type { PrebuildMetrics } from "../prebuilds/metrics.js";
 import { invalidatePresets, resumePreset, setPaused } from "../prebuilds/operations.js";
 import type { Reconciler } from "../prebuilds/reconciler.js";
 import { getPreset } from "../store/presets.js";
 import { getBuildByNumber } from "../store/workspaces.js";
-import { requireTemplate } from "../templates/service.js";
+import { requireActivePreset, requireTemplate } from "../templates/service.js";
 import { createWorkspace, startBuild, workspaceForUser } from "../workspaces/service.js";
 import { clientScript, htmxScript, stylesheet } from "./assets.js";
 import { type Html, html } from "./html.js";
@@ -123,14 +125,13 @@ function installGuards(web: FastifyInstance, deps: WebDeps): void {
       throw new ApiError(401, "your session has ended: sign in again");
     }
     if (request.method !== "GET" && !sameSecret(str(bodyOf(request)._csrf), session.csrf)) {
-      throw new ApiError(
-        403,
+      throw forbidden(
         "this form is missing its security token (CSRF) or it came from another site; reload the page and try again",
       );
     }
     if (access === "owner" && session.user.role !== "owner") {
       request.webSession = session;
-      throw new ApiError(403, "this page is for owners only");
+      throw forbidden("this page is for owners only");
     }
     request.webSession = session;
   });
@@ -149,9 +150,10 @@ function installGuards(web: FastifyInstance, deps: WebDeps): void {
   web.setErrorHandler(async (error: FastifyError, request, reply) => {
     let status = 500;
     let message = "something went wrong on the server; the error was logged";
-    if (error instanceof ApiError) {
-      status = error.statusCode;
-      message = error.message;
+    const known = httpError(error);
+    if (known) {
+      status = known.status;
+      message = known.body.message;
     } else if (error.validation || (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)) {
       status = error.statusCode ?? 400;
       message = error.message;
@@ -342,7 +344,7 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
     } catch (err) {
       const errors = errorsFrom(err, formFields(model));
       if (!errors) throw err;
-      const status = err instanceof ApiError ? err.statusCode : 400;
+      const status = httpError(err)?.status ?? 400;
       return render(
         request,
         reply,
@@ -376,7 +378,7 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
     const session = sessionFor(request);
     const transition = str(bodyOf(request).transition);
     if (transition !== "start" && transition !== "stop" && transition !== "delete")
-      throw badRequest(`unknown transition "${transition}"`);
+      throw invalid(`unknown transition "${transition}"`);
     const workspace = await workspaceForUser(db, session.user, request.params.id);
     await startBuild(ctx, session.user, workspace.id, transition);
     return reply.redirect(`/workspaces/${encodeURIComponent(workspace.id)}?done=build#logs`, 303);

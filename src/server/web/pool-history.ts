@@ -1,36 +1,18 @@
-// The pool history time series (table `pool_history`, migration 0003): recorded after reconciler cycles, read
-// by the dashboard's charts. Bounded two ways: a preset gets a new row at most every `minIntervalMs` unless its
-// counts changed (then at most every `minChangeIntervalMs`), and rows older than `retentionMs` are pruned on
-// every write. Only a cycle that actually ran (or ran paused) records, so on PostgreSQL only the leader writes.
+// The pool history recorder (table `pool_history`, migration 0003; its queries are store/pool-history.ts):
+// records pool counts after reconciler cycles for the dashboard's charts, from the plan each cycle already
+// made. Bounded two ways: a preset gets a new row at most every `minIntervalMs` unless its counts changed (then
+// at most every `minChangeIntervalMs`), and rows older than `retentionMs` are pruned on every write. Only a
+// cycle that actually ran (or ran paused) records, so on PostgreSQL only the leader writes.
 import type { Logger } from "../logger.js";
 import type { CycleReport } from "../prebuilds/reconciler.js";
 import { type LiveCyclePlan, poolCountsOf } from "../prebuilds/status.js";
-import type { Executor, Store } from "../store/store.js";
-
-export interface PoolHistoryTable {
-  preset_id: string;
-  recorded_at: number;
-  desired: number;
-  running: number;
-  eligible: number;
-  starting: number;
-  expired: number;
-}
-
-// The table is typed here rather than in store/schema.ts: only the dashboard reads or writes it.
-const historyDb = (db: Executor) => db.withTables<{ pool_history: PoolHistoryTable }>();
-
-export interface PoolCountsSample {
-  desired: number;
-  running: number;
-  eligible: number;
-  starting: number;
-  expired: number;
-}
-
-export interface PoolSample extends PoolCountsSample {
-  at: Date;
-}
+import {
+  insertPoolSamples,
+  type PoolCountsSample,
+  type PoolSample,
+  prunePoolHistory,
+} from "../store/pool-history.js";
+import type { Store } from "../store/store.js";
 
 export interface PoolHistoryOptions {
   /** A row per preset at least this often while cycles run (default 60 s). */
@@ -65,64 +47,6 @@ export function shouldRecord(
   if (elapsed < 0) return true; // the clock went backwards: start over rather than go silent
   if (elapsed >= options.minIntervalMs) return true;
   return !sameCounts(last, next) && elapsed >= options.minChangeIntervalMs;
-}
-
-export async function insertPoolSamples(
-  db: Executor,
-  rows: { presetId: string; sample: PoolSample }[],
-): Promise<void> {
-  if (rows.length === 0) return;
-  await historyDb(db)
-    .insertInto("pool_history")
-    .values(
-      rows.map(({ presetId, sample }) => ({
-        preset_id: presetId,
-        recorded_at: sample.at.getTime(),
-        desired: sample.desired,
-        running: sample.running,
-        eligible: sample.eligible,
-        starting: sample.starting,
-        expired: sample.expired,
-      })),
-    )
-    .onConflict((oc) => oc.columns(["preset_id", "recorded_at"]).doNothing())
-    .execute();
-}
-
-export async function prunePoolHistory(db: Executor, before: Date): Promise<number> {
-  const result = await historyDb(db)
-    .deleteFrom("pool_history")
-    .where("recorded_at", "<", before.getTime())
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
-}
-
-/** Samples of the given presets since `since`, oldest first, in one query. */
-export async function readPoolHistory(
-  db: Executor,
-  presetIds: readonly string[],
-  since: Date,
-): Promise<Map<string, PoolSample[]>> {
-  const out = new Map<string, PoolSample[]>(presetIds.map((id) => [id, []]));
-  if (presetIds.length === 0) return out;
-  const rows = await historyDb(db)
-    .selectFrom("pool_history")
-    .selectAll()
-    .where("preset_id", "in", [...presetIds])
-    .where("recorded_at", ">=", since.getTime())
-    .orderBy("recorded_at")
-    .execute();
-  for (const r of rows) {
-    out.get(r.preset_id)?.push({
-      at: new Date(Number(r.recorded_at)),
-      desired: r.desired,
-      running: r.running,
-      eligible: r.eligible,
-      starting: r.starting,
-      expired: r.expired,
-    });
-  }
-  return out;
 }
 
 /**

@@ -14,6 +14,8 @@ import {
   authenticateApiToken,
   createApiToken,
   deleteApiToken,
+  deleteExpiredApiTokens,
+  getApiToken,
   getUserByUsername,
   type User,
 } from "../store/users.js";
@@ -66,12 +68,7 @@ export async function checkCredentials(
 /** Creates the session token (and removes the user's expired session tokens). */
 export async function openSession(ctx: ServerContext, user: User): Promise<string> {
   const now = ctx.clock.now();
-  await ctx.store.db
-    .deleteFrom("api_tokens")
-    .where("user_id", "=", user.id)
-    .where("name", "like", `${SESSION_TOKEN_PREFIX}%`)
-    .where("expires_at", "<=", now.getTime())
-    .execute();
+  await deleteExpiredApiTokens(ctx.store.db, user.id, { namePrefix: SESSION_TOKEN_PREFIX, now });
   const { token } = await createApiToken(ctx.store.db, {
     userId: user.id,
     name: `${SESSION_TOKEN_PREFIX}${randomBytes(6).toString("hex")}`,
@@ -84,13 +81,8 @@ export async function openSession(ctx: ServerContext, user: User): Promise<strin
 /** Deletes the session's token, if it is a session token of that user. */
 export async function closeSession(ctx: ServerContext, user: User, sessionToken: string): Promise<void> {
   const id = sessionToken.split("-")[0] ?? "";
-  const row = await ctx.store.db
-    .selectFrom("api_tokens")
-    .select(["name"])
-    .where("id", "=", id)
-    .where("user_id", "=", user.id)
-    .executeTakeFirst();
-  if (row?.name.startsWith(SESSION_TOKEN_PREFIX)) await deleteApiToken(ctx.store.db, user.id, id);
+  const token = await getApiToken(ctx.store.db, user.id, id);
+  if (token?.name.startsWith(SESSION_TOKEN_PREFIX)) await deleteApiToken(ctx.store.db, user.id, id);
 }
 
 export interface Session {

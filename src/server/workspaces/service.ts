@@ -1,17 +1,19 @@
-// Workspace lifecycle: create (claiming a prebuild when one is ready), start/stop/delete builds, and the
-// prebuild executor the reconciler drives. Every change that spans rows (workspace + build + job) is one
-// transaction; daemons are told about new jobs only after it commits.
+// Workspace lifecycle: create (claiming a prebuild when one is ready), start/stop/delete builds, who may see a
+// workspace or its jobs, and the prebuild executor the reconciler drives. Every change that spans rows
+// (workspace + build + job) is one transaction; daemons are told about new jobs only after it commits.
+// Failures are DomainErrors (../domain-errors.ts); the API and the dashboard choose the status codes.
 import { randomBytes } from "node:crypto";
 import type { DeleteReason } from "../../planning/plan.js";
-import { ApiError, badRequest, conflict, forbidden, notFound } from "../api/errors.js";
 import type { ServerContext } from "../context.js";
+import { conflict, DomainError, forbidden, invalid, notFound } from "../domain-errors.js";
 import { cancelJob, enqueueJob, notifyJobPosted } from "../jobs/queue.js";
 import { claimPrebuild, findMatchingPreset, lockUnclaimedPrebuild } from "../prebuilds/claim.js";
 import { selectPendingPrebuildJobs } from "../prebuilds/queries.js";
+import type { PrebuildExecutor } from "../prebuilds/reconciler.js";
 import { PREBUILDS_USER_ID } from "../prebuilds/system-user.js";
 import { isActiveVersion } from "../store/active-version.js";
 import { isUniqueViolation } from "../store/errors.js";
-import type { ProvisionerJob } from "../store/jobs.js";
+import { getJob, type ProvisionerJob } from "../store/jobs.js";
 import { getPreset, getPresetByName, type Preset } from "../store/presets.js";
 import type { Transition } from "../store/schema.js";
 import type { Executor } from "../store/store.js";
@@ -26,6 +28,7 @@ import {
 } from "../store/templates.js";
 import type { User } from "../store/users.js";
 import {
+  getBuildByJobId,
   getBuildParameters,
   getLatestBuild,
   getWorkspace,
@@ -85,20 +88,29 @@ function definitionOf(p: TemplateParameter): ParameterDefinition {
   };
 }
 
+/** The build's parameter values by name; throws ParameterValidationError for a value that does not fit. */
+function resolveValues(
+  parameters: TemplateParameter[],
+  input: Omit<ResolveInput, "parameters">,
+): Record<string, string> {
+  const values = resolveParameterValues({ parameters: parameters.map(definitionOf), ...input });
+  return Object.fromEntries(values.map((v) => [v.name, v.value]));
+}
+
+/** resolveValues for a user's request: a misfit is the caller's invalid input, naming the parameter. */
 function resolveOrThrow(parameters: TemplateParameter[], input: Omit<ResolveInput, "parameters">) {
   try {
-    const values = resolveParameterValues({ parameters: parameters.map(definitionOf), ...input });
-    return Object.fromEntries(values.map((v) => [v.name, v.value]));
+    return resolveValues(parameters, input);
   } catch (err) {
-    if (err instanceof ParameterValidationError) throw badRequest(err.message, { field: err.parameter });
+    if (err instanceof ParameterValidationError) throw invalid(err.message, { field: err.parameter });
     throw err;
   }
 }
 
-/** The template's active version, or a 400 saying why a workspace cannot be built from it. */
+/** The template's active version, or an `invalid` error saying why a workspace cannot be built from it. */
 async function activeVersionOf(db: Executor, template: Template): Promise<TemplateVersion> {
   if (template.deprecated) {
-    throw badRequest(`template "${template.name}" is deprecated: ${template.deprecated}`, {
+    throw invalid(`template "${template.name}" is deprecated: ${template.deprecated}`, {
       field: "template",
     });
   }
@@ -106,7 +118,7 @@ async function activeVersionOf(db: Executor, template: Template): Promise<Templa
     ? await getTemplateVersion(db, template.activeVersionId)
     : undefined;
   if (!version) {
-    throw badRequest(
+    throw invalid(
       `template "${template.name}" has no active version yet (its first import has not succeeded)`,
       {
         field: "template",
@@ -165,7 +177,7 @@ export async function createWorkspace(
 ): Promise<CreatedWorkspace> {
   const { store } = ctx;
   if (!WORKSPACE_NAME.test(request.name)) {
-    throw badRequest(
+    throw invalid(
       `invalid workspace name "${request.name}": use letters, digits and hyphens (not at either end), at most 32 characters`,
       { field: "name" },
     );
@@ -177,7 +189,7 @@ export async function createWorkspace(
     ? await getTemplateVersion(store.db, request.templateVersionId)
     : undefined;
   if (chosen && chosen.templateId !== template.id) {
-    throw badRequest(`version ${chosen.name} is not a version of "${template.name}"`, {
+    throw invalid(`version ${chosen.name} is not a version of "${template.name}"`, {
       field: "templateVersion",
     });
   }
@@ -187,12 +199,10 @@ export async function createWorkspace(
   if (request.preset) {
     preset = await getPresetByName(store.db, version.id, request.preset);
     if (!preset) {
-      throw new ApiError(
-        404,
+      throw new DomainError(
+        "not_found",
         `preset "${request.preset}" not found in the active version of "${template.name}"`,
-        {
-          field: "preset",
-        },
+        { field: "preset" },
       );
     }
   } else if (request.parameters && Object.keys(request.parameters).length > 0) {
@@ -271,6 +281,21 @@ export async function workspaceForUser(db: Executor, user: User, workspaceId: st
   return workspace;
 }
 
+/**
+ * The job if `user` may see it: a template import's job is visible to every user (templates are), a workspace
+ * build's job to owners and the workspace's owner; another user's build job is "not found", like its workspace.
+ */
+export async function jobForUser(db: Executor, user: User, jobId: string): Promise<ProvisionerJob> {
+  const job = await getJob(db, jobId);
+  if (!job) throw notFound(`job ${jobId}`);
+  if (job.type === "workspace_build" && user.role !== "owner") {
+    const build = await getBuildByJobId(db, job.id);
+    const workspace = build ? await getWorkspace(db, build.workspaceId) : undefined;
+    if (workspace?.ownerId !== user.id) throw notFound(`job ${jobId}`);
+  }
+  return job;
+}
+
 /** Starts a start, stop or delete build on the latest build's version, carrying its state and parameters. */
 export async function startBuild(
   ctx: ServerContext,
@@ -291,12 +316,8 @@ export async function startBuild(
     result = await store.transaction(async (tx) => {
       const latest = await getLatestBuild(tx, workspace.id);
       if (!latest) throw conflict(`workspace "${workspace.name}" has no builds`);
-      const latestJob = await tx
-        .selectFrom("provisioner_jobs")
-        .select(["completed_at"])
-        .where("id", "=", latest.jobId)
-        .executeTakeFirst();
-      if (latestJob && latestJob.completed_at === null) {
+      const latestJob = await getJob(tx, latest.jobId);
+      if (latestJob && latestJob.completedAt === null) {
         throw conflict(
           `workspace "${workspace.name}" has a build in progress (#${latest.buildNumber}); wait or cancel it`,
         );
@@ -305,7 +326,7 @@ export async function startBuild(
       const version = await getTemplateVersion(tx, versionId);
       if (!version) throw notFound(`template version ${versionId}`);
       if (version.templateId !== workspace.templateId) {
-        throw badRequest(`version ${version.name} is not a version of this workspace's template`, {
+        throw invalid(`version ${version.name} is not a version of this workspace's template`, {
           field: "templateVersion",
         });
       }
@@ -334,7 +355,7 @@ export async function startBuild(
 }
 
 /** The reconciler's hands: create and delete prebuilds, cancel outdated pending ones. */
-export function createPrebuildExecutor(ctx: ServerContext) {
+export function createPrebuildExecutor(ctx: ServerContext): PrebuildExecutor {
   const { store } = ctx;
   return {
     async createPrebuilds(presetId: string, count: number): Promise<{ created: number; invalid?: string }> {
@@ -346,9 +367,13 @@ export function createPrebuildExecutor(ctx: ServerContext) {
       const definitions = await listTemplateVersionParameters(store.db, version.id);
       let values: Record<string, string>;
       try {
-        values = resolveOrThrow(definitions, { preset: preset.parameters });
+        values = resolveValues(definitions, { preset: preset.parameters });
       } catch (err) {
-        return { created: 0, invalid: (err as Error).message };
+        // Only a preset value that does not fit its parameter makes the preset `validation_failed` (persisted,
+        // until a new version or resume-preset). Anything else (the database, a bug) propagates: the
+        // reconciler reports it as this cycle's error and the next cycle tries again.
+        if (err instanceof ParameterValidationError) return { created: 0, invalid: err.message };
+        throw err;
       }
       let created = 0;
       for (let i = 0; i < count; i++) {

@@ -13,6 +13,7 @@ import { streamAgentEvents } from "../../agents/events-stream.js";
 import { ownerOfBuild } from "../../agents/owner.js";
 import { decideLifecycleReport, effectiveConnectionTimeoutSeconds } from "../../agents/rules.js";
 import type { ServerContext } from "../../context.js";
+import { conflict, notFound } from "../../domain-errors.js";
 import {
   appendAgentLogs,
   markAgentConnected,
@@ -24,8 +25,8 @@ import { getBuildByJobId, getLatestBuild, getWorkspace } from "../../store/works
 import { notifyWorkspace } from "../../workspaces/build-results.js";
 import { workspaceForUser } from "../../workspaces/service.js";
 import type { App } from "../app.js";
-import { conflict, notFound, unauthorized } from "../errors.js";
-import type { ApiDeps } from "../routes.js";
+import type { ApiDeps } from "../deps.js";
+import { unauthorized } from "../errors.js";
 import { callerOf } from "./caller.js";
 
 export interface AgentRouteOptions {

@@ -2,38 +2,23 @@
 // workspace's owner and to owners; a template import's job to every user (templates are visible to all).
 import type { FastifyRequest } from "fastify";
 import { routes } from "../../../contract/api.js";
-import type { ServerContext } from "../../context.js";
+import { conflict, forbidden, invalid, notFound } from "../../domain-errors.js";
 import { cancelJob, JobStateError } from "../../jobs/queue.js";
-import { getJob, listJobLogs, type ProvisionerJob } from "../../store/jobs.js";
-import type { User } from "../../store/users.js";
-import { getBuildByJobId, getWorkspace } from "../../store/workspaces.js";
+import { getJob, listJobLogs } from "../../store/jobs.js";
+import { jobForUser } from "../../workspaces/service.js";
 import type { App } from "../app.js";
-import { badRequest, conflict, forbidden, notFound } from "../errors.js";
+import type { ApiDeps } from "../deps.js";
 import { type LogStreamOptions, streamJobLogs } from "../log-stream.js";
 import { presentJobLog } from "../presenters.js";
-import type { ApiDeps } from "../routes.js";
 import { jobView } from "../views.js";
 import { callerOf, isOwner } from "./caller.js";
-
-/** The job if `user` may see it; another user's build job is reported as not found (like the workspace). */
-export async function jobForUser(ctx: ServerContext, user: User, jobId: string): Promise<ProvisionerJob> {
-  const db = ctx.store.db;
-  const job = await getJob(db, jobId);
-  if (!job) throw notFound(`job ${jobId}`);
-  if (job.type === "workspace_build" && !isOwner(user)) {
-    const build = await getBuildByJobId(db, job.id);
-    const workspace = build ? await getWorkspace(db, build.workspaceId) : undefined;
-    if (workspace?.ownerId !== user.id) throw notFound(`job ${jobId}`);
-  }
-  return job;
-}
 
 /** Where to resume: `Last-Event-ID` (set by a reconnecting SSE client) wins over `?after=`. */
 function resumeAfter(request: FastifyRequest, after: number | undefined): number {
   const header = request.headers["last-event-id"];
   if (typeof header === "string" && header.trim() !== "") {
     if (!/^\d+$/.test(header.trim())) {
-      throw badRequest(`Last-Event-ID must be a log id (a non-negative integer), got "${header}"`, {
+      throw invalid(`Last-Event-ID must be a log id (a non-negative integer), got "${header}"`, {
         field: "Last-Event-ID",
       });
     }
@@ -51,13 +36,13 @@ export function registerJobRoutes(app: App, deps: ApiDeps, streamOptions: LogStr
 
   app.route({
     ...routes.getJob,
-    handler: async (request) => jobView(db, await jobForUser(ctx, callerOf(request), request.params.id)),
+    handler: async (request) => jobView(db, await jobForUser(db, callerOf(request), request.params.id)),
   });
 
   app.route({
     ...routes.getJobLogs,
     handler: async (request, reply) => {
-      const job = await jobForUser(ctx, callerOf(request), request.params.id);
+      const job = await jobForUser(db, callerOf(request), request.params.id);
       const after = resumeAfter(request, request.query.after);
       if (!wantsStream(request, request.query.follow)) {
         return (await listJobLogs(db, job.id, { afterId: after })).map(presentJobLog);
@@ -72,7 +57,7 @@ export function registerJobRoutes(app: App, deps: ApiDeps, streamOptions: LogStr
     ...routes.cancelJob,
     handler: async (request, reply) => {
       const user = callerOf(request);
-      const job = await jobForUser(ctx, user, request.params.id);
+      const job = await jobForUser(db, user, request.params.id);
       if (job.type === "template_version_import" && !isOwner(user)) {
         throw forbidden("only owners may cancel a template import");
       }

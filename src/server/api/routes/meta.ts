@@ -3,7 +3,7 @@
 import { routes } from "../../../contract/api.js";
 import { version } from "../../../version.js";
 import type { App } from "../app.js";
-import type { ApiDeps } from "../routes.js";
+import type { ApiDeps } from "../deps.js";
 
 export function registerMetaRoutes(app: App, { ctx, registry }: ApiDeps): void {
   app.route({ ...routes.healthz, handler: async () => ({ status: "ok" as const }) });

@@ -3,16 +3,15 @@
 
 import { routes } from "../../../contract/api.js";
 import { presetPlanToJson } from "../../../planning/snapshot-format.js";
+import { notFound } from "../../domain-errors.js";
 import { invalidatePresets, resumePreset, setPaused } from "../../prebuilds/operations.js";
 import { poolStatuses, readCyclePlan } from "../../prebuilds/status.js";
 import { getPreset } from "../../store/presets.js";
 import { getTemplateVersion } from "../../store/templates.js";
-import { requireTemplate } from "../../templates/service.js";
+import { requireActivePreset, requireTemplate } from "../../templates/service.js";
 import type { App } from "../app.js";
-import { notFound } from "../errors.js";
-import type { ApiDeps } from "../routes.js";
+import type { ApiDeps } from "../deps.js";
 import { poolsById, presetViews } from "../views.js";
-import { requireActivePreset } from "./templates.js";
 
 export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
   const { ctx } = deps;

@@ -1,22 +1,18 @@
 // Template archives, templates, versions and presets (with their live prebuild pools).
 
-import { type PresetT, routes } from "../../../contract/api.js";
-import type { ServerContext } from "../../context.js";
-import { getJob } from "../../store/jobs.js";
-import { getPresetByName, listPresets } from "../../store/presets.js";
+import { routes } from "../../../contract/api.js";
+import { invalid } from "../../domain-errors.js";
 import {
-  getTemplateVersion,
   listTemplates,
   listTemplateVersionParameters,
   listTemplateVersions,
   listTemplateVersionVariables,
-  type Template,
-  type TemplateVersion,
 } from "../../store/templates.js";
 import {
   activateVersion,
   createTemplateVersion,
   deleteTemplate,
+  getActiveVersion,
   requireTemplate,
   requireVersion,
   setDeprecation,
@@ -24,12 +20,10 @@ import {
   uploadTemplateFile,
 } from "../../templates/service.js";
 import type { App } from "../app.js";
-import { badRequest, notFound } from "../errors.js";
+import type { ApiDeps } from "../deps.js";
 import { presentParameter, presentVariable } from "../presenters.js";
-import type { ApiDeps } from "../routes.js";
 import {
-  poolsById,
-  presetViews,
+  presetsWithPoolsView,
   templateView,
   templateViews,
   versionSummaryViews,
@@ -37,26 +31,9 @@ import {
 } from "../views.js";
 import { callerOf } from "./caller.js";
 
-/** The presets of one version with their pools (one snapshot read for all of them). */
-export async function presetsOf(
-  deps: ApiDeps,
-  template: Template,
-  version: TemplateVersion,
-): Promise<PresetT[]> {
-  const [presets, pools] = await Promise.all([
-    listPresets(deps.ctx.store.db, { versionIds: [version.id] }),
-    poolsById(deps.ctx, deps.reconciler().planConfig),
-  ]);
-  return presetViews(template, version, presets, pools);
-}
-
-async function activeVersion(ctx: ServerContext, template: Template): Promise<TemplateVersion | undefined> {
-  return template.activeVersionId ? getTemplateVersion(ctx.store.db, template.activeVersionId) : undefined;
-}
-
 function uploadBytes(body: unknown): Uint8Array {
   if (body instanceof Uint8Array) return body;
-  throw badRequest("send the template archive as the raw request body with Content-Type: application/x-tar");
+  throw invalid("send the template archive as the raw request body with Content-Type: application/x-tar");
 }
 
 export function registerTemplateRoutes(app: App, deps: ApiDeps): void {
@@ -89,13 +66,13 @@ export function registerTemplateRoutes(app: App, deps: ApiDeps): void {
       const [json, versions, active] = await Promise.all([
         templateView(db, template),
         listTemplateVersions(db, template.id),
-        activeVersion(ctx, template),
+        getActiveVersion(ctx, template),
       ]);
       const [summaries, parameters, variables, presets] = await Promise.all([
         versionSummaryViews(db, template, versions),
         active ? listTemplateVersionParameters(db, active.id) : [],
         active ? listTemplateVersionVariables(db, active.id) : [],
-        active ? presetsOf(deps, template, active) : [],
+        active ? presetsWithPoolsView(ctx, deps.reconciler().planConfig, template, active) : [],
       ]);
       return {
         ...json,
@@ -133,7 +110,7 @@ export function registerTemplateRoutes(app: App, deps: ApiDeps): void {
       const body = request.body;
       if (body.tags && Object.keys(body.tags).length > 0) {
         // Builds would have to inherit the tags too; until versions store them, refuse rather than half-apply.
-        throw badRequest("provisioner tags on template versions are not supported yet", { field: "tags" });
+        throw invalid("provisioner tags on template versions are not supported yet", { field: "tags" });
       }
       const { template, version } = await createTemplateVersion(
         ctx,
@@ -180,38 +157,9 @@ export function registerTemplateRoutes(app: App, deps: ApiDeps): void {
     handler: async (request) => {
       const template = await requireTemplate(ctx, request.params.name);
       const ref = request.query.version;
-      const version = ref ? await requireVersion(ctx, template, ref) : await activeVersion(ctx, template);
+      const version = ref ? await requireVersion(ctx, template, ref) : await getActiveVersion(ctx, template);
       if (!version) return [];
-      return presetsOf(deps, template, version);
+      return presetsWithPoolsView(ctx, deps.reconciler().planConfig, template, version);
     },
   });
-}
-
-/** A preset of the template's active version by name, or 404. */
-export async function requireActivePreset(ctx: ServerContext, templateName: string, presetName: string) {
-  const template = await requireTemplate(ctx, templateName);
-  const version = await activeVersion(ctx, template);
-  const preset = version ? await getPresetByName(ctx.store.db, version.id, presetName) : undefined;
-  if (!version || !preset)
-    throw notFound(`preset "${presetName}" of the active version of "${templateName}"`);
-  return { template, version, preset };
-}
-
-/** The version's import must have succeeded before workspaces are built from it. */
-export async function requireImportedVersion(
-  ctx: ServerContext,
-  template: Template,
-  ref: string,
-): Promise<TemplateVersion> {
-  const version = await requireVersion(ctx, template, ref);
-  const job = await getJob(ctx.store.db, version.jobId);
-  if (job?.status !== "succeeded") {
-    throw badRequest(
-      `version ${version.name} of "${template.name}" cannot be built: its import ${job?.status ?? "is missing"}`,
-      {
-        field: "templateVersion",
-      },
-    );
-  }
-  return version;
 }

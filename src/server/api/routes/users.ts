@@ -3,12 +3,13 @@
 import { randomBytes } from "node:crypto";
 import { routes } from "../../../contract/api.js";
 import { hashPassword, verifyPassword } from "../../auth/passwords.js";
+import { conflict } from "../../domain-errors.js";
 import { isUniqueViolation } from "../../store/errors.js";
 import { createApiToken, getUserByUsername, insertUser, listUsers } from "../../store/users.js";
 import type { App } from "../app.js";
-import { ApiError, conflict } from "../errors.js";
+import type { ApiDeps } from "../deps.js";
+import { ApiError } from "../errors.js";
 import { presentUser } from "../presenters.js";
-import type { ApiDeps } from "../routes.js";
 import { callerOf } from "./caller.js";
 
 /** Lifetime of a token handed out by POST /users/login (tokens created explicitly choose their own). */

@@ -4,6 +4,7 @@
 import { performance } from "node:perf_hooks";
 import { routes } from "../../../contract/api.js";
 import type { ServerContext } from "../../context.js";
+import { forbidden, invalid, notFound } from "../../domain-errors.js";
 import { PREBUILDS_USER_ID } from "../../prebuilds/system-user.js";
 import { getPreset } from "../../store/presets.js";
 import { listResourcesOfJobs } from "../../store/resources.js";
@@ -19,15 +20,13 @@ import {
   listWorkspaces,
   type WorkspaceBuild,
 } from "../../store/workspaces.js";
-import { requireTemplate } from "../../templates/service.js";
+import { requireImportedVersion, requireTemplate } from "../../templates/service.js";
 import { createWorkspace, startBuild, workspaceForUser } from "../../workspaces/service.js";
 import type { App } from "../app.js";
-import { badRequest, forbidden, notFound } from "../errors.js";
+import type { ApiDeps } from "../deps.js";
 import { presentAgent } from "../presenters.js";
-import type { ApiDeps } from "../routes.js";
 import { buildViews, buildWithTimingsView, workspaceView, workspaceViews } from "../views.js";
 import { callerOf, isOwner } from "./caller.js";
-import { requireImportedVersion } from "./templates.js";
 
 /** A username or `me`; members may only name themselves (`onOther`: 403 or 404 for anyone else). */
 async function resolveOwner(
@@ -45,7 +44,7 @@ async function resolveOwner(
   const user = await getUserByUsername(ctx.store.db, name);
   if (!user)
     throw onOther === "forbidden"
-      ? badRequest(`no user named "${name}"`, { field: "owner" })
+      ? invalid(`no user named "${name}"`, { field: "owner" })
       : notFound(`user "${name}"`);
   return user;
 }
@@ -68,7 +67,7 @@ export function registerWorkspaceRoutes(app: App, deps: ApiDeps): void {
       const body = request.body;
       const owner = body.owner ? await resolveOwner(ctx, caller, body.owner, "forbidden") : caller;
       if (owner.id === PREBUILDS_USER_ID)
-        throw badRequest("workspaces cannot be created for the prebuilds user", { field: "owner" });
+        throw invalid("workspaces cannot be created for the prebuilds user", { field: "owner" });
       let templateVersionId: string | undefined;
       if (body.templateVersion) {
         const template = await requireTemplate(ctx, body.template);
@@ -102,11 +101,11 @@ export function registerWorkspaceRoutes(app: App, deps: ApiDeps): void {
       if ((q.all || q.prebuilds) && !isOwner(caller))
         throw forbidden("only owners may list other users' workspaces");
       if (q.prebuilds && !q.all)
-        throw badRequest("`prebuilds` only applies together with `all`", { field: "prebuilds" });
+        throw invalid("`prebuilds` only applies together with `all`", { field: "prebuilds" });
       let templateId: string | undefined;
       if (q.template) {
         const template = await getTemplateByName(db, q.template);
-        if (!template) throw badRequest(`no template named "${q.template}"`, { field: "template" });
+        if (!template) throw invalid(`no template named "${q.template}"`, { field: "template" });
         templateId = template.id;
       }
       const filter = q.all

@@ -1,9 +1,9 @@
 // The create-workspace form: template, then a preset or parameter values. Validation is the API's own
 // (createWorkspace): its errors carry the offending field, shown next to that field. Each preset says whether a
 // ready prebuild is waiting (then the workspace is claimed instantly) or it will be built from scratch.
-import { ApiError } from "../../api/errors.js";
 import { poolsById } from "../../api/views.js";
 import type { ServerContext } from "../../context.js";
+import { DomainError } from "../../domain-errors.js";
 import type { PlanConfig } from "../../prebuilds/status.js";
 import { listPresets, type Preset } from "../../store/presets.js";
 import {
@@ -42,12 +42,12 @@ export function parseCreateForm(body: Record<string, unknown>): CreateInput {
   return { template: text("template"), name: text("name"), preset: text("preset"), parameters };
 }
 
-/** Where an API error belongs on the form. */
+/** Where a domain error belongs on the form (a conflict is the name's: it is taken); undefined for others. */
 export function errorsFrom(err: unknown, knownFields: ReadonlySet<string>): FormErrors | undefined {
-  if (!(err instanceof ApiError)) return undefined;
-  const field = err.extra.field;
+  if (!(err instanceof DomainError)) return undefined;
+  const field = err.field;
   if (field && knownFields.has(field)) return { [field]: err.message };
-  if (err.statusCode === 409) return { name: err.message };
+  if (err.kind === "conflict") return { name: err.message };
   return { "": err.message };
 }
 

@@ -13,11 +13,11 @@ import {
   poolStatuses,
   readCyclePlan,
 } from "../../prebuilds/status.js";
+import { type PoolSample, readPoolHistory } from "../../store/pool-history.js";
 import { listPresets, type Preset } from "../../store/presets.js";
 import { historyChart, poolBar } from "../charts.js";
 import { type Html, html } from "../html.js";
 import { badge, formatDuration, time } from "../layout.js";
-import { type PoolSample, readPoolHistory } from "../pool-history.js";
 
 export const HISTORY_WINDOW_MS = 3 * 3_600_000;
 const HIT_RATE_WINDOW_MS = 3_600_000;

@@ -24,16 +24,17 @@ module.exports = {
       name: "cli-not-to-server-statically",
       severity: "error",
       comment:
-        "Only `server`, `demo` and `provisioner start` load the server, lazily, so other commands start fast.",
+        "Only `server` and `demo` load the server, lazily with import(), so other commands start fast; its types come through `typeof import()`, which loads nothing.",
       from: { path: "^src/cli/" },
-      to: { path: "^src/server/", dependencyTypesNot: ["dynamic-import"] },
+      to: { path: "^src/server/", dependencyTypesNot: ["dynamic-import", "type-import"] },
     },
     {
       name: "server-to-agent-only-for-the-bundle",
       severity: "error",
-      comment: "The server serves the agent's bundle; nothing else of the agent belongs in it.",
-      from: { path: "^src/server/", pathNot: "^src/server/agents/bundle-route\\.ts$" },
-      to: { path: "^src/agent/" },
+      comment:
+        "The server serves the agent's bundle and its bootstrap script to workspace hosts; nothing else of the agent belongs in it.",
+      from: { path: "^src/server/" },
+      to: { path: "^src/agent/", pathNot: "^src/agent/(bundle|bootstrap)\\.ts$" },
     },
   ],
   options: {

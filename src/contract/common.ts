@@ -1,6 +1,8 @@
 // Shared building blocks of the HTTP API contract (ARCHITECTURE §6): the error body, timestamps, enums.
 // JSON field names here are a public contract: scripts rely on them. Add fields, never rename or remove.
+
 import { type TLiteral, type TSchema, type TUnion, Type } from "@sinclair/typebox";
+import { PRESET_STATUSES } from "../planning/plan.js";
 
 /** Every non-2xx answer carries this body. `field` names the offending input field when there is one. */
 export const ErrorBody = Type.Object(
@@ -36,7 +38,7 @@ export const JobStatus = StringEnum(["pending", "running", "succeeded", "failed"
 export const Provisioner = StringEnum(["echo", "terraform"], "Provisioner type of a template version");
 export const Transition = StringEnum(["start", "stop", "delete"]);
 export const Role = StringEnum(["owner", "member"], "owner = administrator");
-export const PresetStatus = StringEnum(["healthy", "hard_limited", "validation_failed"]);
+export const PresetStatus = StringEnum(PRESET_STATUSES);
 export const AgentLifecycleState = StringEnum([
   "created",
   "starting",

@@ -10,6 +10,7 @@ import { type Clock, systemClock } from "../clock.js";
 import { maxTemplateArchiveBytes } from "../contract/api.js";
 import { createDaemonClient } from "../provisionerd/api.js";
 import { ProvisionerDaemon } from "../provisionerd/daemon.js";
+import { hostProvisioners } from "../provisionerd/hosted-provisioners.js";
 import { availableProvisionerTypes, type ProvisionerTypeOptions } from "../provisioners/registry.js";
 import { parseAddress } from "../provisionersdk/address.js";
 import { version } from "../version.js";
@@ -22,7 +23,6 @@ import { PrebuildMetrics } from "./prebuilds/metrics.js";
 import { requestReconcile } from "./prebuilds/operations.js";
 import { Reconciler } from "./prebuilds/reconciler.js";
 import type { ReconcilerSettings } from "./prebuilds/settings.js";
-import { hostProvisioners } from "./provisioners-host.js";
 import { openStore, type Store, storeLocation } from "./store/store.js";
 import { createApiToken, getUserByUsername, insertUser, listUsers } from "./store/users.js";
 import { registerWeb } from "./web/index.js";
@@ -47,8 +47,9 @@ export interface ServerOptions {
   provisionerOptions?: ProvisionerTypeOptions;
   reconcileIntervalMs: number;
   reconcilerSettings?: Partial<ReconcilerSettings>;
-  /** Hard limit of consecutive failed prebuild builds (0 disables). */
+  /** A running job without a heartbeat for this long is failed as hung (default 5 min, as Coder). */
   jobHungTimeoutMs?: number;
+  /** A job nobody acquired for this long is failed (default 30 min). */
   jobPendingTimeoutMs?: number;
   reaperIntervalMs?: number;
   /** `--dev`: create an admin user, print its token and write it to <data-dir>/admin-token. */

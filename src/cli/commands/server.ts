@@ -3,10 +3,14 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import type { RunningServer, ServerOptions } from "../../server/server.js";
 import { CliError } from "../errors.js";
 import { buildTemplateArchive } from "../template-archive.js";
 import { collect, parseDurationFlag, parseKeyValues } from "./shared.js";
+
+// The server module is loaded only when the command runs (import() below); its types come along at no cost.
+type ServerModule = typeof import("../../server/server.js");
+type ServerOptions = Parameters<ServerModule["startServer"]>[0];
+type RunningServer = Awaited<ReturnType<ServerModule["startServer"]>>;
 
 interface ServerFlags {
   dataDir: string;

@@ -9,9 +9,13 @@
 // (queries.ts: `claimOldestPrebuild` for the statements and the race analysis) and records a hit or a miss as a
 // prebuild event in the same transaction, so the metrics count what committed. If the caller's transaction
 // rolls back, the claim and its event roll back with it.
-import { sql } from "kysely";
 import type { Dialect, Executor } from "../store/store.js";
-import { claimOldestPrebuild, insertPrebuildEvent, lockUnclaimedPrebuildRow } from "./queries.js";
+import {
+  claimOldestPrebuild,
+  insertPrebuildEvent,
+  lockUnclaimedPrebuildRow,
+  selectVersionPresetParameters,
+} from "./queries.js";
 
 export interface ClaimRequest {
   presetId: string;
@@ -103,16 +107,7 @@ export async function findMatchingPreset(
   versionId: string,
   parameters: Readonly<Record<string, string>>,
 ): Promise<MatchedPreset | null> {
-  const { rows } = await sql<{
-    id: string;
-    name: string;
-    is_default: number;
-    param_name: string | null;
-    param_value: string | null;
-  }>`
-    select p.id, p.name, p.is_default, pp.name as param_name, pp.value as param_value
-    from presets p left join preset_parameters pp on pp.preset_id = p.id
-    where p.template_version_id = ${versionId}`.execute(db);
+  const rows = await selectVersionPresetParameters(db, versionId);
   const presets = new Map<
     string,
     { id: string; name: string; isDefault: boolean; count: number; matches: boolean }

@@ -318,6 +318,27 @@ export async function claimOldestPrebuild(
   return null;
 }
 
+export interface PresetParameterRow {
+  id: string;
+  name: string;
+  is_default: number;
+  /** null for a preset without parameters (one row for it, from the left join). */
+  param_name: string | null;
+  param_value: string | null;
+}
+
+/** Every preset of the version with its parameter values, one row per (preset, parameter). */
+export async function selectVersionPresetParameters(
+  db: Executor,
+  versionId: string,
+): Promise<PresetParameterRow[]> {
+  const { rows } = await sql<PresetParameterRow>`
+    select p.id, p.name, p.is_default, pp.name as param_name, pp.value as param_value
+    from presets p left join preset_parameters pp on pp.preset_id = p.id
+    where p.template_version_id = ${versionId}`.execute(db);
+  return rows;
+}
+
 export interface UnclaimedPrebuildRow {
   id: string;
   template_id: string;

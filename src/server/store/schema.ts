@@ -9,6 +9,7 @@
 // - ids: TEXT (random UUIDs), so a malformed id in a URL is simply "not found", never a cast error.
 // Query modules convert rows to camelCase domain types with `Date` and `boolean` (see ./rows.ts helpers).
 import type { Generated } from "kysely";
+import type { PresetStatus } from "../../planning/plan.js";
 
 export type Millis = number;
 export type Flag = 0 | 1;
@@ -20,7 +21,9 @@ export type LoginType = "password" | "token" | "none";
 export type JobType = "template_version_import" | "workspace_build";
 export type Transition = "start" | "stop" | "delete";
 export type PrebuildStage = "none" | "create" | "claim";
-export type PresetStatus = "healthy" | "hard_limited" | "validation_failed";
+/** The one list of preset statuses lives with the planner that reads them. */
+export type { PresetStatus };
+
 export type AgentLifecycleState = "created" | "starting" | "ready" | "start_error" | "shutting_down" | "off";
 export type LogSource = "provisioner_daemon" | "provisioner";
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";

@@ -12,12 +12,13 @@
 // template author wrote.
 import type { Preset, RichParameter } from "../../gen/provisioner/provisioner_pb.js";
 import { validateSchedule } from "../../planning/schedule.js";
+import { parameterFromProto } from "../provisioner-results.js";
 import {
   type ParameterDefinition,
   ParameterValidationError,
   validateParameterValue,
 } from "../workspaces/parameters.js";
-import { parameterDefinitionFromProto } from "./parameter-definitions.js";
+import { parameterDefinition } from "./parameter-definitions.js";
 
 /** A preset that cannot be stored; `preset` is its name, `problems` every problem found in it. */
 export class PresetValidationError extends Error {
@@ -36,7 +37,7 @@ export class PresetValidationError extends Error {
  * that preset's problems; returns normally when every preset is valid.
  */
 export function validateImportedPresets(presets: Preset[], parameters: RichParameter[]): void {
-  const definitions = new Map(parameters.map((p) => [p.name, parameterDefinitionFromProto(p)]));
+  const definitions = new Map(parameters.map((p) => [p.name, parameterDefinition(parameterFromProto(p))]));
   const defaults = presets.filter((p) => p.default).map((p) => p.name);
   const seen = new Set<string>();
   let defaultsSoFar = 0;

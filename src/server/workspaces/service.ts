@@ -38,6 +38,7 @@ import {
   type Workspace,
   type WorkspaceBuild,
 } from "../store/workspaces.js";
+import { parameterDefinition } from "../templates/parameter-definitions.js";
 import { notifyWorkspace } from "./build-results.js";
 import {
   type ParameterDefinition,
@@ -70,30 +71,12 @@ export interface CreatedWorkspace {
   presetId: string | null;
 }
 
-function definitionOf(p: TemplateParameter): ParameterDefinition {
-  return {
-    name: p.name,
-    displayName: p.displayName,
-    type: p.type,
-    mutable: p.mutable,
-    defaultValue: p.defaultValue,
-    required: p.required,
-    ephemeral: p.ephemeral,
-    options: p.options,
-    validationRegex: p.validationRegex,
-    validationError: p.validationError,
-    validationMin: p.validationMin,
-    validationMax: p.validationMax,
-    validationMonotonic: p.validationMonotonic,
-  };
-}
-
 /** The build's parameter values by name; throws ParameterValidationError for a value that does not fit. */
 function resolveValues(
   parameters: TemplateParameter[],
   input: Omit<ResolveInput, "parameters">,
 ): Record<string, string> {
-  const values = resolveParameterValues({ parameters: parameters.map(definitionOf), ...input });
+  const values = resolveParameterValues({ parameters: parameters.map(parameterDefinition), ...input });
   return Object.fromEntries(values.map((v) => [v.name, v.value]));
 }
 

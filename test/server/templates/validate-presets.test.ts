@@ -7,7 +7,8 @@ import {
   type RichParameter,
   RichParameterSchema,
 } from "../../../src/gen/provisioner/provisioner_pb.js";
-import { parameterDefinitionFromProto } from "../../../src/server/templates/parameter-definitions.js";
+import { parameterFromProto } from "../../../src/server/provisioner-results.js";
+import { parameterDefinition } from "../../../src/server/templates/parameter-definitions.js";
 import {
   PresetValidationError,
   validateImportedPresets,
@@ -331,60 +332,54 @@ describe("validateImportedPresets: rejected", () => {
   }
 });
 
-describe("parameterDefinitionFromProto", () => {
+describe("an imported parameter as the resolver sees it (parameterFromProto, then parameterDefinition)", () => {
+  const fromProto = (init: Parameters<typeof create<typeof RichParameterSchema>>[1]) =>
+    parameterDefinition(parameterFromProto(create(RichParameterSchema, init)));
+
   test("min/max only when the template set them; a 0 bound is kept", () => {
     // GIVEN a number parameter with min 0 and no max
-    const def = parameterDefinitionFromProto(
-      create(RichParameterSchema, { name: "n", type: "number", validationMin: 0 }),
-    );
-    // THEN min is 0 and max is absent (not 0)
+    const def = fromProto({ name: "n", type: "number", validationMin: 0 });
+    // THEN min is 0 and max is unset (null, not 0)
     assert.equal(def.validationMin, 0);
-    assert.equal("validationMax" in def, false);
+    assert.equal(def.validationMax, null);
   });
 
-  test("copies the fields validation uses and leaves out empty optional strings", () => {
-    // GIVEN a parameter with options and a display name but no regex or monotonic rule
-    const def = parameterDefinitionFromProto(
-      create(RichParameterSchema, {
-        name: "region",
-        displayName: "Region",
-        description: "where",
-        type: "string",
-        mutable: true,
-        required: true,
-        ephemeral: true,
-        defaultValue: "eu",
-        options: [{ name: "Europe", value: "eu", description: "d", icon: "i" }],
-      }),
-    );
-    // THEN
-    assert.deepEqual(def, {
+  test("copies the fields validation uses", () => {
+    const def = fromProto({
       name: "region",
       displayName: "Region",
+      description: "where",
       type: "string",
       mutable: true,
-      defaultValue: "eu",
       required: true,
       ephemeral: true,
-      options: [{ name: "Europe", value: "eu" }],
+      defaultValue: "eu",
+      options: [{ name: "Europe", value: "eu", description: "d", icon: "i" }],
     });
+    assert.equal(def.name, "region");
+    assert.equal(def.displayName, "Region");
+    assert.equal(def.type, "string");
+    assert.deepEqual([def.mutable, def.required, def.ephemeral, def.defaultValue], [true, true, true, "eu"]);
+    assert.deepEqual(
+      def.options.map((o) => [o.name, o.value]),
+      [["Europe", "eu"]],
+    );
+    assert.equal(def.validationRegex, "");
   });
 
   test("keeps regex, error text and monotonic rule when set", () => {
-    const def = parameterDefinitionFromProto(
-      create(RichParameterSchema, {
-        name: "disk",
-        type: "number",
-        validationRegex: "^[0-9]+$",
-        validationError: "whole GB",
-        validationMax: 500,
-        validationMonotonic: "increasing",
-      }),
-    );
+    const def = fromProto({
+      name: "disk",
+      type: "number",
+      validationRegex: "^[0-9]+$",
+      validationError: "whole GB",
+      validationMax: 500,
+      validationMonotonic: "increasing",
+    });
     assert.equal(def.validationRegex, "^[0-9]+$");
     assert.equal(def.validationError, "whole GB");
     assert.equal(def.validationMax, 500);
     assert.equal(def.validationMonotonic, "increasing");
-    assert.equal("validationMin" in def, false);
+    assert.equal(def.validationMin, null);
   });
 });

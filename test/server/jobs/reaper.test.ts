@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { FakeClock } from "../../../src/clock.js";
 import {
   acquireJob,
   goDuration,
@@ -12,6 +11,7 @@ import {
 } from "../../../src/server/jobs/index.js";
 import { getJob, listJobLogs } from "../../../src/server/store/jobs.js";
 import { forEachDialect } from "../../support/db.js";
+import { FakeClock } from "../../support/fake-clock.js";
 import { echoDaemon, queueFixture, T0 } from "./fixtures.js";
 
 const MINUTE = 60_000;
@@ -38,16 +38,16 @@ describe("hung-job reaper", () => {
       const f = await queueFixture(store);
       const job = await f.enqueue({ createdAt: clock.now() });
       await acquireJob(store, echoDaemon("d1", clock.now()));
-      clock.advance(MINUTE);
+      await clock.advance(MINUTE);
       await heartbeatJob(store.db, job.id, "d1", clock.now());
 
       // WHEN the reaper runs exactly 5 minutes after that heartbeat
-      clock.advance(5 * MINUTE);
+      await clock.advance(5 * MINUTE);
       // THEN the job is left alone
       assert.deepEqual(await reapHungJobs(store, clock.now()), []);
 
       // WHEN it runs one millisecond later
-      clock.advance(1);
+      await clock.advance(1);
       const reaped = await reapHungJobs(store, clock.now());
 
       // THEN the job is failed with an error saying why, also as an ERROR log line
@@ -79,9 +79,9 @@ describe("hung-job reaper", () => {
     const f = await queueFixture(store);
     const job = await f.enqueue({ createdAt: clock.now(), provisioner: "nobody-runs-this" });
 
-    clock.advance(30 * MINUTE);
+    await clock.advance(30 * MINUTE);
     assert.deepEqual(await reapHungJobs(store, clock.now()), []);
-    clock.advance(1);
+    await clock.advance(1);
     const reaped = await reapHungJobs(store, clock.now());
 
     assert.deepEqual(
@@ -111,9 +111,9 @@ describe("hung-job reaper", () => {
       const waiting = await f.enqueue({ createdAt: clock.now() });
 
       // WHEN 3 s pass, with only the healthy daemon sending heartbeats, and the reaper uses 2 s / 10 s timeouts
-      clock.advance(1_500);
+      await clock.advance(1_500);
       await heartbeatJob(store.db, healthy.id, "d-ok", clock.now());
-      clock.advance(1_500);
+      await clock.advance(1_500);
       const reaped = await reapHungJobs(store, clock.now(), {
         runningTimeoutMs: 2_000,
         pendingTimeoutMs: 10_000,

@@ -14,7 +14,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { sql } from "kysely";
-import { FakeClock } from "../../../src/clock.js";
 import {
   ApplyCompleteSchema,
   type Metadata,
@@ -39,6 +38,7 @@ import type { Template, TemplateVersion } from "../../../src/server/store/templa
 import { getUserByUsername, insertUser, type User } from "../../../src/server/store/users.js";
 import { createTemplateVersion, uploadTemplateFile } from "../../../src/server/templates/service.js";
 import { createTestDatabase, type DialectName, type TestDatabase } from "../../support/db.js";
+import { FakeClock } from "../../support/fake-clock.js";
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;

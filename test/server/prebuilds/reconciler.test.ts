@@ -3,7 +3,6 @@
 // the trigger debounce, and leadership between two reconcilers on one database.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { FakeClock } from "../../../src/clock.js";
 import type { DeleteReason } from "../../../src/planning/plan.js";
 import {
   type CycleReport,
@@ -21,6 +20,7 @@ import {
 } from "../../../src/server/prebuilds/reconciler.js";
 import { openStore } from "../../../src/server/store/store.js";
 import { forEachDialect } from "../../support/db.js";
+import { FakeClock } from "../../support/fake-clock.js";
 import { at, HOUR, MINUTE, PoolFixture } from "./pool-fixtures.js";
 
 const NOW = at(2 * HOUR);

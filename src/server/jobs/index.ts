@@ -47,8 +47,11 @@ export {
   HUNG_ERROR_CODE,
   PENDING_TIMEOUT_ERROR_CODE,
   type ReapedJob,
+  type ReaperLoop,
+  type ReaperLoopOptions,
   type ReaperOptions,
   reapHungJobs,
   reapReason,
+  startReaper,
 } from "./reaper.js";
 export { InvalidTagsError, normalizeTags, serializeTags, type Tags, tagsMatch } from "./tags.js";

@@ -7,7 +7,9 @@ import {
   heartbeatJob,
   JobStateError,
   PENDING_TIMEOUT_ERROR_CODE,
+  type ReapedJob,
   reapHungJobs,
+  startReaper,
 } from "../../../src/server/jobs/index.js";
 import { getJob, listJobLogs } from "../../../src/server/store/jobs.js";
 import { forEachDialect } from "../../support/db.js";
@@ -126,6 +128,55 @@ describe("hung-job reaper", () => {
       );
       assert.equal((await getJob(store.db, healthy.id))?.status, "running");
       assert.equal((await getJob(store.db, waiting.id))?.status, "pending");
+    },
+  );
+
+  forEachDialect(
+    "startReaper: a pass runs on each interval of its clock, at that clock's now, until stopped",
+    async ({ store }) => {
+      // GIVEN a running job whose daemon has been silent for 2 minutes, and a reaper every 30 s (1 min timeout)
+      const clock = new FakeClock(T0);
+      const f = await queueFixture(store);
+      const job = await f.enqueue({ createdAt: clock.now() });
+      await acquireJob(store, echoDaemon("d1", clock.now()));
+      clock.set(new Date(T0.getTime() + 2 * MINUTE));
+      const passes: ReapedJob[][] = [];
+      let reapedOne: () => void = () => {};
+      const reapedSignal = new Promise<void>((resolve) => {
+        reapedOne = resolve;
+      });
+      const reaper = startReaper({
+        store,
+        clock,
+        intervalMs: 30_000,
+        runningTimeoutMs: MINUTE,
+        onReaped: (reaped) => {
+          passes.push(reaped);
+          reapedOne();
+        },
+        onError: (err) => assert.fail(String(err)),
+      });
+      try {
+        // WHEN less than an interval passes, nothing runs
+        await clock.advance(29_999);
+        assert.equal((await getJob(store.db, job.id))?.status, "running");
+        // WHEN the interval is up
+        await clock.advance(1);
+        await reapedSignal;
+
+        // THEN that pass reaped the job at the clock's now
+        assert.deepEqual(
+          passes.map((p) => p.map((r) => r.id)),
+          [[job.id]],
+        );
+        const stored = await getJob(store.db, job.id);
+        assert.equal(stored?.status, "failed");
+        assert.deepEqual(stored?.completedAt, clock.now());
+      } finally {
+        await reaper.stop();
+      }
+      // AND once stopped it has no timer left
+      assert.equal(clock.pendingTimers, 0);
     },
   );
 });

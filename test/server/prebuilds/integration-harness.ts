@@ -38,7 +38,7 @@ import type { Template, TemplateVersion } from "../../../src/server/store/templa
 import { getUserByUsername, insertUser, type User } from "../../../src/server/store/users.js";
 import { createTemplateVersion, uploadTemplateFile } from "../../../src/server/templates/service.js";
 import { createTestDatabase, type DialectName, type TestDatabase } from "../../support/db.js";
-import { FakeClock } from "../../support/fake-clock.js";
+import { FakeClock, withRealTimers } from "../../support/fake-clock.js";
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
@@ -178,7 +178,8 @@ export async function startWorld(dialect: DialectName, options: WorldOptions = {
       jobPendingTimeoutMs: 30 * DAY,
       reaperIntervalMs: 10 * MINUTE,
       dev: false,
-      clock,
+      // Fake time for what the server decides and records; real timers for its daemons, long polls and loops.
+      clock: withRealTimers(clock),
       logger: silentLogger,
     });
     cleanups.push(() => server.close());

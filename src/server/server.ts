@@ -19,7 +19,12 @@ import type { ServerContext } from "./context.js";
 import { startReaper } from "./jobs/reaper.js";
 import { createLogger, type Logger } from "./logger.js";
 import { PrebuildMetrics } from "./prebuilds/metrics.js";
-import { Reconciler, type ReconcilerSettings, requestReconcile } from "./prebuilds/reconciler.js";
+import {
+  type CycleReport,
+  Reconciler,
+  type ReconcilerSettings,
+  requestReconcile,
+} from "./prebuilds/reconciler.js";
 import { hostProvisioners } from "./provisioners-host.js";
 import { openStore, type Store, storeLocation } from "./store/store.js";
 import { createApiToken, getUserByUsername, insertUser, listUsers } from "./store/users.js";
@@ -53,6 +58,8 @@ export interface ServerOptions {
   dev: boolean;
   clock?: Clock;
   logger?: Logger;
+  /** Called after every reconciliation cycle with its report (tests wait on it). */
+  onReconcileCycle?: (report: CycleReport) => void;
 }
 
 export interface RunningServer {
@@ -223,7 +230,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       settings: options.reconcilerSettings,
       logger,
       metrics,
-      onCycle: (report) => poolHistory.onCycle(report),
+      onCycle: (report) => {
+        poolHistory.onCycle(report);
+        options.onReconcileCycle?.(report);
+      },
     });
     const poolHistory = new PoolHistoryRecorder({
       store,

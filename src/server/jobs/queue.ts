@@ -301,6 +301,8 @@ export async function publishQuietly(store: Store, channel: string, payload: str
   }
 }
 
-export function publishEndOfLogs(store: Store, jobId: string): Promise<void> {
-  return publishQuietly(store, channels.jobLogs(jobId), JSON.stringify({ endOfLogs: true }));
+/** Called at every job's end: its log followers stop, and whoever waits for jobs to finish wakes. */
+export async function publishEndOfLogs(store: Store, jobId: string): Promise<void> {
+  await publishQuietly(store, channels.jobLogs(jobId), JSON.stringify({ endOfLogs: true }));
+  await publishQuietly(store, channels.jobFinished, jobId);
 }

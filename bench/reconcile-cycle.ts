@@ -10,9 +10,9 @@
 // (floor and cycle alternate, so background load hits both alike). Also printed: statements per cycle.
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { FakeClock } from "../src/clock.js";
 import { Reconciler } from "../src/server/prebuilds/reconciler.js";
 import { PREBUILDS_USER_ID } from "../src/server/prebuilds/system-user.js";
+import { FakeClock } from "../test/support/fake-clock.js";
 import { type BenchDialect, median, openBenchStore, populate } from "./prebuild-fixtures.js";
 
 const { values } = parseArgs({

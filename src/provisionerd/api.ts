@@ -1,7 +1,8 @@
 // The daemon's view of the server: a ConnectRPC client of DaemonService, authenticated by a pre-shared key.
 import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { PSK_HEADER } from "../contract/daemon.js";
+import type { Clock } from "../clock.js";
+import { LOST_JOB_CODES, PSK_HEADER } from "../contract/daemon.js";
 import { DaemonService } from "../gen/prewarm/daemon/v1/daemon_pb.js";
 
 export type DaemonClient = Client<typeof DaemonService>;
@@ -28,32 +29,25 @@ export function isTransient(err: unknown): boolean {
   );
 }
 
+/** The server's answer that the job is no longer this daemon's (see LOST_JOB_CODES); final, never retried. */
+export function isLostJob(err: unknown): err is ConnectError {
+  return err instanceof ConnectError && LOST_JOB_CODES.includes(err.code);
+}
+
 /**
- * Retries `fn` on transient errors with exponential backoff (25 ms → 5 s) until it succeeds, fails for good,
- * or `signal` aborts. A daemon must not lose a job's outcome because the server restarted for a moment.
+ * Retries `fn` on transient errors with exponential backoff (25 ms → 5 s, on `clock`) until it succeeds,
+ * fails for good, or `signal` aborts. A daemon must not lose a job's outcome because the server restarted for
+ * a moment.
  */
-export async function withRetry<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+export async function withRetry<T>(fn: () => Promise<T>, clock: Clock, signal?: AbortSignal): Promise<T> {
   let delay = 25;
   for (;;) {
     try {
       return await fn();
     } catch (err) {
       if (!isTransient(err) || signal?.aborted) throw err;
-      await sleep(delay, signal);
+      await clock.sleep(delay, signal);
       delay = Math.min(delay * 2, 5_000);
     }
   }
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

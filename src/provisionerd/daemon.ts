@@ -1,9 +1,11 @@
 // A provisioner daemon: acquires jobs from the server (long poll), runs one at a time through a provisioner
 // Session, and reports the outcome. The same class runs in-process inside `prewarm server` and as the
-// external `prewarm provisioner start`; only the base URL differs.
+// external `prewarm provisioner start`; only the base URL differs. Retry backoff, heartbeats and log batching
+// run on the injected Clock.
 import { Code, ConnectError } from "@connectrpc/connect";
+import { type Clock, systemClock } from "../clock.js";
 import type { ProvisionerClient } from "../provisionersdk/client.js";
-import { type DaemonClient, sleep } from "./api.js";
+import type { DaemonClient } from "./api.js";
 import { type JobOutcome, runJob } from "./runner.js";
 
 export interface DaemonIdentity {
@@ -28,6 +30,8 @@ export interface DaemonOptions {
   acquireWaitMs?: number;
   heartbeatMs?: number;
   logger?: DaemonLogger;
+  /** Default: the system clock. */
+  clock?: Clock;
   /** Called after each job (tests and metrics). */
   onJobDone?: (jobId: string, outcome: JobOutcome) => void;
 }
@@ -40,8 +44,11 @@ export class ProvisionerDaemon {
   private readonly acquireAbort = new AbortController();
   private readonly jobAbort = new AbortController();
   private activeJob: string | undefined;
+  private readonly clock: Clock;
 
-  constructor(private readonly options: DaemonOptions) {}
+  constructor(private readonly options: DaemonOptions) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   get currentJob(): string | undefined {
     return this.activeJob;
@@ -90,7 +97,7 @@ export class ProvisionerDaemon {
           break;
         }
         logger?.warn("acquire job failed; retrying", { error: String(err), retryInMs: backoff });
-        await sleep(backoff, this.acquireAbort.signal);
+        await this.clock.sleep(backoff, this.acquireAbort.signal);
         backoff = Math.min(backoff * 2, 5_000);
         continue;
       }
@@ -104,6 +111,12 @@ export class ProvisionerDaemon {
         provisioner: this.options.provisioners[job.provisioner],
         heartbeatMs: this.options.heartbeatMs,
         signal: this.jobAbort.signal,
+        clock: this.clock,
+        onLost: (reason) =>
+          logger?.warn("the server says the job is no longer ours; canceling it", {
+            jobId: job.jobId,
+            reason,
+          }),
       });
       this.activeJob = undefined;
       logger?.info("job done", { jobId: job.jobId, outcome });

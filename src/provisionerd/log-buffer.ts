@@ -1,6 +1,8 @@
 // Batches job logs so a chatty provisioner does not turn every line into a request: a batch is flushed after
 // `quietMs` without a new line, or at once when `maxLines` are queued (Coder: 250 ms / 100 lines).
 // Flushes never overlap and keep order; `flush()` resolves once everything queued before it was sent.
+// The quiet timer runs on the injected Clock.
+import { type Clock, systemClock, type TimerHandle } from "../clock.js";
 
 export interface LogBufferOptions<T> {
   send: (batch: T[]) => Promise<void>;
@@ -8,16 +10,19 @@ export interface LogBufferOptions<T> {
   maxLines?: number;
   /** Called when a send fails; the batch is dropped (the job's own outcome is reported separately). */
   onError?: (err: unknown) => void;
+  clock?: Clock;
 }
 
 export class LogBuffer<T> {
   private queue: T[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private chain: Promise<void> = Promise.resolve();
   private readonly quietMs: number;
   private readonly maxLines: number;
+  private readonly clock: Clock;
 
   constructor(private readonly options: LogBufferOptions<T>) {
+    this.clock = options.clock ?? systemClock;
     this.quietMs = options.quietMs ?? 250;
     this.maxLines = options.maxLines ?? 100;
   }
@@ -28,13 +33,13 @@ export class LogBuffer<T> {
       void this.flush();
       return;
     }
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.flush(), this.quietMs);
+    this.clock.clearTimeout(this.timer);
+    this.timer = this.clock.setTimeout(() => void this.flush(), this.quietMs);
   }
 
   /** Takes what is queued now (callers that piggy-back logs on another request use this). */
   take(): T[] {
-    if (this.timer) clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.queue;
     this.queue = [];

@@ -3,10 +3,20 @@
 //   template import:  Config{archive} → Parse → UpdateJob{parse result} → Plan(START) → Plan(STOP) → CompleteJob
 //   workspace build:  Config{archive, state, log level} → Plan{metadata, parameters, variables} → Apply → CompleteJob
 //
-// While it runs it heartbeats (UpdateJob) so the server's reaper knows the job is alive; a heartbeat reply
-// that says "canceled" makes the runner send Cancel on the Session, and the provisioner's Complete (with its
-// error) is then reported as the job's failure. Every outcome is reported exactly once: CompleteJob or FailJob.
+// While it runs it heartbeats (UpdateJob after `heartbeatMs` without one) so the server's reaper knows the job
+// is alive. The replies steer it:
+//   - "canceled": the runner sends Cancel on the Session; the provisioner's Complete (with its error) is then
+//     reported as the job's failure (FailJob), which the server records as canceled;
+//   - the job is no longer this daemon's (LOST_JOB_CODES: not found, finished — e.g. reaped —, not running,
+//     running elsewhere), answered to a heartbeat, a log batch, the parse result, CompleteJob or FailJob: the
+//     runner stops talking to the server about it (no more heartbeats or logs, and no CompleteJob/FailJob —
+//     the server would refuse them, and what it recorded stands), sends Cancel on the Session and waits for
+//     the provisioner to stop before returning "lost", so a provisioner never runs two jobs for one daemon
+//     and terraform can exit cleanly. Cancel, not abort: a killed terraform can leave its state locked.
+// Every other outcome is reported exactly once: CompleteJob or FailJob. Transient errors are retried.
+// Heartbeats, log batching and retry backoff run on the injected Clock; log lines are stamped with its now().
 import { clone, create, type MessageInitShape } from "@bufbuild/protobuf";
+import { type Clock, systemClock, type TimerHandle } from "../clock.js";
 import {
   type AcquiredJob,
   type AcquiredJob_TemplateImport,
@@ -26,10 +36,11 @@ import {
   WorkspaceTransition,
 } from "../gen/provisioner/provisioner_pb.js";
 import type { ProvisionerClient, SessionClient } from "../provisionersdk/client.js";
-import { type DaemonClient, withRetry } from "./api.js";
+import { type DaemonClient, isLostJob, withRetry } from "./api.js";
 import { LogBuffer } from "./log-buffer.js";
 
-export type JobOutcome = "completed" | "failed";
+/** "lost": the server said the job is no longer this daemon's; nothing was reported for it. */
+export type JobOutcome = "completed" | "failed" | "lost";
 
 export interface RunJobOptions {
   job: AcquiredJob;
@@ -43,7 +54,10 @@ export interface RunJobOptions {
   logMaxLines?: number;
   /** Aborts when the daemon is force-stopping: the job is canceled on the Session and then failed. */
   signal?: AbortSignal;
-  now?: () => number;
+  /** Default: the system clock. */
+  clock?: Clock;
+  /** Told once why the job was lost (the server's message), for the daemon's log. */
+  onLost?: (reason: string) => void;
 }
 
 type JobLogInit = MessageInitShape<typeof JobLogSchema>;
@@ -57,6 +71,11 @@ class JobFailure extends Error {
     super(message);
     this.name = "JobFailure";
   }
+}
+
+/** The server said the job is no longer this daemon's; the run ends as "lost". */
+class JobLostError extends Error {
+  override name = "JobLostError";
 }
 
 /** Error codes the server and users act on (Coder's names). */
@@ -74,12 +93,15 @@ const transitionStage: Record<WorkspaceTransition, string> = {
 
 export async function runJob(options: RunJobOptions): Promise<JobOutcome> {
   const { job, daemonId, api } = options;
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const heartbeatMs = options.heartbeatMs ?? 1_000;
   let stage = "Setting up";
   let session: SessionClient | undefined;
   let canceled = false;
-  let lastUpdate = now();
+  /** Set once the server said the job is not ours; from then on nothing more is sent for it. */
+  let lost: JobLostError | undefined;
+  let finished = false;
+  let heartbeat: TimerHandle | undefined;
 
   const requestCancel = () => {
     if (canceled) return;
@@ -89,13 +111,54 @@ export async function runJob(options: RunJobOptions): Promise<JobOutcome> {
   const onAbort = () => requestCancel();
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
+  /** Records a lost-job answer (the first one wins), stops heartbeats and cancels the Session. */
+  const markLost = (err: { rawMessage: string }): JobLostError => {
+    if (!lost) {
+      lost = new JobLostError(`job ${job.jobId} is no longer this daemon's: ${err.rawMessage}`);
+      clock.clearTimeout(heartbeat);
+      options.onLost?.(err.rawMessage);
+      requestCancel();
+    }
+    return lost;
+  };
+  /** Set when CompleteJob/FailJob is sent: from then on only its own answer can say the job is lost. */
+  let reporting = false;
+  /**
+   * Calls the server about this job; a lost-job answer becomes the JobLostError. Accepted race: a heartbeat
+   * still in flight when the outcome is reported may be answered "already completed" — by our own report —
+   * so once reporting, an update's lost answer is ignored and the report's answer decides.
+   */
+  const call = async <T>(fn: () => Promise<T>, report = false): Promise<T> => {
+    if (lost) throw lost;
+    try {
+      return await withRetry(fn, clock, options.signal);
+    } catch (err) {
+      throw isLostJob(err) && (report || !reporting) ? markLost(err) : err;
+    }
+  };
+  const throwIfLost = () => {
+    if (lost) throw lost;
+  };
+
+  // The heartbeat is re-armed by every update, so one goes out after `heartbeatMs` without any.
+  const armHeartbeat = () => {
+    clock.clearTimeout(heartbeat);
+    if (finished || lost) return;
+    heartbeat = clock.setTimeout(() => {
+      void update({ logs: logs.take() }).catch(() => {
+        // Transient errors were retried and a lost job handled; anything else (the server gone for good, a
+        // force-stop) leaves the job to the reaper. The update re-armed the next beat before it was sent.
+      });
+    }, heartbeatMs);
+  };
   const update = async (
     extra: { logs?: JobLogInit[]; parseResult?: UpdateJobRequest["parseResult"] } = {},
   ) => {
-    lastUpdate = now();
+    throwIfLost();
+    armHeartbeat();
     const request = create(UpdateJobRequestSchema, { daemonId, jobId: job.jobId, logs: extra.logs ?? [] });
     request.parseResult = extra.parseResult;
-    const res = await withRetry(() => api.updateJob(request), options.signal);
+    const res = await call(() => api.updateJob(request));
     if (res.canceled) requestCancel();
     return res;
   };
@@ -105,9 +168,11 @@ export async function runJob(options: RunJobOptions): Promise<JobOutcome> {
     },
     quietMs: options.logQuietMs,
     maxLines: options.logMaxLines,
+    clock,
   });
+  const stamp = () => BigInt(clock.now().getTime());
   const daemonLog = (output: string, level = LogLevel.INFO) =>
-    logs.push({ source: LogSource.PROVISIONER_DAEMON, level, createdAtMs: BigInt(now()), stage, output });
+    logs.push({ source: LogSource.PROVISIONER_DAEMON, level, createdAtMs: stamp(), stage, output });
   const setStage = (next: string) => {
     stage = next;
     daemonLog("");
@@ -116,18 +181,12 @@ export async function runJob(options: RunJobOptions): Promise<JobOutcome> {
     logs.push({
       source: LogSource.PROVISIONER,
       level: log.level,
-      createdAtMs: BigInt(now()),
+      createdAtMs: stamp(),
       stage,
       output: log.output,
     });
 
-  const heartbeat = setInterval(() => {
-    if (now() - lastUpdate < heartbeatMs) return;
-    void update({ logs: logs.take() }).catch(() => {
-      // A failed heartbeat is retried by the next tick; the reaper decides when the job is lost.
-    });
-  }, heartbeatMs);
-
+  armHeartbeat();
   try {
     setStage("Setting up");
     if (!options.provisioner) {
@@ -145,32 +204,39 @@ export async function runJob(options: RunJobOptions): Promise<JobOutcome> {
     await logs.flush();
     setStage("Cleaning Up");
     await logs.flush();
-    await withRetry(() => api.completeJob({ daemonId, jobId: job.jobId, type: result }), options.signal);
+    reporting = true;
+    await call(() => api.completeJob({ daemonId, jobId: job.jobId, type: result }), true);
     return "completed";
   } catch (err) {
+    if (lost) return "lost";
     const message = err instanceof Error ? err.message : String(err);
     const details = err instanceof JobFailure ? err.details : {};
     daemonLog(message, LogLevel.ERROR);
     await logs.flush();
-    await withRetry(
-      () =>
-        api.failJob({
-          daemonId,
-          jobId: job.jobId,
-          error: message,
-          errorCode: errorCodeFor(message),
-          workspaceBuild:
-            job.type.case === "workspaceBuild"
-              ? { state: details.state ?? new Uint8Array(), timings: details.timings ?? [] }
-              : undefined,
-        }),
-      options.signal,
-    ).catch(() => {
-      // The server is gone for good (or we are force-stopping): the reaper will fail the job.
-    });
-    return "failed";
+    reporting = true;
+    try {
+      await call(
+        () =>
+          api.failJob({
+            daemonId,
+            jobId: job.jobId,
+            error: message,
+            errorCode: errorCodeFor(message),
+            workspaceBuild:
+              job.type.case === "workspaceBuild"
+                ? { state: details.state ?? new Uint8Array(), timings: details.timings ?? [] }
+                : undefined,
+          }),
+        true,
+      );
+    } catch {
+      // Lost meanwhile (handled below), or the server is gone for good / we are force-stopping: the reaper
+      // will fail the job.
+    }
+    return lost ? "lost" : "failed";
   } finally {
-    clearInterval(heartbeat);
+    finished = true;
+    clock.clearTimeout(heartbeat);
     options.signal?.removeEventListener("abort", onAbort);
     if (session) await session.close().catch(() => session?.abort());
   }
@@ -202,6 +268,7 @@ export async function runJob(options: RunJobOptions): Promise<JobOutcome> {
       ? parseReply.variableValues
       : input.userVariableValues;
     const planFor = async (transition: WorkspaceTransition, label: string, stageName: string) => {
+      throwIfLost(); // the Cancel may have reached the provisioner between two requests
       setStage(stageName);
       const metadata = input.metadata ? clone(MetadataSchema, input.metadata) : create(MetadataSchema);
       metadata.workspaceTransition = transition;

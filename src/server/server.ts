@@ -17,11 +17,11 @@ import { version } from "../version.js";
 import { buildApp } from "./api/app.js";
 import { registerApiRoutes } from "./api/routes.js";
 import type { ServerContext } from "./context.js";
-import { reapHungJobs } from "./jobs/reaper.js";
+import { startReaper } from "./jobs/reaper.js";
 import { createLogger, type Logger } from "./logger.js";
 import { PrebuildMetrics } from "./prebuilds/metrics.js";
 import { requestReconcile } from "./prebuilds/operations.js";
-import { Reconciler } from "./prebuilds/reconciler.js";
+import { type CycleReport, Reconciler } from "./prebuilds/reconciler.js";
 import type { ReconcilerSettings } from "./prebuilds/settings.js";
 import { openStore, type Store, storeLocation } from "./store/store.js";
 import { createApiToken, getUserByUsername, insertUser, listUsers } from "./store/users.js";
@@ -56,6 +56,8 @@ export interface ServerOptions {
   dev: boolean;
   clock?: Clock;
   logger?: Logger;
+  /** Called after every reconciliation cycle with its report (tests wait on it). */
+  onReconcileCycle?: (report: CycleReport) => void;
 }
 
 export interface RunningServer {
@@ -187,6 +189,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           },
           provisioners: hosted.clients,
           heartbeatMs: 1_000,
+          clock,
           logger: {
             info: (msg, fields) => logger.debug(fields ?? {}, msg),
             warn: (msg, fields) => logger.warn(fields ?? {}, msg),
@@ -200,22 +203,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       );
     }
 
-    const reaperTimer = setInterval(
-      () => {
-        reapHungJobs(store, clock.now(), {
-          runningTimeoutMs: options.jobHungTimeoutMs,
-          pendingTimeoutMs: options.jobPendingTimeoutMs,
-        })
-          .then((reaped) => {
-            for (const job of reaped) logger.warn({ jobId: job.id, kind: job.kind }, job.error);
-            if (reaped.length > 0) ctx.events.reconcileSoon("jobs reaped");
-          })
-          .catch((err) => logger.warn({ err }, "job reaper failed"));
+    const reaper = startReaper({
+      store,
+      clock,
+      runningTimeoutMs: options.jobHungTimeoutMs,
+      pendingTimeoutMs: options.jobPendingTimeoutMs,
+      intervalMs:
+        options.reaperIntervalMs ??
+        Math.min(30_000, Math.max(250, (options.jobHungTimeoutMs ?? 300_000) / 4)),
+      onReaped: (reaped) => {
+        for (const job of reaped) logger.warn({ jobId: job.id, kind: job.kind }, job.error);
+        ctx.events.reconcileSoon("jobs reaped");
       },
-      options.reaperIntervalMs ?? Math.min(30_000, Math.max(250, (options.jobHungTimeoutMs ?? 300_000) / 4)),
-    );
-    reaperTimer.unref();
-    cleanups.push(() => clearInterval(reaperTimer));
+      onError: (err) => logger.warn({ err }, "job reaper failed"),
+    });
+    cleanups.push(() => reaper.stop());
 
     const reconciler = new Reconciler({
       store,
@@ -226,7 +228,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       settings: options.reconcilerSettings,
       logger,
       metrics,
-      onCycle: (report) => poolHistory.onCycle(report),
+      onCycle: (report) => {
+        poolHistory.onCycle(report);
+        options.onReconcileCycle?.(report);
+      },
     });
     const poolHistory = new PoolHistoryRecorder({ store, logger });
     cleanups.push(() => poolHistory.idle());

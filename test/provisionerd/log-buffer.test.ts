@@ -1,33 +1,33 @@
+// The daemon's log batching: quiet period, size trigger, ordering and failures, on the shared FakeClock.
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, mock, test } from "node:test";
+import { describe, test } from "node:test";
 import { LogBuffer } from "../../src/provisionerd/log-buffer.js";
+import { FakeClock } from "../support/fake-clock.js";
 
 describe("LogBuffer", () => {
-  beforeEach(() => mock.timers.enable({ apis: ["setTimeout"] }));
-  afterEach(() => mock.timers.reset());
-
   function recorder() {
     const batches: number[][] = [];
+    const clock = new FakeClock();
     const buffer = new LogBuffer<number>({
       send: async (batch) => {
         batches.push(batch);
       },
       quietMs: 250,
       maxLines: 100,
+      clock,
     });
-    return { batches, buffer };
+    return { batches, buffer, clock };
   }
 
   test("GIVEN lines arriving closer than the quiet period THEN one batch after 250 ms of quiet", async () => {
-    const { batches, buffer } = recorder();
+    const { batches, buffer, clock } = recorder();
     buffer.push(1);
-    mock.timers.tick(200);
+    await clock.advance(200);
     buffer.push(2);
-    mock.timers.tick(200);
+    await clock.advance(200);
     assert.deepEqual(batches, [], "nothing sent while lines keep coming");
-    mock.timers.tick(50);
-    await buffer.flush();
-    assert.deepEqual(batches, [[1, 2]]);
+    await clock.advance(50);
+    assert.deepEqual(batches, [[1, 2]], "the quiet timer sent it (no explicit flush)");
   });
 
   test("GIVEN 100 queued lines THEN they are sent at once, without waiting for quiet", async () => {
@@ -78,10 +78,11 @@ describe("LogBuffer", () => {
   });
 
   test("GIVEN take() THEN queued lines are handed over and the timer is cleared", async () => {
-    const { batches, buffer } = recorder();
+    const { batches, buffer, clock } = recorder();
     buffer.push(7);
     assert.deepEqual(buffer.take(), [7]);
-    mock.timers.tick(1_000);
+    assert.equal(clock.pendingTimers, 0);
+    await clock.advance(1_000);
     await buffer.flush();
     assert.deepEqual(batches, []);
   });

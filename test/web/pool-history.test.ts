@@ -2,13 +2,13 @@
 // real store on both dialects — one row per pool per recording, throttled, pruned to the retention.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { FakeClock } from "../../src/clock.js";
 import { defaultReconcilerSettings } from "../../src/server/prebuilds/settings.js";
 import { readCyclePlan } from "../../src/server/prebuilds/status.js";
 import { type PoolSample, readPoolHistory } from "../../src/server/store/pool-history.js";
 import { PoolHistoryRecorder, shouldRecord } from "../../src/server/web/pool-history.js";
 import { HOUR, MINUTE, PoolFixture, SECOND, T0 } from "../server/prebuilds/pool-fixtures.js";
 import { forEachDialect } from "../support/db.js";
+import { FakeClock } from "../support/fake-clock.js";
 
 const options = { minIntervalMs: 60 * SECOND, minChangeIntervalMs: 2 * SECOND, retentionMs: HOUR };
 const sample = (offsetMs: number, eligible = 1): PoolSample => ({
@@ -65,18 +65,18 @@ describe("PoolHistoryRecorder", () => {
         [[2, 0, 0]],
       );
       // WHEN a cycle runs again soon with nothing changed THEN nothing is written
-      clock.advance(10 * SECOND);
+      await clock.advance(10 * SECOND);
       assert.equal(await recorder.record(await cycle()), 0);
       // WHEN a prebuild becomes ready THEN the change is recorded
       await fx.prebuild(presetId, { createdAt: clock.now(), outcome: "succeeded" });
-      clock.advance(2 * SECOND);
+      await clock.advance(2 * SECOND);
       assert.equal(await recorder.record(await cycle()), 1);
       assert.deepEqual(
         (await rows()).map((r) => r.eligible),
         [0, 1],
       );
       // WHEN more than the retention passes THEN old rows are pruned, the new one kept
-      clock.advance(HOUR + MINUTE);
+      await clock.advance(HOUR + MINUTE);
       assert.equal(await recorder.record(await cycle()), 1);
       const left = await rows();
       assert.equal(left.length, 1);

@@ -1,6 +1,7 @@
 // The server side of DaemonService (proto/prewarm/daemon/v1/daemon.proto): acquire (long poll), update (logs,
 // parse results, heartbeat), complete and fail. Every call must carry the pre-shared key. Results are written
-// through the job queue's transactional complete/fail, so a job's outcome lands whole or not at all.
+// through the job queue's transactional complete/fail, so a job's outcome lands whole or not at all. A job the
+// calling daemon no longer holds is answered with LOST_JOB_CODES (mapJobErrors). Waits use the server's Clock.
 import { timingSafeEqual } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
@@ -26,6 +27,8 @@ import { buildAcquiredJob } from "./acquired-job.js";
 
 /** Longest a single acquire request waits on the server (a daemon simply asks again). */
 const MAX_WAIT_MS = 30_000;
+/** A waiting acquire looks again this often even without a "job posted" hint. */
+const REPOLL_MS = 5_000;
 
 export interface DaemonApiOptions {
   psk: string;
@@ -52,30 +55,33 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
         version: identity.version,
         now: ctx.clock.now(),
       });
-      const deadline = Date.now() + Math.min(Math.max(req.waitMs, 0), MAX_WAIT_MS);
-      for (;;) {
-        const job = await acquireJob(ctx.store, {
-          daemonId: daemon.id,
-          provisionerTypes: identity.provisionerTypes,
-          tags: identity.tags,
-          now: ctx.clock.now(),
-        });
-        if (job) {
-          try {
-            const acquired = await buildAcquiredJob(ctx.store.db, job, ctx.accessUrl);
-            if (hc.signal.aborted) throw new Error("connection to provisioner daemon broken");
-            return create(AcquireJobResponseSchema, { job: acquired, daemonId: daemon.id });
-          } catch (err) {
-            await failJob(ctx.store, job.id, null, ctx.clock.now(), { error: (err as Error).message });
-            afterJobFinished(ctx, job);
-            continue;
+      // The long poll ends on a timer of the server's clock rather than at a `now()` deadline, so a request
+      // waits its `waitMs` however the wall clock moves (and a test's clock decides when it is over).
+      const over = deadlineSignal(ctx, Math.min(Math.max(req.waitMs, 0), MAX_WAIT_MS), hc.signal);
+      try {
+        for (;;) {
+          const job = await acquireJob(ctx.store, {
+            daemonId: daemon.id,
+            provisionerTypes: identity.provisionerTypes,
+            tags: identity.tags,
+            now: ctx.clock.now(),
+          });
+          if (job) {
+            try {
+              const acquired = await buildAcquiredJob(ctx.store.db, job, ctx.accessUrl);
+              if (hc.signal.aborted) throw new Error("connection to provisioner daemon broken");
+              return create(AcquireJobResponseSchema, { job: acquired, daemonId: daemon.id });
+            } catch (err) {
+              await failJob(ctx.store, job.id, null, ctx.clock.now(), { error: (err as Error).message });
+              afterJobFinished(ctx, job);
+              continue;
+            }
           }
+          if (over.signal.aborted) return create(AcquireJobResponseSchema, { daemonId: daemon.id });
+          await waitForJobPosted(ctx, REPOLL_MS, over.signal);
         }
-        const remaining = deadline - Date.now();
-        if (remaining <= 0 || hc.signal.aborted) {
-          return create(AcquireJobResponseSchema, { daemonId: daemon.id });
-        }
-        await waitForJobPosted(ctx, Math.min(remaining, 5_000), hc.signal);
+      } finally {
+        over.dispose();
       }
     },
 
@@ -98,17 +104,37 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
   });
 }
 
-/** Resolves when a job is posted, after `ms`, or when the request is gone; pub/sub is only a hint. */
+/** A signal that aborts `ms` from now on the server's clock (at once for 0) or when `parent` aborts. */
+function deadlineSignal(ctx: ServerContext, ms: number, parent: AbortSignal) {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  const timer = ctx.clock.setTimeout(abort, ms);
+  parent.addEventListener("abort", abort, { once: true });
+  if (ms === 0 || parent.aborted) abort();
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      timer.cancel();
+      parent.removeEventListener("abort", abort);
+    },
+  };
+}
+
+/**
+ * Resolves when a job is posted, after `ms` (pub/sub is only a hint: a missed one costs at most `ms`), or when
+ * `signal` aborts (the wait is over or the request is gone).
+ */
 function waitForJobPosted(ctx: ServerContext, ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
     let unsubscribe: () => void = () => {};
     const done = () => {
-      clearTimeout(timer);
+      timer.cancel();
       unsubscribe();
       signal.removeEventListener("abort", done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = ctx.clock.setTimeout(done, ms);
     signal.addEventListener("abort", done, { once: true });
     unsubscribe = ctx.store.pubsub.subscribe(channels.jobPosted, done);
   });

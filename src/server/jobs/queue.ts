@@ -287,6 +287,8 @@ async function finish(tx: Executor, jobId: string, set: JobUpdate): Promise<Prov
   return jobFromRow(row);
 }
 
-export function publishEndOfLogs(store: Store, jobId: string): Promise<void> {
-  return publishQuietly(store.pubsub, channels.jobLogs(jobId), JSON.stringify({ endOfLogs: true }));
+/** Called at every job's end: its log followers stop, and whoever waits for jobs to finish wakes. */
+export async function publishEndOfLogs(store: Store, jobId: string): Promise<void> {
+  await publishQuietly(store.pubsub, channels.jobLogs(jobId), JSON.stringify({ endOfLogs: true }));
+  await publishQuietly(store.pubsub, channels.jobFinished, jobId);
 }

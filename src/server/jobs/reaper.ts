@@ -7,7 +7,11 @@
 //
 // Safe with several replicas: candidates are re-checked under a row lock (PostgreSQL: FOR UPDATE SKIP LOCKED,
 // a job another replica is reaping is skipped); on SQLite the transaction is exclusive.
+//
+// `startReaper` runs it periodically on a Clock's interval (unref'd: the server's listener keeps the process
+// alive), never two passes at once, reading `now` from the same clock.
 import { sql } from "kysely";
+import type { Clock } from "../../clock.js";
 import { insertJobLogs, type ProvisionerJobRow, writeJobFailed } from "../store/jobs.js";
 import type { JobType } from "../store/schema.js";
 import type { Executor, Store } from "../store/store.js";
@@ -93,6 +97,50 @@ export async function reapHungJobs(
     }
   }
   return reaped;
+}
+
+export interface ReaperLoopOptions extends ReaperOptions {
+  store: Store;
+  clock: Clock;
+  intervalMs: number;
+  /** After a pass that reaped something. */
+  onReaped?: (reaped: ReapedJob[]) => void;
+  onError?: (err: unknown) => void;
+}
+
+export interface ReaperLoop {
+  /** Stops the interval and waits for a pass under way (so the store can close after it). */
+  stop(): Promise<void>;
+}
+
+export function startReaper(options: ReaperLoopOptions): ReaperLoop {
+  const { store, clock } = options;
+  let running: Promise<void> | undefined;
+  const pass = async () => {
+    try {
+      const reaped = await reapHungJobs(store, clock.now(), options);
+      if (reaped.length > 0) options.onReaped?.(reaped);
+    } catch (err) {
+      options.onError?.(err);
+    }
+  };
+  const timer = clock.setInterval(
+    () => {
+      // A pass slower than the interval is not overlapped: the next tick after it ends picks up the rest.
+      if (running) return;
+      running = pass().finally(() => {
+        running = undefined;
+      });
+    },
+    options.intervalMs,
+    { ref: false },
+  );
+  return {
+    stop: async () => {
+      timer.cancel();
+      await running;
+    },
+  };
 }
 
 async function reapOne(

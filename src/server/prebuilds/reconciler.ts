@@ -29,7 +29,7 @@
 // while a claim happens; the next cycle corrects it (extraneous deletion), as in Coder.
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
-import { type Clock, systemClock } from "../../clock.js";
+import { type Clock, systemClock, type TimerHandle } from "../../clock.js";
 import type { CycleAction } from "../../planning/cycle.js";
 import type { DeleteReason } from "../../planning/plan.js";
 import { silentLogger } from "../logger.js";
@@ -58,28 +58,13 @@ export interface PrebuildExecutor {
   cancelPendingPrebuildJobs(presetId: string): Promise<number>;
 }
 
-/** Timer functions, injectable so tests drive the loop with a fake clock instead of sleeping. */
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const handle = setTimeout(fn, ms);
-    handle.unref?.();
-    return handle;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
-
 export interface ReconcilerOptions {
   store: Store;
   executor: PrebuildExecutor;
   /** Global cap on prebuild jobs in flight (default: the number of daemons — the server passes it). */
   maxInFlightJobs: number;
+  /** Time and timers (tests pass a fake clock and advance it instead of sleeping). */
   clock?: Clock;
-  timers?: Timers;
   /** Periodic cycle (default 15 s). */
   intervalMs?: number;
   /** A trigger runs a cycle this long after the first of a burst of triggers (default 250 ms). */
@@ -149,7 +134,7 @@ function emptyReport(startedAt: Date, outcome: CycleOutcome): CycleReport {
 type LoopMode =
   | { name: "stopped" }
   | { name: "idle" }
-  | { name: "debouncing"; timer: unknown }
+  | { name: "debouncing"; timer: TimerHandle }
   | { name: "running"; again: boolean };
 
 const ALLOWED: Record<LoopMode["name"], readonly LoopMode["name"][]> = {
@@ -174,13 +159,15 @@ async function eachLimited<T>(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
+/** The loop's timers never keep the process alive: the server's listener does. */
+const BACKGROUND = { ref: false } as const;
+
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class Reconciler {
   readonly #store: Store;
   readonly #executor: PrebuildExecutor;
   readonly #clock: Clock;
-  readonly #timers: Timers;
   readonly #intervalMs: number;
   readonly #debounceMs: number;
   readonly #concurrency: number;
@@ -191,7 +178,7 @@ export class Reconciler {
   readonly #onCycle: ((report: CycleReport) => void) | undefined;
 
   #mode: LoopMode = { name: "stopped" };
-  #tickHandle: unknown;
+  #tickHandle: TimerHandle | undefined;
   #subscription: Subscription | undefined;
   #tail: Promise<unknown> = Promise.resolve();
   #pendingReasons = new Set<string>();
@@ -201,7 +188,6 @@ export class Reconciler {
     this.#store = options.store;
     this.#executor = options.executor;
     this.#clock = options.clock ?? systemClock;
-    this.#timers = options.timers ?? realTimers;
     this.#intervalMs = options.intervalMs ?? 15_000;
     this.#debounceMs = options.debounceMs ?? 250;
     this.#concurrency = options.concurrency ?? 4;
@@ -267,11 +253,11 @@ export class Reconciler {
 
   /** Stops the loop and waits for a cycle in progress. */
   async stop(): Promise<void> {
-    if (this.#mode.name === "debouncing") this.#timers.clearTimeout(this.#mode.timer);
+    if (this.#mode.name === "debouncing") this.#clock.clearTimeout(this.#mode.timer);
     if (this.#mode.name !== "stopped") this.#enter({ name: "stopped" });
     this.#subscription?.();
     this.#subscription = undefined;
-    if (this.#tickHandle !== undefined) this.#timers.clearTimeout(this.#tickHandle);
+    if (this.#tickHandle !== undefined) this.#clock.clearTimeout(this.#tickHandle);
     this.#tickHandle = undefined;
     await this.#tail.catch(() => {});
   }
@@ -289,21 +275,29 @@ export class Reconciler {
   }
 
   #debounce(): void {
-    const timer = this.#timers.setTimeout(() => {
-      if (this.#mode.name === "debouncing") void this.runCycle();
-    }, this.#debounceMs);
+    const timer = this.#clock.setTimeout(
+      () => {
+        if (this.#mode.name === "debouncing") void this.runCycle();
+      },
+      this.#debounceMs,
+      BACKGROUND,
+    );
     this.#enter({ name: "debouncing", timer });
   }
 
   #armTick(): void {
     if (this.#mode.name === "stopped") return;
-    this.#tickHandle = this.#timers.setTimeout(() => {
-      this.#tickHandle = undefined;
-      this.#pendingReasons.add("interval");
-      const mode = this.#mode;
-      const done = mode.name === "running" ? Promise.resolve(this.trigger("interval")) : this.runCycle();
-      void done.finally(() => this.#armTick());
-    }, this.#intervalMs);
+    this.#tickHandle = this.#clock.setTimeout(
+      () => {
+        this.#tickHandle = undefined;
+        this.#pendingReasons.add("interval");
+        const mode = this.#mode;
+        const done = mode.name === "running" ? Promise.resolve(this.trigger("interval")) : this.runCycle();
+        void done.finally(() => this.#armTick());
+      },
+      this.#intervalMs,
+      BACKGROUND,
+    );
   }
 
   /** Resolves when no cycle is running or queued (a timer may still start one later). */
@@ -320,7 +314,7 @@ export class Reconciler {
     const run = this.#tail.then(async () => {
       const looping = this.#mode.name !== "stopped";
       if (looping) {
-        if (this.#mode.name === "debouncing") this.#timers.clearTimeout(this.#mode.timer);
+        if (this.#mode.name === "debouncing") this.#clock.clearTimeout(this.#mode.timer);
         this.#enter({ name: "running", again: false });
       }
       const reasons = [...this.#pendingReasons];

@@ -42,6 +42,8 @@ export const channels = {
   jobPosted: "prewarm_job_posted",
   /** New log lines or the end of logs for one job; payload: JSON { afterId } or { endOfLogs: true }. */
   jobLogs: (jobId: string) => `prewarm_job_logs_${jobId}`,
+  /** A job reached a final state (completed, failed, canceled, reaped); payload: the job id. */
+  jobFinished: "prewarm_job_finished",
   /** Something the reconciler should react to soon (claim, finished prebuild build, new active version). */
   reconcile: "prewarm_reconcile",
   /** A workspace changed (build state, agent lifecycle); payload: workspace id. */

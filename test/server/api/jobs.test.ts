@@ -1,8 +1,10 @@
 // Jobs over the real HTTP API: logs as JSON and as a live SSE stream that ends with the job, resuming with
-// Last-Event-ID, and cancelling a build whose apply never completes.
+// Last-Event-ID, cancelling a build whose apply never completes, and the daemon letting go of a job the
+// reaper failed under it.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { JobLogT, JobT, WorkspaceT } from "../../../src/contract/api.js";
+import { HUNG_ERROR_CODE, reapHungJobs } from "../../../src/server/jobs/reaper.js";
 import { agentTemplate, hangingTemplate } from "./fixtures.js";
 import {
   type Client,
@@ -126,6 +128,36 @@ describe("jobs API", { timeout: 120_000 }, () => {
     assert.match(again.body.message, /ended/);
     const shown = await admin.get<WorkspaceT>(`/api/v1/workspaces/${ws.body.id}`);
     assert.equal(shown.body.latestBuild.status, final.status);
+  });
+
+  test("GIVEN a build whose apply never completes WHEN the reaper fails it under its daemon THEN the daemon cancels it, reports nothing and takes the next job", async () => {
+    const ws = await admin.post<WorkspaceT>("/api/v1/workspaces", { name: "reaped", template: "hang" });
+    const jobId = ws.body.latestBuild.jobId;
+    await eventually("the apply to start", async () => {
+      const logs = (await admin.get<JobLogT[]>(`/api/v1/jobs/${jobId}/logs`)).body;
+      return logs.some((l) => l.output === "applying forever") ? true : undefined;
+    });
+
+    // WHEN the reaper runs as if the daemon had been silent for longer than the timeout (it was not: its
+    // heartbeats are real, the reaper's "now" is a minute ahead)
+    const reaped = await reapHungJobs(server.server.store, new Date(Date.now() + 60_000), {
+      runningTimeoutMs: 30_000,
+    });
+    assert.deepEqual(
+      reaped.map((r) => r.id),
+      [jobId],
+    );
+
+    // THEN the only daemon is free again: its next heartbeat was answered "already completed", it canceled
+    // the apply (which waits for Cancel) instead of keeping at it, and it builds the next workspace
+    const next = await admin.post<WorkspaceT>("/api/v1/workspaces", { name: "after-reap", template: "logs" });
+    assert.equal((await waitForJob(admin, next.body.latestBuild.jobId)).status, "succeeded");
+    // AND the reaper's verdict stands: the daemon sent no outcome (nor logs) for the job it lost
+    const job = (await admin.get<JobT>(`/api/v1/jobs/${jobId}`)).body;
+    assert.equal(job.status, "failed");
+    assert.equal(job.errorCode, HUNG_ERROR_CODE);
+    const logs = (await admin.get<JobLogT[]>(`/api/v1/jobs/${jobId}/logs`)).body;
+    assert.match(logs.at(-1)?.output ?? "", /^job hung/, "the reaper's line is the last one");
   });
 
   test("GIVEN a member WHEN cancelling a template import THEN 403; reading it is allowed", async () => {

@@ -8,6 +8,7 @@ import type { JobT, TemplateVersionT } from "../../../src/contract/api.js";
 import { createTar } from "../../../src/provisionersdk/archive.js";
 import { silentLogger } from "../../../src/server/logger.js";
 import { type RunningServer, type ServerOptions, startServer } from "../../../src/server/server.js";
+import { changes, until } from "../../support/changes.js";
 
 export interface TestServer {
   server: RunningServer;
@@ -27,14 +28,17 @@ export async function startTestServer(options: Partial<ServerOptions> = {}): Pro
     dev: true,
     provisionerTypes: ["echo"],
     logger: silentLogger,
+    onReconcileCycle: changes.bump,
     ...options,
   });
+  const unfollow = changes.follow(server.store.pubsub);
   return {
     server,
     url: server.url,
     adminToken: server.adminToken ?? "",
     dataDir,
     close: async () => {
+      unfollow();
       await server.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
@@ -101,19 +105,18 @@ export function client(base: string, token: string | null) {
 }
 export type Client = ReturnType<typeof client>;
 
-/** Polls `check` until it returns a value (not undefined), at most `timeoutMs`. */
-export async function eventually<T>(
+/**
+ * Resolves with `check`'s first value (not undefined), re-checking when a job ends, a workspace changes or a
+ * cycle ends on a test server (test/support/changes.ts); at most `timeoutMs`. The agent tests also wait here
+ * for what only an agent process sees (files it writes), which publishes nothing: for those the 50 ms re-check
+ * stays.
+ */
+export function eventually<T>(
   what: string,
   check: () => Promise<T | undefined>,
   timeoutMs = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return until(what, check, { timeoutMs, backstopMs: 50 });
 }
 
 const FINAL = new Set(["succeeded", "failed", "canceled"]);

@@ -1,15 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { FakeClock } from "../../../src/clock.js";
 import { acquireJob, heartbeatJob, JobStateError } from "../../../src/server/jobs/queue.js";
 import {
   goDuration,
   HUNG_ERROR_CODE,
   PENDING_TIMEOUT_ERROR_CODE,
+  type ReapedJob,
   reapHungJobs,
+  startReaper,
 } from "../../../src/server/jobs/reaper.js";
 import { getJob, listJobLogs } from "../../../src/server/store/jobs.js";
 import { forEachDialect } from "../../support/db.js";
+import { FakeClock } from "../../support/fake-clock.js";
 import { echoDaemon, queueFixture, T0 } from "./fixtures.js";
 
 const MINUTE = 60_000;
@@ -36,16 +38,16 @@ describe("hung-job reaper", () => {
       const f = await queueFixture(store);
       const job = await f.enqueue({ createdAt: clock.now() });
       await acquireJob(store, echoDaemon("d1", clock.now()));
-      clock.advance(MINUTE);
+      await clock.advance(MINUTE);
       await heartbeatJob(store.db, job.id, "d1", clock.now());
 
       // WHEN the reaper runs exactly 5 minutes after that heartbeat
-      clock.advance(5 * MINUTE);
+      await clock.advance(5 * MINUTE);
       // THEN the job is left alone
       assert.deepEqual(await reapHungJobs(store, clock.now()), []);
 
       // WHEN it runs one millisecond later
-      clock.advance(1);
+      await clock.advance(1);
       const reaped = await reapHungJobs(store, clock.now());
 
       // THEN the job is failed with an error saying why, also as an ERROR log line
@@ -77,9 +79,9 @@ describe("hung-job reaper", () => {
     const f = await queueFixture(store);
     const job = await f.enqueue({ createdAt: clock.now(), provisioner: "nobody-runs-this" });
 
-    clock.advance(30 * MINUTE);
+    await clock.advance(30 * MINUTE);
     assert.deepEqual(await reapHungJobs(store, clock.now()), []);
-    clock.advance(1);
+    await clock.advance(1);
     const reaped = await reapHungJobs(store, clock.now());
 
     assert.deepEqual(
@@ -109,9 +111,9 @@ describe("hung-job reaper", () => {
       const waiting = await f.enqueue({ createdAt: clock.now() });
 
       // WHEN 3 s pass, with only the healthy daemon sending heartbeats, and the reaper uses 2 s / 10 s timeouts
-      clock.advance(1_500);
+      await clock.advance(1_500);
       await heartbeatJob(store.db, healthy.id, "d-ok", clock.now());
-      clock.advance(1_500);
+      await clock.advance(1_500);
       const reaped = await reapHungJobs(store, clock.now(), {
         runningTimeoutMs: 2_000,
         pendingTimeoutMs: 10_000,
@@ -124,6 +126,55 @@ describe("hung-job reaper", () => {
       );
       assert.equal((await getJob(store.db, healthy.id))?.status, "running");
       assert.equal((await getJob(store.db, waiting.id))?.status, "pending");
+    },
+  );
+
+  forEachDialect(
+    "startReaper: a pass runs on each interval of its clock, at that clock's now, until stopped",
+    async ({ store }) => {
+      // GIVEN a running job whose daemon has been silent for 2 minutes, and a reaper every 30 s (1 min timeout)
+      const clock = new FakeClock(T0);
+      const f = await queueFixture(store);
+      const job = await f.enqueue({ createdAt: clock.now() });
+      await acquireJob(store, echoDaemon("d1", clock.now()));
+      clock.set(new Date(T0.getTime() + 2 * MINUTE));
+      const passes: ReapedJob[][] = [];
+      let reapedOne: () => void = () => {};
+      const reapedSignal = new Promise<void>((resolve) => {
+        reapedOne = resolve;
+      });
+      const reaper = startReaper({
+        store,
+        clock,
+        intervalMs: 30_000,
+        runningTimeoutMs: MINUTE,
+        onReaped: (reaped) => {
+          passes.push(reaped);
+          reapedOne();
+        },
+        onError: (err) => assert.fail(String(err)),
+      });
+      try {
+        // WHEN less than an interval passes, nothing runs
+        await clock.advance(29_999);
+        assert.equal((await getJob(store.db, job.id))?.status, "running");
+        // WHEN the interval is up
+        await clock.advance(1);
+        await reapedSignal;
+
+        // THEN that pass reaped the job at the clock's now
+        assert.deepEqual(
+          passes.map((p) => p.map((r) => r.id)),
+          [[job.id]],
+        );
+        const stored = await getJob(store.db, job.id);
+        assert.equal(stored?.status, "failed");
+        assert.deepEqual(stored?.completedAt, clock.now());
+      } finally {
+        await reaper.stop();
+      }
+      // AND once stopped it has no timer left
+      assert.equal(clock.pendingTimers, 0);
     },
   );
 });

@@ -11,7 +11,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { sql } from "kysely";
-import { FakeClock } from "../../../src/clock.js";
 import { setPaused } from "../../../src/server/prebuilds/operations.js";
 import { Reconciler } from "../../../src/server/prebuilds/reconciler.js";
 import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
@@ -22,6 +21,7 @@ import {
   createWorkspace,
 } from "../../../src/server/workspaces/service.js";
 import { DIALECTS, dialectSkip } from "../../support/db.js";
+import { FakeClock } from "../../support/fake-clock.js";
 import {
   createMember,
   eventually,
@@ -199,7 +199,7 @@ for (const dialect of DIALECTS) {
           // other half of the START ones and the pool refilled)
           const { users, presetId } = await setup(world);
           await readyPool(world, presetId);
-          world.clock.advance(10 * MINUTE);
+          await world.clock.advance(10 * MINUTE);
           const half = await createMany(world, users, "half", POOL / 2);
           assert.equal(claimedIds(half).length, POOL / 2);
           await waitForPool(world, presetId, { running: POOL, eligible: POOL / 2 });

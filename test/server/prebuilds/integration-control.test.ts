@@ -113,7 +113,7 @@ for (const dialect of DIALECTS) {
             assert.equal(await unfinishedCreations(world, preset.id), 0);
 
             // WHEN the backoff is over THEN it tries again, fails twice more, and is hard-limited once
-            world.clock.advance(1);
+            await world.clock.advance(1);
             await reconciler.runCycle();
             await waitForFailedCreations(world, preset.id, 4);
             await eventually("the preset to be hard-limited", async () =>
@@ -122,7 +122,7 @@ for (const dialect of DIALECTS) {
             assert.equal(await hardLimitEvents(world, preset.id), 1);
 
             // AND long after any backoff, cycles still create nothing: the plan says why
-            world.clock.advance(HOUR);
+            await world.clock.advance(HOUR);
             const report = await reconciler.runCycle();
             assert.equal(report.created, 0);
             assert.deepEqual(await planActions(world, preset.id), [
@@ -168,7 +168,7 @@ for (const dialect of DIALECTS) {
 
           // WHEN the infrastructure recovers and the backoff is long over
           world.provisioner.failApplies = undefined;
-          world.clock.advance(10 * MINUTE);
+          await world.clock.advance(10 * MINUTE);
           // THEN the preset stays blocked: nothing is created
           const report = await reconciler.runCycle();
           assert.equal(report.created, 0);
@@ -231,7 +231,7 @@ for (const dialect of DIALECTS) {
 
         // WHEN the reconciler is paused, the pool expires and a new template wants prebuilds
         await setPaused(world.store, true);
-        world.clock.advance(HOUR + SECOND);
+        await world.clock.advance(HOUR + SECOND);
         const second = await pushTemplate(world, "paused-b", { presets: [{ name: "q", instances: 1 }] });
         const fresh = presetNamed(second, "q");
         const report = await reconciler.runCycle();
@@ -288,7 +288,7 @@ for (const dialect of DIALECTS) {
         assert.equal((await runningPrebuilds(world, preset.id)).length, 1);
 
         // WHEN it turns 12:00 THEN the pool grows to 3
-        world.clock.advance(1);
+        await world.clock.advance(1);
         assert.equal((await poolStatus(world, preset.id))?.prebuilds.desired, 3);
         await reconciler.runCycle();
         await waitForPool(world, preset.id, { running: 3 });

@@ -6,15 +6,15 @@
 //
 // Time: a FakeClock is the server's clock (job, workspace and event timestamps, the reconciler's `now`), while
 // real timers drive the daemons and the reconciler's triggers. Tests advance the clock and call
-// `reconciler.runCycle()` instead of waiting for the 15 s tick, and poll the database (`eventually`) for
-// outcomes that depend on builds finishing.
+// `reconciler.runCycle()` instead of waiting for the 15 s tick, and wait for outcomes that depend on builds
+// finishing with `eventually`, which re-checks the database when a job ends, a workspace changes or a cycle
+// ends (test/support/changes.ts) rather than every few milliseconds.
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { sql } from "kysely";
-import { FakeClock } from "../../../src/clock.js";
 import {
   ApplyCompleteSchema,
   type Metadata,
@@ -38,7 +38,9 @@ import type { Store } from "../../../src/server/store/store.js";
 import type { Template, TemplateVersion } from "../../../src/server/store/templates.js";
 import { getUserByUsername, insertUser, type User } from "../../../src/server/store/users.js";
 import { createTemplateVersion, uploadTemplateFile } from "../../../src/server/templates/service.js";
+import { changes, until } from "../../support/changes.js";
 import { createTestDatabase, type DialectName, type TestDatabase } from "../../support/db.js";
+import { FakeClock, withRealTimers } from "../../support/fake-clock.js";
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
@@ -178,10 +180,13 @@ export async function startWorld(dialect: DialectName, options: WorldOptions = {
       jobPendingTimeoutMs: 30 * DAY,
       reaperIntervalMs: 10 * MINUTE,
       dev: false,
-      clock,
+      // Fake time for what the server decides and records; real timers for its daemons, long polls and loops.
+      clock: withRealTimers(clock),
       logger: silentLogger,
+      onReconcileCycle: changes.bump,
     });
     cleanups.push(() => server.close());
+    cleanups.push(changes.follow(server.store.pubsub));
     // The server's first start created the owner `admin`.
     const admin = (await getUserByUsername(server.store.db, "admin"))!;
     return {
@@ -307,23 +312,18 @@ export function presetNamed(pushed: PushedVersion, name: string): Preset {
 
 // ---- waiting and reading state -------------------------------------------------------------------------
 
-/** Polls `check` until it returns a value (not undefined); fails after `timeoutMs` with `what` and the last value seen. */
-export async function eventually<T>(
+/**
+ * Resolves with `check`'s first value (not undefined), re-checking whenever a job ends, a workspace changes or
+ * a cycle ends in the world (test/support/changes.ts); fails after `timeoutMs` with `what` and the last value
+ * seen.
+ */
+export function eventually<T>(
   what: string,
   check: () => Promise<T | undefined>,
   timeoutMs = 20_000,
   describe?: () => Promise<unknown>,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      const last = describe ? ` (last: ${JSON.stringify(await describe())})` : "";
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  return until(what, check, { timeoutMs, describe });
 }
 
 /** Every pool and the prebuild jobs in flight, as `prewarm prebuilds status` reports them at the fake clock's now. */

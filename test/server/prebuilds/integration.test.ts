@@ -125,7 +125,7 @@ for (const dialect of DIALECTS) {
           assert.equal(new Set([...createTokens.values()].flat()).size, 2, "distinct tokens per prebuild");
 
           // WHEN bob creates a workspace with the preset, a minute later
-          world.clock.advance(MINUTE);
+          await world.clock.advance(MINUTE);
           const claimed = await createWithPreset(bob, "bobs-box");
 
           // THEN he gets the oldest eligible prebuild (ties by id), renamed and his
@@ -309,7 +309,7 @@ for (const dialect of DIALECTS) {
         );
 
         // WHEN one more millisecond passes and a cycle runs
-        world.clock.advance(1);
+        await world.clock.advance(1);
         assert.equal((await poolStatus(world, preset.id))?.prebuilds.expired, 2);
         await world.server.reconciler.runCycle();
 
@@ -334,7 +334,7 @@ for (const dialect of DIALECTS) {
         const originals = (await runningPrebuilds(world, preset.id)).map((p) => p.id);
 
         // WHEN an operator invalidates the template a second later (this asks for a cycle by itself)
-        world.clock.advance(SECOND);
+        await world.clock.advance(SECOND);
         const touched = await invalidatePresets(world.store, pushed.template.id, world.clock.now());
         assert.deepEqual(
           touched.map((t) => t.presetName),

@@ -3,12 +3,12 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
 import { Registry } from "prom-client";
-import { FakeClock } from "../../../src/clock.js";
 import { claimPrebuild } from "../../../src/server/prebuilds/claim.js";
 import { PrebuildMetrics } from "../../../src/server/prebuilds/metrics.js";
 import { Reconciler } from "../../../src/server/prebuilds/reconciler.js";
 import type { Store } from "../../../src/server/store/store.js";
 import { forEachDialect } from "../../support/db.js";
+import { FakeClock } from "../../support/fake-clock.js";
 import { at, HOUR, MINUTE, PoolFixture } from "./pool-fixtures.js";
 
 const NOW = at(2 * HOUR);
@@ -87,9 +87,9 @@ describe("prebuild metrics", () => {
     assert.equal(await created(), 1);
 
     await f.prebuild(p, { createdAt: at(1) });
-    clock.advance(9_999);
+    await clock.advance(9_999);
     assert.equal(await created(), 1, "inside the window the cached value is served");
-    clock.advance(1);
+    await clock.advance(1);
     assert.equal(await created(), 2, "after the window the database is counted again");
   });
 

@@ -1,9 +1,9 @@
-// The reconciler with a fake executor (records what it is asked to do) on real databases, a FakeClock and fake
-// timers: pause, the hard limit (set once, resumable), validation failures, error isolation, the in-flight cap,
-// the trigger debounce, and leadership between two reconcilers on one database.
+// The reconciler with a fake executor (records what it is asked to do) on real databases and the shared
+// FakeClock (time and timers): pause, the hard limit (set once, resumable), validation failures, error
+// isolation, the in-flight cap, the trigger debounce, the views agreeing with the executor, and leadership
+// between two reconcilers on one database.
 import assert from "node:assert/strict";
 import { describe } from "node:test";
-import { FakeClock } from "../../../src/clock.js";
 import type { DeleteReason } from "../../../src/planning/plan.js";
 import { presetPlanToJson } from "../../../src/planning/snapshot-format.js";
 import {
@@ -17,11 +17,11 @@ import {
   type PrebuildExecutor,
   Reconciler,
   type ReconcilerOptions,
-  type Timers,
 } from "../../../src/server/prebuilds/reconciler.js";
 import { poolStatuses, readCyclePlan } from "../../../src/server/prebuilds/status.js";
 import { openStore } from "../../../src/server/store/store.js";
 import { forEachDialect } from "../../support/db.js";
+import { FakeClock } from "../../support/fake-clock.js";
 import { at, HOUR, MINUTE, PoolFixture } from "./pool-fixtures.js";
 
 const NOW = at(2 * HOUR);
@@ -77,40 +77,20 @@ function gatedExecutor(created: number) {
   return { executor, gate, rearm };
 }
 
-/** Timers driven by a FakeClock: `advance` moves the clock and fires what came due, in order. */
-class FakeTimers implements Timers {
-  #next = 1;
-  #pending = new Map<number, { at: number; fn: () => void }>();
-  /** Called whenever a timer is set (lets a test wait for an asynchronous trigger). */
+/** The shared FakeClock, plus a hook called whenever a timer is set (lets a test wait for an asynchronous trigger). */
+class HookedClock extends FakeClock {
   onSet: () => void = () => {};
-  constructor(private readonly clock: FakeClock) {}
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.#pending.set(id, { at: this.clock.now().getTime() + ms, fn });
+  override setTimeout(...args: Parameters<FakeClock["setTimeout"]>): ReturnType<FakeClock["setTimeout"]> {
+    const handle = super.setTimeout(...args);
     this.onSet();
-    return id;
+    return handle;
   }
-  clearTimeout(handle: unknown): void {
-    this.#pending.delete(handle as number);
-  }
-  get pending(): number {
-    return this.#pending.size;
-  }
-  /** Moves time forward by `ms`, firing due timers one by one and letting `settle` finish after each. */
-  async advance(ms: number, settle: () => Promise<void>): Promise<void> {
-    const target = this.clock.now().getTime() + ms;
-    for (;;) {
-      const due = [...this.#pending.entries()]
-        .filter(([, t]) => t.at <= target)
-        .sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.#pending.delete(due[0]);
-      this.clock.set(new Date(due[1].at));
-      due[1].fn();
-      await settle();
-    }
-    this.clock.set(new Date(target));
-  }
+}
+
+/** Advances the clock (firing what came due) and waits for any cycle that started to finish. */
+async function step(clock: FakeClock, r: Reconciler, ms: number): Promise<void> {
+  await clock.advance(ms);
+  await r.whenIdle();
 }
 
 function reconciler(
@@ -316,43 +296,40 @@ describe("reconciler", () => {
     const f = await PoolFixture.create(store);
     const t = await f.template("dev");
     await f.preset(t.versionId, { name: "small", desiredInstances: 0 });
-    const clock = new FakeClock(NOW);
-    const timers = new FakeTimers(clock);
+    const clock = new HookedClock(NOW);
     const cycles: CycleReport[] = [];
     const r = reconciler({
       store,
       executor: new FakeExecutor(),
       clock,
-      timers,
       intervalMs: 15_000,
       debounceMs: 250,
       onCycle: (report) => cycles.push(report),
     });
-    const settle = () => r.whenIdle();
     try {
       // GIVEN a started reconciler (its start trigger has run)
       r.start();
-      await timers.advance(250, settle);
+      await step(clock, r, 250);
       assert.equal(cycles.length, 1, "start runs a first cycle after the debounce");
 
       // WHEN five triggers arrive within 100 ms
       for (let i = 0; i < 5; i++) {
         r.trigger(`claim ${i}`);
-        await timers.advance(20, settle);
+        await step(clock, r, 20);
       }
       assert.equal(cycles.length, 1, "nothing runs before the debounce delay");
-      await timers.advance(250, settle);
+      await step(clock, r, 250);
       // THEN exactly one cycle ran for the burst, within the debounce delay of the first trigger
       assert.equal(cycles.length, 2);
       assert.ok(cycles[1] && cycles[1].startedAt.getTime() - NOW.getTime() <= 250 + 250);
 
       // WHEN the interval passes THEN a periodic cycle runs
-      await timers.advance(15_000, settle);
+      await step(clock, r, 15_000);
       assert.equal(cycles.length, 3);
     } finally {
       await r.stop();
     }
-    assert.equal(timers.pending, 0, "stop clears every timer");
+    assert.equal(clock.pendingTimers, 0, "stop clears every timer");
   });
 
   forEachDialect("a trigger during a directly run cycle gets a cycle of its own", async ({ store }) => {
@@ -360,23 +337,20 @@ describe("reconciler", () => {
     const f = await PoolFixture.create(store);
     const t = await f.template("dev");
     await f.preset(t.versionId, { name: "small", desiredInstances: 1 });
-    const clock = new FakeClock(NOW);
-    const timers = new FakeTimers(clock);
+    const clock = new HookedClock(NOW);
     const cycles: CycleReport[] = [];
     const { executor, gate, rearm } = gatedExecutor(0);
     const r = reconciler({
       store,
       executor,
       clock,
-      timers,
       debounceMs: 250,
       onCycle: (report) => cycles.push(report),
     });
-    const settle = () => r.whenIdle();
     try {
       r.start();
       gate.release(); // the start cycle passes the gate
-      await timers.advance(250, settle);
+      await step(clock, r, 250);
       rearm();
       // WHEN a cycle is run directly (not from a timer) and a trigger arrives while it runs
       const direct = r.runCycle();
@@ -386,7 +360,7 @@ describe("reconciler", () => {
       await direct;
       // THEN the trigger is not lost: a cycle follows within the debounce delay (not at the next interval)
       const before = cycles.length;
-      await timers.advance(250, settle);
+      await step(clock, r, 250);
       assert.ok(cycles.length > before, "a coalesced trigger runs a cycle");
     } finally {
       gate.release();
@@ -426,29 +400,26 @@ describe("reconciler", () => {
   );
 
   forEachDialect("a trigger published on pub/sub starts a cycle", async ({ store }) => {
-    const clock = new FakeClock(NOW);
-    const timers = new FakeTimers(clock);
+    const clock = new HookedClock(NOW);
     const cycles: CycleReport[] = [];
     const r = reconciler({
       store,
       executor: new FakeExecutor(),
       clock,
-      timers,
       listen: true,
       onCycle: (c) => cycles.push(c),
     });
-    const settle = () => r.whenIdle();
     try {
       r.start();
       await r.whenListening(); // a NOTIFY sent before LISTEN is acknowledged is lost
-      await timers.advance(250, settle); // the start cycle
+      await step(clock, r, 250); // the start cycle
       // WHEN another replica asks for a cycle
       const armed = new Promise<void>((resolve) => {
-        timers.onSet = resolve;
+        clock.onSet = resolve;
       });
       await requestReconcile(store, "prebuild claimed");
       await armed;
-      await timers.advance(250, settle);
+      await step(clock, r, 250);
       // THEN this reconciler ran one
       assert.equal(cycles.length, 2);
     } finally {

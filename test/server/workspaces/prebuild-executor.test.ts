@@ -5,7 +5,6 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
 import { sql } from "kysely";
-import { FakeClock } from "../../../src/clock.js";
 import type { ServerContext } from "../../../src/server/context.js";
 import { silentLogger } from "../../../src/server/logger.js";
 import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
@@ -18,6 +17,7 @@ import {
 import { listWorkspaces } from "../../../src/server/store/workspaces.js";
 import { createPrebuildExecutor } from "../../../src/server/workspaces/service.js";
 import { forEachDialect } from "../../support/db.js";
+import { FakeClock } from "../../support/fake-clock.js";
 import { T0, world } from "../store/fixtures.js";
 
 const cpus: TemplateParameter = {

@@ -1,3 +1,4 @@
+// The package version prewarm reports (CLI `--version`, the API's meta route, build info).
 import { readFileSync } from "node:fs";
 
 /** The package version, read once from package.json (works from src/ and from dist/). */

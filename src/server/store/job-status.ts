@@ -12,15 +12,6 @@ import { type RawBuilder, sql } from "kysely";
 
 export type JobStatus = "pending" | "running" | "succeeded" | "failed" | "canceling" | "canceled";
 
-export const JOB_STATUSES: readonly JobStatus[] = [
-  "pending",
-  "running",
-  "succeeded",
-  "failed",
-  "canceling",
-  "canceled",
-];
-
 type Stamp = Date | number | null;
 
 export interface JobStatusFields {

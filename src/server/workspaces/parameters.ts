@@ -3,8 +3,6 @@
 // is checked against its parameter's type, options, regex, min/max and monotonicity; a failure names the
 // parameter. Pure: no I/O.
 
-export type ParameterType = "string" | "number" | "bool" | "list(string)";
-
 export interface ParameterDefinition {
   name: string;
   displayName?: string;

@@ -40,12 +40,7 @@ import {
 } from "../store/workspaces.js";
 import { parameterDefinition } from "../templates/parameter-definitions.js";
 import { notifyWorkspace } from "./build-results.js";
-import {
-  type ParameterDefinition,
-  ParameterValidationError,
-  type ResolveInput,
-  resolveParameterValues,
-} from "./parameters.js";
+import { ParameterValidationError, type ResolveInput, resolveParameterValues } from "./parameters.js";
 
 /** Coder's workspace name rule: letters, digits and inner hyphens, at most 32 characters. */
 const WORKSPACE_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$/;

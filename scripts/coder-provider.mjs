@@ -110,10 +110,11 @@ async function install(dir) {
   const packageDir = join(root, "mirror", "registry.terraform.io", "coder", "coder", version, platform());
   await mkdir(packageDir, { recursive: true });
   const executable = join(packageDir, `terraform-provider-coder_v${version}`);
-  // NODE_OPTIONS is dropped: an inherited `--import tsx` or debugger flag would slow every provider start.
+  // NODE_OPTIONS and NODE_EXTRA_CA_CERTS are dropped: an inherited `--import tsx`, a debugger flag or a CA
+  // bundle (node reads it at start, ~100 ms) would slow every start; the provider makes no TLS calls.
   await writeFile(
     executable,
-    `#!/bin/sh\nunset NODE_OPTIONS\nexec ${shellQuote(process.execPath)} ${shellQuote(start)} "$@"\n`,
+    `#!/bin/sh\nunset NODE_OPTIONS NODE_EXTRA_CA_CERTS\nexec ${shellQuote(process.execPath)} ${shellQuote(start)} "$@"\n`,
   );
   await chmod(executable, 0o755);
   await warmUp(executable, `${bundle}.v8cache`);

@@ -4,16 +4,10 @@
 // show a provider's own message.
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import {
-  type DataSourceType,
-  dataSources,
-  defaultAccessUrl,
-  type ProviderContext,
-  providerFields,
-  resources,
-} from "./coder.js";
+import { dataSources, defaultAccessUrl, type ProviderContext, providerFields, resources } from "./coder.js";
 import { type CtyType, clone, conform, unknownAsNull } from "./cty.js";
 import {
+  type AttributePath,
   AttributePath_StepSchema,
   AttributePathSchema,
   type Diagnostic,
@@ -88,24 +82,27 @@ function protoSchema(fields: Fields, version: number, description: string): Sche
   });
 }
 
+/** Attribute names and list indexes as terraform's AttributePath. */
+function protoAttributePath(path: readonly PathStep[]): AttributePath {
+  return create(AttributePathSchema, {
+    steps: path.map((step) =>
+      create(AttributePath_StepSchema, {
+        selector:
+          typeof step === "number"
+            ? { case: "elementKeyInt", value: BigInt(step) }
+            : { case: "attributeName", value: step },
+      }),
+    ),
+  });
+}
+
 function protoDiagnostics(diags: readonly Diag[]): Diagnostic[] {
   return diags.map((d) =>
     create(DiagnosticSchema, {
       severity: d.severity === "error" ? Diagnostic_Severity.ERROR : Diagnostic_Severity.WARNING,
       summary: d.summary,
       detail: d.detail ?? "",
-      attribute: d.path
-        ? create(AttributePathSchema, {
-            steps: d.path.map((step) =>
-              create(AttributePath_StepSchema, {
-                selector:
-                  typeof step === "number"
-                    ? { case: "elementKeyInt", value: BigInt(step) }
-                    : { case: "attributeName", value: step },
-              }),
-            ),
-          })
-        : undefined,
+      attribute: d.path ? protoAttributePath(d.path) : undefined,
     }),
   );
 }
@@ -124,11 +121,6 @@ function encode(value: Value, type: CtyType): DynamicValue {
 function decodeObject(value: DynamicValue | undefined, type: CtyType): ValueObject | null {
   const v = decode(value, type);
   return isObject(v) ? v : null;
-}
-
-/** A requires_replace path: attribute names and list indexes. */
-function protoPath(path: readonly PathStep[]) {
-  return protoDiagnostics([{ severity: "error", summary: "", path: [...path] }])[0]!.attribute!;
 }
 
 // ---- the service ---------------------------------------------------------------------------------------
@@ -340,7 +332,7 @@ export function providerService(options: ProviderServiceOptions): ServiceImpl<ty
         return {
           ...base,
           plannedState: encode(planned, info.type),
-          requiresReplace: requiresReplace.map(protoPath),
+          requiresReplace: requiresReplace.map(protoAttributePath),
           diagnostics: protoDiagnostics(diags),
         };
       } catch (err) {
@@ -385,7 +377,7 @@ export function providerService(options: ProviderServiceOptions): ServiceImpl<ty
         const config = decodeObject(req.config, info.type) ?? {};
         const state = applyDefaults(info.fields, config);
         const before = { ...state };
-        const diags = (info.def as DataSourceType).read(context(), state, config);
+        const diags = info.def.read(context(), state, config);
         if (hasErrors(diags)) return { diagnostics: protoDiagnostics(diags) };
         nullUnsetBlocks(info.fields, before, state);
         return { state: encode(unknownAsNull(state), info.type), diagnostics: protoDiagnostics(diags) };

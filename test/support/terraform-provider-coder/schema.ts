@@ -8,7 +8,7 @@
 //   the configuration does not set is unknown; a change of a ForceNew field means replace;
 // - validation of known configuration values (ValidateFunc, ConflictsWith, Deprecated).
 // Pure functions over values; no protobuf here (provider.ts converts to the wire).
-import { type CtyType, clone } from "./cty.js";
+import { type CtyType, clone, containsUnknown } from "./cty.js";
 import { isObject, isUnknown, UNKNOWN, type Value, type ValueObject } from "./msgpack.js";
 
 export type Scalar = "string" | "int" | "float" | "bool";
@@ -332,7 +332,7 @@ export function validateConfig(
       }
     }
     if (!isNested(field)) {
-      if (field.validate && !containsUnknownDeep(v)) {
+      if (field.validate && !containsUnknown(v)) {
         const r = field.validate(v, key);
         for (const e of r.errors ?? []) diags.push(errorDiag(e, undefined, here));
         for (const w of r.warnings ?? []) diags.push(warningDiag(w, undefined, here));
@@ -344,13 +344,6 @@ export function validateConfig(
     });
   }
   return diags;
-}
-
-function containsUnknownDeep(v: Value): boolean {
-  if (isUnknown(v)) return true;
-  if (Array.isArray(v)) return v.some(containsUnknownDeep);
-  if (isObject(v)) return Object.values(v).some(containsUnknownDeep);
-  return false;
 }
 
 // ---- ValidateFuncs with the SDK's messages -------------------------------------------------------------

@@ -73,7 +73,7 @@ async function bench(dialect: BenchDialect): Promise<void> {
       const presetId = presetIds[i % presetIds.length] as string;
       const got = await store.transaction((tx) =>
         claimPrebuild(tx, store.dialect, {
-          presetId,
+          presetIds: [presetId],
           newOwnerId: ownerId,
           newName: `claim-${randomUUID()}`,
           now: NOW,

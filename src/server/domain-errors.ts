@@ -42,8 +42,8 @@ export class DomainError extends Error {
 /** `what` is the subject: notFound(`template "dev"`) says `template "dev" not found`. */
 export const notFound = (what: string, info?: DomainErrorInfo) =>
   new DomainError("not_found", `${what} not found`, info);
-export const conflict = (message: string, detail?: string) =>
-  new DomainError("conflict", message, detail === undefined ? {} : { detail });
+export const conflict = (message: string, info?: DomainErrorInfo) =>
+  new DomainError("conflict", message, info);
 export const invalid = (message: string, info?: DomainErrorInfo) => new DomainError("invalid", message, info);
 export const forbidden = (message = "you are not allowed to do that") =>
   new DomainError("forbidden", message);

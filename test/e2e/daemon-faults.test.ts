@@ -82,6 +82,11 @@ function writeTemplate(name: string, files: Array<{ path: string; data: Uint8Arr
 
 type Ws = { latestBuild: { status: string; jobId: string; error?: string | null } };
 
+/**
+ * Polls the workspace over the HTTP API (the same JSON `prewarm show -o json` prints) until its latest build
+ * has one of the wanted statuses. Plain HTTP, not a CLI process per poll: a short state such as "running" must
+ * not slip between two polls on a loaded machine. A refused connection (the server restarting) is retried.
+ */
 async function waitForStatus(
   env: NodeJS.ProcessEnv,
   name: string,
@@ -91,12 +96,18 @@ async function waitForStatus(
   const deadline = Date.now() + timeoutMs;
   let last: Ws | undefined;
   while (Date.now() < deadline) {
-    const r = await runCli(["show", name, "-o", "json"], { env });
-    if (r.code === 0) {
-      last = JSON.parse(r.stdout) as Ws;
-      if (wanted.includes(last.latestBuild.status)) return last;
+    try {
+      const res = await fetch(`${env.PREWARM_URL}/api/v1/users/me/workspaces/${name}`, {
+        headers: { authorization: `Bearer ${env.PREWARM_TOKEN}` },
+      });
+      if (res.ok) {
+        last = (await res.json()) as Ws;
+        if (wanted.includes(last.latestBuild.status)) return last;
+      }
+    } catch {
+      // not listening (yet, or any more)
     }
-    await new Promise((res) => setTimeout(res, 200));
+    await new Promise((res) => setTimeout(res, 50));
   }
   throw new Error(`workspace ${name} never reached ${wanted.join("|")}; last: ${JSON.stringify(last)}`);
 }
@@ -140,7 +151,7 @@ describe("the server killed mid-build", () => {
         plan: planComplete(),
         apply: [
           echoLog("starting"),
-          echoDelay(4_000, echoLog("still going")),
+          echoDelay(8_000, echoLog("still going")),
           {
             type: {
               case: "apply",

@@ -249,6 +249,25 @@ export interface CancelResult {
 }
 
 /**
+ * Inside the caller's transaction: cancels the job if it is still pending — nobody acquired it — by finishing
+ * it at once as canceled (row-locked on PostgreSQL; acquisition skips locked rows). False when it was acquired,
+ * cancelled or finished meanwhile. The caller publishes `publishEndOfLogs` after its commit.
+ */
+export async function cancelIfPending(
+  tx: Executor,
+  store: Store,
+  jobId: string,
+  now: Date,
+): Promise<boolean> {
+  const current = await lockJob(tx, store, jobId);
+  if (current.startedAt !== null || current.workerId !== null) return false;
+  if (current.completedAt !== null || current.canceledAt !== null) return false;
+  const at = toMillis(now);
+  await finish(tx, jobId, { canceled_at: at, completed_at: at, updated_at: at });
+  return true;
+}
+
+/**
  * Cancels a job. Pending: finished at once (canceled_at = completed_at = now). Running: canceled_at is set
  * and the daemon is told by its next heartbeat reply. Cancelling a job already being cancelled changes
  * nothing. A finished job cannot be cancelled (JobStateError "completed").

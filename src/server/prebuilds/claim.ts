@@ -1,24 +1,21 @@
 // Claims (§5 rule 9), called by workspace creation inside its own write transaction:
 //
-//   const preset = presetId ?? (await findMatchingPreset(tx, versionId, parameters))?.id;
-//   const claimed = preset ? await claimPrebuild(tx, store.dialect, { presetId: preset, newOwnerId, newName, now }) : null;
+//   presets = [the --preset one]  or  the presets whose resolved values equal the request's (preset-match.ts)
+//   const claimed = await claimPrebuild(tx, store.dialect, { presetIds, newOwnerId, newName, now });
 //   if (claimed) → enqueue a start build with stage CLAIM (and the running agents' tokens) in the same transaction
 //   else         → create a fresh workspace (a miss)
 //
-// claimPrebuild takes the OLDEST eligible, non-expired prebuild of the preset on the template's active version
-// (queries.ts: `claimOldestPrebuild` for the statements and the race analysis) and records a hit or a miss as a
-// prebuild event in the same transaction, so the metrics count what committed. If the caller's transaction
-// rolls back, the claim and its event roll back with it.
+// claimPrebuild tries the presets in the caller's preference order and takes the OLDEST eligible, non-expired
+// prebuild of the first preset that has one, on the template's active version (queries.ts: `claimOldestPrebuild`
+// for the statements and the race analysis). It records one hit (for the preset claimed from) or one miss (for
+// the most preferred preset) as a prebuild event in the same transaction, so the metrics count what committed.
+// If the caller's transaction rolls back, the claim and its event roll back with it.
 import type { Dialect, Executor } from "../store/store.js";
-import {
-  claimOldestPrebuild,
-  insertPrebuildEvent,
-  lockUnclaimedPrebuildRow,
-  selectVersionPresetParameters,
-} from "./queries.js";
+import { claimOldestPrebuild, insertPrebuildEvent, lockUnclaimedPrebuildRow } from "./queries.js";
 
 export interface ClaimRequest {
-  presetId: string;
+  /** Candidate presets, most preferred first (at least one). */
+  presetIds: readonly string[];
   newOwnerId: string;
   newName: string;
   now: Date;
@@ -37,9 +34,9 @@ export class ClaimError extends Error {
 }
 
 /**
- * Claims the oldest eligible prebuild of `presetId` for `newOwnerId` under `newName`, or returns null (a miss).
- * Call inside the caller's write transaction (PostgreSQL: READ COMMITTED, the default). Two concurrent claims
- * never get the same prebuild and never wait on each other.
+ * Claims the oldest eligible prebuild of the first of `presetIds` that has one, for `newOwnerId` under
+ * `newName`, or returns null (a miss). Call inside the caller's write transaction (PostgreSQL: READ COMMITTED,
+ * the default). Two concurrent claims never get the same prebuild and never wait on each other.
  */
 export async function claimPrebuild(
   tx: Executor,
@@ -47,22 +44,28 @@ export async function claimPrebuild(
   request: ClaimRequest,
 ): Promise<ClaimedPrebuild | null> {
   const nowMs = request.now.getTime();
-  let row: Awaited<ReturnType<typeof claimOldestPrebuild>>;
-  try {
-    row = await claimOldestPrebuild(tx, dialect, request);
-  } catch (err) {
-    throw new ClaimError(`claim prebuild for preset ${request.presetId}: ${(err as Error).message}`, {
-      cause: err,
-    });
+  const preferred = request.presetIds[0];
+  if (preferred === undefined) return null;
+  for (const presetId of request.presetIds) {
+    let row: Awaited<ReturnType<typeof claimOldestPrebuild>>;
+    try {
+      row = await claimOldestPrebuild(tx, dialect, { ...request, presetId });
+    } catch (err) {
+      throw new ClaimError(`claim prebuild for preset ${presetId}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    if (!row) continue;
+    await insertPrebuildEvent(tx, presetId, "claim_succeeded", nowMs);
+    return {
+      workspaceId: row.id,
+      templateId: row.template_id,
+      presetId,
+      prebuildCreatedAt: new Date(Number(row.created_at)),
+    };
   }
-  await insertPrebuildEvent(tx, request.presetId, row ? "claim_succeeded" : "claim_missed", nowMs);
-  if (!row) return null;
-  return {
-    workspaceId: row.id,
-    templateId: row.template_id,
-    presetId: request.presetId,
-    prebuildCreatedAt: new Date(Number(row.created_at)),
-  };
+  await insertPrebuildEvent(tx, preferred, "claim_missed", nowMs);
+  return null;
 }
 
 export interface UnclaimedPrebuild {
@@ -86,50 +89,4 @@ export async function lockUnclaimedPrebuild(
   return row
     ? { workspaceId: row.id, templateId: row.template_id, createdAt: new Date(Number(row.created_at)) }
     : null;
-}
-
-export interface MatchedPreset {
-  id: string;
-  name: string;
-  /** How many parameter values the preset fixes (all equal to the request's). */
-  matchedParameters: number;
-}
-
-/**
- * The most specific preset of the version whose parameter values all equal the request's: every parameter the
- * preset sets must be present in `parameters` with the same value; among those, the one setting the most
- * parameters wins. A preset with no parameters matches any request (as in Coder), so it is the fallback when
- * nothing more specific matches. Ties (same number of parameters): the version's default preset first, then
- * the preset name in code-point order — deterministic, and documented in docs/prebuilds-operations.md.
- */
-export async function findMatchingPreset(
-  db: Executor,
-  versionId: string,
-  parameters: Readonly<Record<string, string>>,
-): Promise<MatchedPreset | null> {
-  const rows = await selectVersionPresetParameters(db, versionId);
-  const presets = new Map<
-    string,
-    { id: string; name: string; isDefault: boolean; count: number; matches: boolean }
-  >();
-  for (const r of rows) {
-    let preset = presets.get(r.id);
-    if (!preset) {
-      preset = { id: r.id, name: r.name, isDefault: Number(r.is_default) === 1, count: 0, matches: true };
-      presets.set(r.id, preset);
-    }
-    if (r.param_name === null) continue;
-    preset.count++;
-    if (!Object.hasOwn(parameters, r.param_name) || parameters[r.param_name] !== r.param_value)
-      preset.matches = false;
-  }
-  const candidates = [...presets.values()].filter((p) => p.matches);
-  candidates.sort(
-    (a, b) =>
-      b.count - a.count ||
-      Number(b.isDefault) - Number(a.isDefault) ||
-      (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
-  );
-  const best = candidates[0];
-  return best ? { id: best.id, name: best.name, matchedParameters: best.count } : null;
 }

@@ -11,7 +11,7 @@
 // Job status is store/job-status.ts's derivation (`jobStatusSql`), the one rule: "succeeded" = completed, no
 // error, not cancelled; "failed" = an error and not cancelled (a cancel is nobody's template failing).
 //
-// Dialect branches (named, two): `claimPrebuild` locks its candidate with FOR UPDATE SKIP LOCKED on
+// Dialect branches (named, two): `claimOldestPrebuild` locks its candidate with FOR UPDATE SKIP LOCKED on
 // PostgreSQL and relies on SQLite's single writer otherwise; `lockUnclaimedPrebuild` takes a row lock on
 // PostgreSQL. Everything else is the same SQL on both.
 import { type RawBuilder, sql } from "kysely";
@@ -318,27 +318,6 @@ export async function claimOldestPrebuild(
   return null;
 }
 
-export interface PresetParameterRow {
-  id: string;
-  name: string;
-  is_default: number;
-  /** null for a preset without parameters (one row for it, from the left join). */
-  param_name: string | null;
-  param_value: string | null;
-}
-
-/** Every preset of the version with its parameter values, one row per (preset, parameter). */
-export async function selectVersionPresetParameters(
-  db: Executor,
-  versionId: string,
-): Promise<PresetParameterRow[]> {
-  const { rows } = await sql<PresetParameterRow>`
-    select p.id, p.name, p.is_default, pp.name as param_name, pp.value as param_value
-    from presets p left join preset_parameters pp on pp.preset_id = p.id
-    where p.template_version_id = ${versionId}`.execute(db);
-  return rows;
-}
-
 export interface UnclaimedPrebuildRow {
   id: string;
   template_id: string;
@@ -369,8 +348,10 @@ export interface PendingPrebuildJobRow {
 }
 
 /**
- * Pending, not yet acquired jobs of prebuild workspaces' latest builds for the preset (what `cancel_pending`
- * cancels; §5 rule 5). Run inside the cancelling transaction and re-check each job's state when cancelling.
+ * Pending, not yet acquired FIRST-BUILD `start` jobs of the preset's prebuild workspaces (what `cancel_pending`
+ * cancels; §5 rules 5 and 10): creations of an outdated version that never began. Queued stops and deletes of
+ * its prebuilds are not listed — they must run, or the infrastructure they tear down would live on. Run inside
+ * the cancelling transaction and re-check each job's state when cancelling.
  */
 export async function selectPendingPrebuildJobs(
   db: Executor,
@@ -382,6 +363,7 @@ export async function selectPendingPrebuildJobs(
     join workspace_builds b on ${latestBuildOf("w", "b")}
     join provisioner_jobs j on j.id = b.job_id
     where w.owner_id = ${PB} and w.deleted = 0 and b.preset_id = ${presetId}
+      and b.build_number = 1 and b.transition = 'start'
       and j.started_at is null and j.completed_at is null and j.canceled_at is null and j.worker_id is null
     order by j.created_at, j.id`.execute(db);
   return rows;

@@ -39,10 +39,22 @@ interface DriverError {
   code?: unknown;
   constraint?: unknown;
   message?: unknown;
+  cause?: unknown;
 }
 
+/**
+ * The driver's error behind `err`: `err` itself, or the first error in its `cause` chain that carries a code
+ * (code that adds context wraps driver errors — `claim prebuild …: UNIQUE constraint failed` — and a wrapped
+ * violation must still be recognised). Bounded, in case of a cyclic chain.
+ */
 function asDriverError(err: unknown): DriverError | undefined {
-  return typeof err === "object" && err !== null ? (err as DriverError) : undefined;
+  let current: unknown = err;
+  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
+    const e = current as DriverError;
+    if (e.code !== undefined) return e;
+    current = e.cause;
+  }
+  return undefined;
 }
 
 /**

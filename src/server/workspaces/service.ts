@@ -6,15 +6,15 @@ import { randomBytes } from "node:crypto";
 import type { DeleteReason } from "../../planning/plan.js";
 import type { ServerContext } from "../context.js";
 import { conflict, DomainError, forbidden, invalid, notFound } from "../domain-errors.js";
-import { cancelJob, enqueueJob, notifyJobPosted } from "../jobs/queue.js";
-import { claimPrebuild, findMatchingPreset, lockUnclaimedPrebuild } from "../prebuilds/claim.js";
+import { cancelIfPending, enqueueJob, notifyJobPosted, publishEndOfLogs } from "../jobs/queue.js";
+import { claimPrebuild, lockUnclaimedPrebuild } from "../prebuilds/claim.js";
 import { selectPendingPrebuildJobs } from "../prebuilds/queries.js";
 import type { PrebuildExecutor } from "../prebuilds/reconciler.js";
 import { PREBUILDS_USER_ID } from "../prebuilds/system-user.js";
 import { isActiveVersion } from "../store/active-version.js";
 import { isUniqueViolation } from "../store/errors.js";
 import { getJob, type ProvisionerJob } from "../store/jobs.js";
-import { getPreset, getPresetByName, type Preset } from "../store/presets.js";
+import { getPreset, getPresetByName, listPresets, type Preset } from "../store/presets.js";
 import type { Transition } from "../store/schema.js";
 import type { Executor } from "../store/store.js";
 import {
@@ -41,6 +41,7 @@ import {
 import { parameterDefinition } from "../templates/parameter-definitions.js";
 import { notifyWorkspace } from "./build-results.js";
 import { ParameterValidationError, type ResolveInput, resolveParameterValues } from "./parameters.js";
+import { matchingPresets } from "./preset-match.js";
 
 /** Coder's workspace name rule: letters, digits and inner hyphens, at most 32 characters. */
 const WORKSPACE_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$/;
@@ -173,33 +174,37 @@ export async function createWorkspace(
   }
   const version = chosen ?? active;
   const parameters = await listTemplateVersionParameters(store.db, version.id);
-  let preset: Preset | undefined;
+  const provided = request.parameters ?? {};
+  // Candidate presets, most preferred first: the one asked for, or those the request's values amount to.
+  let candidates: Preset[];
   if (request.preset) {
-    preset = await getPresetByName(store.db, version.id, request.preset);
-    if (!preset) {
+    const named = await getPresetByName(store.db, version.id, request.preset);
+    if (!named) {
       throw new DomainError(
         "not_found",
         `preset "${request.preset}" not found in the active version of "${template.name}"`,
         { field: "preset" },
       );
     }
-  } else if (request.parameters && Object.keys(request.parameters).length > 0) {
-    // Parameters that exactly match a preset's values may still be served from its pool.
-    const matched = await findMatchingPreset(store.db, version.id, request.parameters);
-    if (matched && matched.matchedParameters > 0) preset = await getPreset(store.db, matched.id);
+    candidates = [named];
+  } else {
+    const requestValues = resolveOrThrow(parameters, { provided });
+    const presets = await listPresets(store.db, { versionIds: [version.id] });
+    candidates = matchingPresets(parameters.map(parameterDefinition), requestValues, presets);
   }
-  const values = resolveOrThrow(parameters, {
-    provided: request.parameters ?? {},
-    preset: preset?.parameters ?? {},
-  });
+  const preset = candidates[0];
+  // A contradiction between --preset and a parameter is a 400 naming the parameter (the resolver's rule).
+  const values = resolveOrThrow(parameters, { provided, preset: preset?.parameters ?? {} });
+  // Prebuilds are only claimed on the active version, from presets that keep a pool.
+  const pools = version.id === active.id ? candidates.filter((p) => p.desiredInstances !== null) : [];
 
   let result: CreatedWorkspace;
   try {
     result = await store.transaction(async (tx) => {
       const now = ctx.clock.now();
-      if (preset && preset.desiredInstances !== null && version.id === active.id) {
+      if (pools.length > 0) {
         const claimed = await claimPrebuild(tx, store.dialect, {
-          presetId: preset.id,
+          presetIds: pools.map((p) => p.id),
           newOwnerId: owner.id,
           newName: request.name,
           now,
@@ -213,13 +218,13 @@ export async function createWorkspace(
             version,
             transition: "start",
             initiatorId: owner.id,
-            presetId: preset.id,
+            presetId: claimed.presetId,
             stage: "claim",
             reason: "claim",
             parameters: values,
             state: previous.provisionerState,
           });
-          return { workspace, build, job, claimedPrebuild: true, presetId: preset.id };
+          return { workspace, build, job, claimedPrebuild: true, presetId: claimed.presetId };
         }
       }
       const workspace = await insertWorkspace(tx, {
@@ -241,7 +246,7 @@ export async function createWorkspace(
     });
   } catch (err) {
     if (isUniqueViolation(err)) {
-      throw conflict(`you already have a workspace named "${request.name}"`);
+      throw conflict(`you already have a workspace named "${request.name}"`, { field: "name" });
     }
     throw err;
   }
@@ -411,21 +416,21 @@ export function createPrebuildExecutor(ctx: ServerContext): PrebuildExecutor {
     },
 
     async cancelPendingPrebuildJobs(presetId: string): Promise<number> {
-      let canceled = 0;
-      for (const pending of await selectPendingPrebuildJobs(store.db, presetId)) {
-        try {
-          const { outcome } = await cancelJob(store, pending.job_id, ctx.clock.now());
-          if (outcome !== "canceled") continue;
-          // Its workspace never got infrastructure: remove it without running a provisioner.
-          const latest = await getLatestBuild(store.db, pending.workspace_id);
-          if (latest?.buildNumber === 1)
-            await softDeleteWorkspace(store.db, pending.workspace_id, ctx.clock.now());
-          canceled++;
-        } catch {
-          // Acquired meanwhile: it runs to completion and the next cycle deletes it as outdated.
+      // One transaction: each never-started creation is cancelled and its workspace, which never got any
+      // infrastructure, removed without a provisioner — together or not at all. One acquired meanwhile is
+      // skipped: it runs to completion and the next cycle deletes it as outdated.
+      const canceled = await store.transaction(async (tx) => {
+        const now = ctx.clock.now();
+        const jobs: string[] = [];
+        for (const pending of await selectPendingPrebuildJobs(tx, presetId)) {
+          if (!(await cancelIfPending(tx, store, pending.job_id, now))) continue;
+          await softDeleteWorkspace(tx, pending.workspace_id, now);
+          jobs.push(pending.job_id);
         }
-      }
-      return canceled;
+        return jobs;
+      });
+      for (const jobId of canceled) await publishEndOfLogs(store, jobId);
+      return canceled.length;
     },
   };
 }

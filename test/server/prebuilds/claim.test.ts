@@ -6,11 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isExpired, notExpiredSince } from "../../../src/planning/expiry.js";
 import { enqueueJob } from "../../../src/server/jobs/queue.js";
-import {
-  claimPrebuild,
-  findMatchingPreset,
-  lockUnclaimedPrebuild,
-} from "../../../src/server/prebuilds/claim.js";
+import { claimPrebuild, lockUnclaimedPrebuild } from "../../../src/server/prebuilds/claim.js";
 import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
 import { invalidateTemplatePresets } from "../../../src/server/store/presets.js";
 import type { Store } from "../../../src/server/store/store.js";
@@ -23,7 +19,7 @@ const NOW = at(2 * HOUR);
 
 async function claim(store: Store, presetId: string, ownerId: string, name: string, now = NOW) {
   return store.transaction((tx) =>
-    claimPrebuild(tx, store.dialect, { presetId, newOwnerId: ownerId, newName: name, now }),
+    claimPrebuild(tx, store.dialect, { presetIds: [presetId], newOwnerId: ownerId, newName: name, now }),
   );
 }
 
@@ -239,7 +235,7 @@ describe("claiming a prebuild", () => {
     await assert.rejects(
       store.transaction(async (tx) => {
         await claimPrebuild(tx, store.dialect, {
-          presetId: p,
+          presetIds: [p],
           newOwnerId: bob,
           newName: "rolled-back",
           now: NOW,
@@ -260,6 +256,51 @@ describe("claiming a prebuild", () => {
     );
   });
 
+  forEachDialect(
+    "with several candidate presets it claims from the first that has an eligible prebuild, and records one event",
+    async ({ store }) => {
+      // GIVEN three presets in preference order: "empty" has no eligible prebuild, "ready" and "later" have one
+      const f = await PoolFixture.create(store);
+      const bob = await f.user("bob");
+      const t = await f.template("dev");
+      const empty = await f.preset(t.versionId, { name: "empty" });
+      const ready = await f.preset(t.versionId, { name: "ready" });
+      const later = await f.preset(t.versionId, { name: "later" });
+      const fromReady = await f.prebuild(ready);
+      await f.prebuild(later);
+      const claimAll = (name: string) =>
+        store.transaction((tx) =>
+          claimPrebuild(tx, store.dialect, {
+            presetIds: [empty, ready, later],
+            newOwnerId: bob,
+            newName: name,
+            now: NOW,
+          }),
+        );
+      const events = async () =>
+        (
+          await store.db
+            .selectFrom("prebuild_events")
+            .select(["preset_id", "event_type"])
+            .orderBy("id")
+            .execute()
+        ).map((e) => [e.preset_id, e.event_type]);
+
+      // WHEN a claim runs THEN it takes "ready"'s prebuild and records one hit for "ready"
+      const first = await claimAll("one");
+      assert.equal(first?.presetId, ready);
+      assert.equal(first?.workspaceId, fromReady);
+      assert.deepEqual(await events(), [[ready, "claim_succeeded"]]);
+      // WHEN the next claims run THEN "later" serves one, then there is a single miss for the most preferred
+      assert.equal((await claimAll("two"))?.presetId, later);
+      assert.equal(await claimAll("three"), null);
+      assert.deepEqual((await events()).slice(1), [
+        [later, "claim_succeeded"],
+        [empty, "claim_missed"],
+      ]);
+    },
+  );
+
   forEachDialect("lockUnclaimedPrebuild refuses a claimed or deleted workspace", async ({ store }) => {
     const f = await PoolFixture.create(store);
     const bob = await f.user("bob");
@@ -276,169 +317,4 @@ describe("claiming a prebuild", () => {
     assert.equal(await lock(claimed), null);
     assert.equal(await lock("no-such-workspace"), null);
   });
-});
-
-describe("matching a preset by parameters", () => {
-  forEachDialect("picks the most specific preset whose values all match", async ({ store }) => {
-    const f = await PoolFixture.create(store);
-    const t = await f.template("dev");
-    const v = t.versionId;
-    await f.preset(v, { name: "any" });
-    await f.preset(v, { name: "small", parameters: { size: "s" } });
-    await f.preset(v, { name: "small-eu", parameters: { size: "s", region: "eu" } });
-    await f.preset(v, { name: "b-large", parameters: { size: "l" } });
-    await f.preset(v, { name: "a-large", parameters: { size: "l" }, isDefault: true });
-    await f.preset(v, { name: "c-gpu", parameters: { gpu: "1" } });
-    await f.preset(v, { name: "b-gpu", parameters: { gpu: "1" } });
-    const table: { request: Record<string, string>; want: string | null }[] = [
-      { request: { size: "s", region: "eu" }, want: "small-eu" },
-      { request: { size: "s", region: "us" }, want: "small" },
-      { request: { size: "s" }, want: "small" },
-      { request: { size: "m" }, want: "any" },
-      { request: {}, want: "any" },
-      { request: { size: "l" }, want: "a-large" }, // tie: the default preset wins
-      { request: { gpu: "1" }, want: "b-gpu" }, // tie without a default: name order
-    ];
-    for (const row of table) {
-      const got = await findMatchingPreset(store.db, v, row.request);
-      assert.equal(got?.name ?? null, row.want, JSON.stringify(row.request));
-    }
-    const noPresets = await f.version(t.templateId);
-    assert.equal(await findMatchingPreset(store.db, noPresets, { size: "s" }), null);
-  });
-});
-
-/** Enqueues a pending delete build for the workspace inside `tx`, as the executor's delete does. */
-async function enqueueDelete(
-  tx: Parameters<Parameters<Store["transaction"]>[0]>[0],
-  f: PoolFixture,
-  workspaceId: string,
-  versionId: string,
-) {
-  const job = await enqueueJob(tx, {
-    type: "workspace_build",
-    input: { workspaceBuildId: "d" },
-    provisioner: "echo",
-    fileId: f.fileId,
-    initiatorId: PREBUILDS_USER_ID,
-    now: NOW,
-  });
-  await insertWorkspaceBuild(tx, {
-    workspaceId,
-    transition: "delete",
-    templateVersionId: versionId,
-    initiatorId: PREBUILDS_USER_ID,
-    prebuildStage: "create",
-    provisionerState: null,
-    jobId: job.id,
-    now: NOW,
-  });
-}
-
-interface ConcurrentPool {
-  store: Store;
-  f: PoolFixture;
-  bob: string;
-  versionId: string;
-  presetId: string;
-}
-
-/** A store with enough connections for parallel claimers (PostgreSQL), a user and a preset wanting 20. */
-async function withConcurrentPool(
-  dialect: DialectName,
-  fn: (pool: ConcurrentPool) => Promise<void>,
-): Promise<void> {
-  const ctx = await openTestStore(dialect, { poolSize: 40 });
-  try {
-    const f = await PoolFixture.create(ctx.store);
-    const bob = await f.user("bob");
-    const t = await f.template("dev");
-    const presetId = await f.preset(t.versionId, { name: "small", desiredInstances: 20 });
-    await fn({ store: ctx.store, f, bob, versionId: t.versionId, presetId });
-  } finally {
-    await ctx.cleanup();
-  }
-}
-
-describe("concurrent claims", () => {
-  for (const dialect of DIALECTS) {
-    const options = { skip: dialectSkip(dialect), timeout: 120_000 };
-    test(`100 claims against 20 prebuilds: exactly 20 distinct winners [${dialect}]`, options, () =>
-      withConcurrentPool(dialect, async ({ store, f, bob, presetId: p }) => {
-        // GIVEN a pool of 20 eligible prebuilds
-        const pool = new Set<string>();
-        for (let i = 0; i < 20; i++) pool.add(await f.prebuild(p, { createdAt: at(i), agents: ["ready"] }));
-
-        // WHEN 100 claims run at once
-        const results = await Promise.all(
-          Array.from({ length: 100 }, (_, i) => claim(store, p, bob, `mine-${i}`)),
-        );
-
-        // THEN 20 distinct pool members were claimed and 80 claimers got nothing
-        const won = results.filter((r) => r !== null).map((r) => r.workspaceId);
-        assert.equal(won.length, 20);
-        assert.equal(new Set(won).size, 20);
-        assert.ok(won.every((id) => pool.has(id)));
-        for (const id of won) assert.equal(await f.ownerOf(id), bob);
-        const events = await store.db.selectFrom("prebuild_events").select("event_type").execute();
-        assert.equal(events.filter((e) => e.event_type === "claim_succeeded").length, 20);
-        assert.equal(events.filter((e) => e.event_type === "claim_missed").length, 80);
-      }),
-    );
-
-    test(`claims racing a deleter never share or lose a prebuild [${dialect}]`, options, () =>
-      withConcurrentPool(dialect, async ({ store, f, bob, versionId, presetId: p }) => {
-        for (let round = 0; round < 5; round++) {
-          // GIVEN a fresh pool of 20 eligible prebuilds that a stale snapshot wants to delete
-          const pool: string[] = [];
-          for (let i = 0; i < 20; i++)
-            pool.push(await f.prebuild(p, { createdAt: at(round * HOUR + i), agents: ["ready"] }));
-
-          // WHEN 100 claims (10 claimers × 10 in a row) run while 4 deleters walk the pool
-          const deleted: string[] = [];
-          const deleters = [0, 1, 2, 3].map(async (k) => {
-            for (const id of pool.filter((_, i) => i % 4 === k).reverse()) {
-              const locked = await store.transaction(async (tx) => {
-                const row = await lockUnclaimedPrebuild(tx, store.dialect, id);
-                if (row) await enqueueDelete(tx, f, id, versionId);
-                return row !== null;
-              });
-              if (locked) deleted.push(id);
-            }
-          });
-          const results = (
-            await Promise.all(
-              Array.from({ length: 10 }, async (_, c) => {
-                const mine = [];
-                for (let i = 0; i < 10; i++) mine.push(await claim(store, p, bob, `r${round}-${c}-${i}`));
-                return mine;
-              }),
-            )
-          ).flat();
-          await Promise.all(deleters);
-
-          // THEN no prebuild was claimed twice, none was both claimed and deleted, and none was lost
-          const won = results.filter((r) => r !== null).map((r) => r.workspaceId);
-          assert.equal(new Set(won).size, won.length, "no prebuild claimed twice");
-          const deletedSet = new Set(deleted);
-          assert.ok(
-            won.every((id) => !deletedSet.has(id)),
-            "no claimed prebuild was deleted",
-          );
-          assert.equal(
-            won.length + deleted.length,
-            pool.length,
-            "every prebuild was either claimed or deleted",
-          );
-          const deleteBuildsOfClaimed = await store.db
-            .selectFrom("workspace_builds")
-            .select("workspace_id")
-            .where("transition", "=", "delete")
-            .where("workspace_id", "in", won.length > 0 ? won : ["-"])
-            .execute();
-          assert.deepEqual(deleteBuildsOfClaimed, [], "no delete build was queued for a claimed workspace");
-        }
-      }),
-    );
-  }
 });

@@ -31,7 +31,7 @@ async function sample(
 
 async function claim(store: Store, presetId: string, ownerId: string, name: string) {
   return store.transaction((tx) =>
-    claimPrebuild(tx, store.dialect, { presetId, newOwnerId: ownerId, newName: name, now: NOW }),
+    claimPrebuild(tx, store.dialect, { presetIds: [presetId], newOwnerId: ownerId, newName: name, now: NOW }),
   );
 }
 

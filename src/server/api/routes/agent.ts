@@ -106,7 +106,8 @@ export function registerAgentRoutes(app: App, { ctx }: ApiDeps, options: AgentRo
       if (decision.kind !== "apply") {
         // Refused or repeated, the report still shows the agent is alive.
         await markAgentConnected(db, agent.id, now);
-        if (decision.kind === "refuse") throw conflict("lifecycle report refused", decision.reason);
+        if (decision.kind === "refuse")
+          throw conflict("lifecycle report refused", { detail: decision.reason });
         return reply.status(204).send(null);
       }
       await setAgentLifecycle(db, agent.id, report, now);

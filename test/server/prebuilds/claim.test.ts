@@ -5,14 +5,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isExpired, notExpiredSince } from "../../../src/planning/expiry.js";
-import { enqueueJob } from "../../../src/server/jobs/queue.js";
 import { claimPrebuild, lockUnclaimedPrebuild } from "../../../src/server/prebuilds/claim.js";
-import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
 import { invalidateTemplatePresets } from "../../../src/server/store/presets.js";
 import type { Store } from "../../../src/server/store/store.js";
 import { softDeleteTemplate, updateTemplate } from "../../../src/server/store/templates.js";
-import { insertWorkspaceBuild } from "../../../src/server/store/workspaces.js";
-import { DIALECTS, type DialectName, dialectSkip, forEachDialect, openTestStore } from "../../support/db.js";
+import { forEachDialect } from "../../support/db.js";
 import { at, HOUR, MINUTE, PoolFixture, SECOND, T0 } from "./pool-fixtures.js";
 
 const NOW = at(2 * HOUR);

@@ -59,6 +59,7 @@ function population(): PresetSnapshot[] {
       active: random() < 0.9,
       status: random() < 0.05 ? "hard_limited" : "healthy",
       hardLimitReached: random() < 0.02,
+      needsClaimRehearsal: false,
       scheduling:
         i % 5 === 0
           ? {

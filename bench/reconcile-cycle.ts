@@ -54,6 +54,7 @@ async function bench(dialect: BenchDialect): Promise<void> {
         createPrebuilds: async (_presetId, count) => ({ created: count }),
         deletePrebuild: async () => true,
         cancelPendingPrebuildJobs: async () => 0,
+        rehearseClaim: async () => true,
       },
     });
     const floor = () =>

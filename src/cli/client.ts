@@ -36,6 +36,8 @@ export interface CallOptions<R extends RouteDef> {
   body?: RouteBody<R>;
   /** A raw body (e.g. a tar archive) instead of JSON. */
   raw?: { bytes: Uint8Array; contentType: string };
+  /** Extra request headers (e.g. `idempotency-key`). */
+  headers?: Record<string, string>;
 }
 
 /** Fills `:param` placeholders of a contract URL (each value URI-encoded). */
@@ -145,12 +147,13 @@ export class ApiClient {
     const path =
       buildPath(route.url, options.params as Record<string, unknown> | undefined) +
       queryString(options.query as Record<string, unknown> | undefined);
-    const init: RequestInit = { method: route.method, headers: this.headers() };
+    const extra = options.headers ?? {};
+    const init: RequestInit = { method: route.method, headers: this.headers(extra) };
     if (options.raw) {
-      init.headers = this.headers({ "content-type": options.raw.contentType });
+      init.headers = this.headers({ ...extra, "content-type": options.raw.contentType });
       init.body = new Blob([new Uint8Array(options.raw.bytes)]);
     } else if (options.body !== undefined) {
-      init.headers = this.headers({ "content-type": "application/json" });
+      init.headers = this.headers({ ...extra, "content-type": "application/json" });
       init.body = JSON.stringify(options.body);
     }
     const res = await this.send(path, init);

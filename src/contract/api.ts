@@ -32,8 +32,10 @@ import {
   BuildWithTimings,
   CreateBuildRequest,
   CreateWorkspaceRequest,
+  ExtendLeaseRequest,
   Workspace,
   WorkspacesQuery,
+  WorkspaceWaitQuery,
 } from "./workspaces.js";
 
 export * from "./common.js";
@@ -199,7 +201,7 @@ export const routes = {
     url: `${apiPrefix}/templates/:name`,
     config: { auth: "owner" },
     schema: {
-      summary: "Deprecate or undeprecate a template",
+      summary: "Deprecate or undeprecate a template; set its default and maximum workspace lease",
       tags: ["templates"],
       params: NameParams,
       body: UpdateTemplateRequest,
@@ -323,9 +325,14 @@ export const routes = {
     config: { auth: "user" },
     schema: {
       summary: "Create a workspace, claiming an eligible prebuild of the preset when there is one",
+      description:
+        "With an `Idempotency-Key` header, a create retried with the same key returns the workspace the first one made (200), never a second workspace or claim.",
       tags: ["workspaces"],
+      headers: Type.Object({
+        "idempotency-key": Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+      }),
       body: CreateWorkspaceRequest,
-      response: { 201: Workspace, ...errorResponses(400, 401, 403, 404, 409) },
+      response: { 200: Workspace, 201: Workspace, ...errorResponses(400, 401, 403, 404, 409) },
     },
   }),
   listWorkspaces: route({
@@ -344,10 +351,23 @@ export const routes = {
     url: `${apiPrefix}/workspaces/:id`,
     config: { auth: "user" },
     schema: {
-      summary: "A workspace by id",
+      summary: "A workspace by id; with wait=ready, answers once it is usable or its build failed",
       tags: ["workspaces"],
       params: IdParams,
-      response: { 200: Workspace, ...errorResponses(401, 404) },
+      querystring: WorkspaceWaitQuery,
+      response: { 200: Workspace, ...errorResponses(400, 401, 404) },
+    },
+  }),
+  extendLease: route({
+    method: "POST",
+    url: `${apiPrefix}/workspaces/:id/lease/extend`,
+    config: { auth: "user" },
+    schema: {
+      summary: "Extend a workspace's lease, capped at the template's maximum from now",
+      tags: ["workspaces"],
+      params: IdParams,
+      body: ExtendLeaseRequest,
+      response: { 200: Workspace, ...errorResponses(400, 401, 404, 409) },
     },
   }),
   getWorkspaceByName: route({

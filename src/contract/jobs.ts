@@ -2,7 +2,7 @@
 import { Type } from "@sinclair/typebox";
 import { JobStatus, LogLevel, Nullable, NullableTimestamp, StringEnum, Timestamp } from "./common.js";
 
-export const JobType = StringEnum(["template_version_import", "workspace_build"]);
+export const JobType = StringEnum(["template_version_import", "workspace_build", "claim_rehearsal"]);
 
 export const Job = Type.Object(
   {

@@ -54,6 +54,8 @@ export const PlanState = Type.Object({
 
 export const PlanAction = Type.Union([
   Type.Object({ type: Type.Literal("set_status"), status: StringEnum(["hard_limited"]) }),
+  /** A plan-only rehearsal of a claim of this prebuild (once per preset; see docs/prebuilds-operations.md). */
+  Type.Object({ type: Type.Literal("rehearse_claim"), prebuildId: Type.String() }),
   Type.Object({
     type: Type.Literal("delete"),
     reason: StringEnum(["expired", "extraneous", "stopped", "failed", "outdated"]),

@@ -106,6 +106,22 @@ export const Preset = Type.Composite(
       status: PresetStatus,
       lastInvalidatedAt: NullableTimestamp,
       prebuilds: PrebuildCounts,
+      /**
+       * The claim rehearsal (a plan-only run of a prebuild as if claimed, once per preset): null until it ran.
+       * `replacements` lists what a real claim would destroy and re-create.
+       */
+      claimRehearsal: Nullable(
+        Type.Object({
+          status: StringEnum(["pending", "clean", "replacements", "failed"]),
+          replacements: Type.Array(
+            Type.Object({ resource: Type.String(), paths: Type.Array(Type.String()) }),
+          ),
+          at: Timestamp,
+          error: Nullable(Type.String()),
+        }),
+      ),
+      /** Claims of this preset whose build replaced resources (rebuilt instead of handed over). */
+      claimReplacements: Type.Integer(),
     }),
   ],
   { title: "Preset" },
@@ -149,6 +165,9 @@ const TemplateCore = {
   updatedAt: Timestamp,
   /** Workspaces of this template owned by users (prebuilds not counted). */
   workspaceCount: Type.Integer(),
+  /** The lease of a workspace whose create names none, and the longest allowed (seconds; null: none). */
+  defaultLeaseSeconds: Nullable(Type.Integer()),
+  maxLeaseSeconds: Nullable(Type.Integer()),
 };
 
 export const Template = Type.Object(TemplateCore);
@@ -184,6 +203,10 @@ export const CreateTemplateVersionRequest = Type.Object({
 export const UpdateTemplateRequest = Type.Object({
   /** Non-empty: deprecate with this message; null or "": undeprecate. */
   deprecationMessage: Type.Optional(Nullable(Type.String())),
+  /** The lease a workspace gets when its create names none (seconds; null clears). */
+  defaultLeaseSeconds: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+  /** The longest lease a create or an extend may give (seconds; null: no limit). */
+  maxLeaseSeconds: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
 });
 
 export const PresetsQuery = Type.Object({

@@ -59,11 +59,29 @@ export const Resource = Type.Object(
 );
 
 /**
- * Why a build ran. Known values: "initiator" (a user asked), "prebuild" (the reconciler created a
- * prebuild), "claim" (a prebuild was handed to its new owner), and for reconciler deletes the plan's
- * reason: "expired", "extraneous", "stopped", "failed", "outdated".
+ * Why a build ran: "initiator" (a user asked), "claim" (a prebuild was handed to its new owner), "prebuild"
+ * (the reconciler created a prebuild), "prebuild_<reason>" (the reconciler deleted one; the plan's reason),
+ * "lease_expired" (the workspace's lease ran out).
  */
-export const BuildReason = Type.String();
+export const BUILD_REASONS = [
+  "initiator",
+  "claim",
+  "prebuild",
+  "prebuild_expired",
+  "prebuild_extraneous",
+  "prebuild_stopped",
+  "prebuild_failed",
+  "prebuild_outdated",
+  "lease_expired",
+] as const;
+export type BuildReasonName = (typeof BUILD_REASONS)[number];
+export const BuildReason = StringEnum(BUILD_REASONS);
+
+/** A resource a build's plan destroyed and re-created, with the attribute paths that forced it. */
+export const ResourceReplacement = Type.Object(
+  { resource: Type.String(), paths: Type.Array(Type.String()) },
+  { title: "ResourceReplacement" },
+);
 
 export const Build = Type.Object(
   {
@@ -81,6 +99,10 @@ export const Build = Type.Object(
     createdAt: Timestamp,
     startedAt: NullableTimestamp,
     completedAt: NullableTimestamp,
+    /** When the workspace became usable with this build (its agents ready; the build done without agents). */
+    usableAt: NullableTimestamp,
+    /** What the build's plan replaced; on a claim that means the prebuild was rebuilt, not handed over. */
+    resourceReplacements: Type.Array(ResourceReplacement),
   },
   { title: "Build" },
 );
@@ -112,11 +134,26 @@ export const Workspace = Type.Object(
     claimedPrebuild: Type.Boolean(),
     claimedAt: NullableTimestamp,
     createdAt: Timestamp,
+    /** The workspace's lease: stopped or deleted at `deadline` (null until it is usable: the lease counts from then). */
+    lease: Nullable(
+      Type.Object({
+        deadline: NullableTimestamp,
+        onExpiry: StringEnum(["stop", "delete"]),
+        seconds: Type.Integer(),
+      }),
+    ),
     latestBuild: Build,
     resources: Type.Array(Resource),
   },
   { title: "Workspace" },
 );
+
+export const Lease = Type.Object({
+  /** How long the workspace lives once usable. */
+  seconds: Type.Integer({ minimum: 1 }),
+  /** What happens at the deadline (default delete). */
+  onExpiry: Type.Optional(StringEnum(["stop", "delete"])),
+});
 
 export const CreateWorkspaceRequest = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 64, pattern: "^[a-zA-Z0-9][a-zA-Z0-9_-]*$" }),
@@ -128,7 +165,18 @@ export const CreateWorkspaceRequest = Type.Object({
   parameters: Type.Optional(Type.Record(Type.String(), Type.String())),
   /** Owners only: create it for another user. */
   owner: Type.Optional(Type.String()),
+  /** A lifetime: default the template's default lease; at most the template's maximum. */
+  lease: Type.Optional(Lease),
 });
+
+export const WorkspaceWaitQuery = Type.Object({
+  /** `ready`: answer once the workspace is usable (agents ready) or its latest build failed or was canceled. */
+  wait: Type.Optional(StringEnum(["ready"])),
+  /** How long to wait at most, with a unit (`60s`, `5m`; default 60s, at most 10m); then the current state. */
+  timeout: Type.Optional(Type.String({ pattern: "^[0-9]+(ms|s|m)$" })),
+});
+
+export const ExtendLeaseRequest = Type.Object({ seconds: Type.Integer({ minimum: 1 }) });
 
 export const WorkspacesQuery = Type.Object({
   /** A username or "me"; default "me". */

@@ -8,7 +8,11 @@
 //      history) becomes `hard_limited` — as data, a leading `set_status` action the executor persists, and the
 //      effective status the rest of the plan (and every view) uses (§5 rule 7);
 //   2. plan.ts's rules for that preset (state and ordered actions, §5 rules 1–6);
-//   3. rationing (§5 rule 10): creations share the global in-flight cap. budget = cap − prebuild jobs in flight
+//   3. claim rehearsal: an active preset that was never rehearsed and has an eligible prebuild gets one
+//      `rehearse_claim` of its NEWEST eligible prebuild (claims take the oldest, so the rehearsed one is the
+//      least likely to be claimed meanwhile — which is harmless anyway: a rehearsal only plans). It is a
+//      prebuild job: it takes one unit of the budget, before creations; without budget it waits for a later cycle;
+//   4. rationing (§5 rule 10): creations share the global in-flight cap. budget = cap − prebuild jobs in flight
 //      − deletions planned this cycle (deletions are never deferred: they free resources, they only take
 //      precedence over creations); the budget is dealt round-robin, one creation at a time, over the presets
 //      that want some, in snapshot order, so one big pool cannot take it all. A `create` action carries
@@ -20,7 +24,9 @@ import {
   type BlockedReason,
   backoffUntil,
   type DeleteReason,
+  isExpired,
   type PlanSettings,
+  type PresetPlan,
   type PresetSnapshot,
   type PresetState,
   type PresetStatus,
@@ -42,6 +48,7 @@ export interface CycleSnapshot<P extends PresetSnapshot = PresetSnapshot> {
 
 export type CycleAction =
   | { type: "set_status"; status: "hard_limited" }
+  | { type: "rehearse_claim"; prebuildId: string }
   | { type: "delete"; reason: DeleteReason; ids: string[] }
   | { type: "cancel_pending" }
   | { type: "create"; count: number; wanted: number; granted: number }
@@ -98,6 +105,23 @@ export function rationCreations(wanted: ReadonlyMap<string, number>, budget: num
   return granted;
 }
 
+/**
+ * The newest eligible prebuild of an active preset that still needs its claim rehearsal and keeps it after this
+ * cycle (not one its plan deletes), if any.
+ */
+function rehearsalCandidate(preset: PresetSnapshot, plan: PresetPlan, now: Date): string | undefined {
+  if (!preset.active || !preset.needsClaimRehearsal) return undefined;
+  const deleted = new Set(plan.actions.flatMap((a) => (a.type === "delete" ? a.ids : [])));
+  let best: { id: string; at: number } | undefined;
+  for (const p of preset.prebuilds) {
+    if (p.status !== "running" || !p.ready || deleted.has(p.id) || isExpired(p.createdAt, preset, now))
+      continue;
+    const at = p.createdAt.getTime();
+    if (!best || at > best.at || (at === best.at && p.id > best.id)) best = { id: p.id, at };
+  }
+  return best?.id;
+}
+
 /** Plans a whole cycle. Pure and deterministic; see the file header. */
 export function planCycle<P extends PresetSnapshot>(
   snapshot: CycleSnapshot<P>,
@@ -119,8 +143,15 @@ export function planCycle<P extends PresetSnapshot>(
       if (action.type === "delete") deletions += action.ids.length;
     }
   }
-  const left =
+  let left =
     budget.maxInFlight === null ? null : Math.max(0, budget.maxInFlight - snapshot.inFlight - deletions);
+  const rehearsals = new Map<string, string>();
+  for (const { preset, plan } of planned) {
+    const prebuildId = rehearsalCandidate(preset, plan, now);
+    if (prebuildId === undefined || left === 0) continue;
+    rehearsals.set(preset.id, prebuildId);
+    if (left !== null) left--;
+  }
   const granted = left === null ? new Map(wanted) : rationCreations(wanted, left);
 
   let totalWanted = 0;
@@ -128,6 +159,8 @@ export function planCycle<P extends PresetSnapshot>(
   const presets = planned.map(({ preset, status, plan }): PresetCyclePlan<P> => {
     const actions: CycleAction[] = [];
     if (status !== preset.status) actions.push({ type: "set_status", status: "hard_limited" });
+    const rehearse = rehearsals.get(preset.id);
+    if (rehearse !== undefined) actions.push({ type: "rehearse_claim", prebuildId: rehearse });
     for (const action of plan.actions) {
       if (action.type !== "create") {
         actions.push(action);

@@ -60,6 +60,8 @@ export interface PresetSnapshot {
   status: PresetStatus;
   /** The last N creations all failed since the preset was last resumed (§5 rule 7; cycle.ts acts on it). */
   hardLimitReached: boolean;
+  /** No claim rehearsal was run for this preset yet (cycle.ts starts one on its first eligible prebuild). */
+  needsClaimRehearsal: boolean;
   scheduling: Scheduling | null;
   prebuilds: PrebuildSnapshot[];
   inProgress: InProgressCounts;

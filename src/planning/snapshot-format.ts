@@ -148,6 +148,7 @@ const PRESET_FIELDS = [
   "active",
   "status",
   "hardLimitReached",
+  "needsClaimRehearsal",
   "scheduling",
   "prebuilds",
   "inProgress",
@@ -249,6 +250,9 @@ function readPreset(r: Reader, value: unknown, path: string, seenPrebuilds: Map<
       : r.fail(at("status"), `expected one of ${PRESET_STATUSES.join(", ")}, got ${describe(v)}`),
   );
   const hardLimitReached = r.optional(o.hardLimitReached, false, (v) => r.boolean(v, at("hardLimitReached")));
+  const needsClaimRehearsal = r.optional(o.needsClaimRehearsal, false, (v) =>
+    r.boolean(v, at("needsClaimRehearsal")),
+  );
   const scheduling = readScheduling(r, o.scheduling, at("scheduling"));
 
   const prebuilds: PrebuildSnapshot[] = [];
@@ -292,6 +296,7 @@ function readPreset(r: Reader, value: unknown, path: string, seenPrebuilds: Map<
     active === undefined ||
     status === undefined ||
     hardLimitReached === undefined ||
+    needsClaimRehearsal === undefined ||
     inProgress.start === undefined ||
     inProgress.stop === undefined ||
     inProgress.delete === undefined ||
@@ -307,6 +312,7 @@ function readPreset(r: Reader, value: unknown, path: string, seenPrebuilds: Map<
     active,
     status,
     hardLimitReached,
+    needsClaimRehearsal,
     scheduling,
     prebuilds,
     inProgress: { start: inProgress.start, stop: inProgress.stop, delete: inProgress.delete },
@@ -392,6 +398,8 @@ function actionToJson(action: CycleAction, capped: boolean): PlanActionJson {
   switch (action.type) {
     case "set_status":
       return { type: "set_status", status: action.status };
+    case "rehearse_claim":
+      return { type: "rehearse_claim", prebuildId: action.prebuildId };
     case "delete":
       return { type: "delete", reason: action.reason, ids: [...action.ids] };
     case "cancel_pending":

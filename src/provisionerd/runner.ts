@@ -19,6 +19,7 @@ import { clone, create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Clock, systemClock, type TimerHandle } from "../clock.js";
 import {
   type AcquiredJob,
+  type AcquiredJob_ClaimRehearsal,
   type AcquiredJob_TemplateImport,
   type AcquiredJob_WorkspaceBuild,
   type CompleteJobRequestSchema,
@@ -198,6 +199,8 @@ export async function runJob(options: RunJobOptions): Promise<JobOutcome> {
       result = { case: "templateImport", value: await runTemplateImport(jobType.value) };
     } else if (jobType.case === "workspaceBuild") {
       result = { case: "workspaceBuild", value: await runWorkspaceBuild(jobType.value) };
+    } else if (jobType.case === "claimRehearsal") {
+      result = { case: "claimRehearsal", value: await runClaimRehearsal(jobType.value) };
     } else {
       throw new JobFailure(`unsupported job type ${String(jobType.case)}`);
     }
@@ -288,6 +291,19 @@ export async function runJob(options: RunJobOptions): Promise<JobOutcome> {
       presets: start.presets,
       plan: start.plan,
     };
+  }
+
+  /** Plans a claim of the prebuild and reports what it would replace; never applies anything. */
+  async function runClaimRehearsal(input: AcquiredJob_ClaimRehearsal) {
+    const s = await openSession(input.state);
+    setStage("Rehearsing the claim (plan only)");
+    const plan = await s.plan({
+      metadata: input.metadata,
+      richParameterValues: input.richParameterValues,
+      variableValues: input.variableValues,
+    });
+    if (plan.error) throw new JobFailure(`claim rehearsal plan: ${plan.error}`);
+    return { resourceReplacements: plan.resourceReplacements };
   }
 
   async function runWorkspaceBuild(input: AcquiredJob_WorkspaceBuild) {

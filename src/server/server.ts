@@ -27,6 +27,7 @@ import { openStore, type Store, storeLocation } from "./store/store.js";
 import { createApiToken, getUserByUsername, insertUser, listUsers } from "./store/users.js";
 import { registerWeb } from "./web/index.js";
 import { PoolHistoryRecorder } from "./web/pool-history.js";
+import { type LeaseSweep, startLeaseSweep } from "./workspaces/lease-sweep.js";
 import { createPrebuildExecutor } from "./workspaces/service.js";
 
 export interface ServerOptions {
@@ -52,6 +53,8 @@ export interface ServerOptions {
   /** A job nobody acquired for this long is failed (default 30 min). */
   jobPendingTimeoutMs?: number;
   reaperIntervalMs?: number;
+  /** How often expired workspace leases are acted on (default 15 s). */
+  leaseSweepIntervalMs?: number;
   /** `--dev`: create an admin user, print its token and write it to <data-dir>/admin-token. */
   dev: boolean;
   clock?: Clock;
@@ -65,6 +68,8 @@ export interface RunningServer {
   store: Store;
   ctx: ServerContext;
   reconciler: Reconciler;
+  /** The workspace lease sweep (its timer runs by itself; `sweep()` runs a pass now). */
+  leases: LeaseSweep;
   /** The admin token (dev mode only). */
   adminToken?: string;
   close(): Promise<void>;
@@ -124,16 +129,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   try {
+    const registry = new Registry();
+    const metrics = new PrebuildMetrics(registry, { store, clock });
     const ctx: ServerContext = {
       store,
       clock,
       logger,
       accessUrl: options.accessUrl ?? "",
-      events: { reconcileSoon: (reason) => void requestReconcile(store, reason) },
+      events: {
+        reconcileSoon: (reason) => void requestReconcile(store, reason),
+        claimBuilt: (preset, seconds) => metrics.observeClaim(preset, seconds),
+        claimUsable: (preset, seconds) => metrics.observeClaimToReady(preset, seconds),
+      },
     };
     const psk = options.provisionerPsk ?? randomBytes(24).toString("base64url");
-    const registry = new Registry();
-    const metrics = new PrebuildMetrics(registry, { store, clock });
     const types =
       options.provisionerTypes ??
       (await availableProvisionerTypes({
@@ -150,7 +159,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       templates: { maxArchiveBytes: maxTemplateArchiveBytes, provisionerTypes: types },
       reconciler: () => reconciler,
     });
-    registerWeb(app, { ctx, reconciler: () => reconciler, metrics });
+    registerWeb(app, { ctx, reconciler: () => reconciler });
     await app.listen({ host: listen.host, port: listen.port });
     cleanups.push(() => app.close());
     const address = app.server.address();
@@ -218,6 +227,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       onError: (err) => logger.warn({ err }, "job reaper failed"),
     });
     cleanups.push(() => reaper.stop());
+    const leases = startLeaseSweep(ctx, options.leaseSweepIntervalMs ?? 15_000);
+    cleanups.push(() => leases.stop());
 
     const reconciler = new Reconciler({
       store,
@@ -242,7 +253,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       { url, store: store.dialect, provisioners: types, daemons: options.daemons },
       "prewarm server started",
     );
-    return { url, store, ctx, reconciler, adminToken, close: closeAll };
+    return { url, store, ctx, reconciler, leases, adminToken, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { rm } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { type JobT, routes } from "../../src/contract/api.js";
+import { type JobT, type PresetT, routes } from "../../src/contract/api.js";
 import { runCli } from "../support/cli.js";
 import { type CliEnv, cliEnv, fakeApiSuite } from "./support/env.js";
 import { FakeApi, sseEvent } from "./support/fake-api.js";
@@ -102,6 +102,70 @@ describe("templates push (real CLI)", () => {
       assert.match(res.stdout, /^Template echo-demo v2 imported \(active\)\./);
       assert.match(res.stdout, /^PRESET +PARAMETERS +PREBUILDS +TTL +SCHEDULES$/m);
       assert.match(res.stdout, /^small \(default\) +size=small +2 +1d +-$/m);
+    } finally {
+      await ctx.cleanup();
+    }
+  });
+
+  test("GIVEN push --wait-rehearsal WHEN the rehearsal finds a replacement THEN it waits for it and prints it", async () => {
+    fake.on(routes.getJobLogs, logStream([], job({ id: "import-1", type: "template_version_import" })));
+    fake.on(routes.getTemplateVersion, { status: 200, body: templateVersion({ active: true }) });
+    let polls = 0;
+    fake.on(routes.listPresets, () => {
+      polls++;
+      const rehearsal =
+        polls < 2
+          ? { status: "pending", replacements: [], at: "2026-01-05T10:00:00.000Z", error: null }
+          : {
+              status: "replacements",
+              replacements: [{ resource: "docker_volume.home", paths: ["name"] }],
+              at: "2026-01-05T10:00:01.000Z",
+              error: null,
+            };
+      return { status: 200, body: [preset({ claimRehearsal: rehearsal as PresetT["claimRehearsal"] })] };
+    });
+    try {
+      const res = await runCli(
+        ["templates", "push", "echo-demo", "-d", dir, "--provisioner", "echo", "--wait-rehearsal", "1m"],
+        { env: ctx.env },
+      );
+      assert.equal(res.code, 0, res.stderr);
+      assert.ok(polls >= 2, `polled ${polls} times`);
+      assert.match(res.stdout, /Claim rehearsal of "small": a claim would replace:/);
+      assert.match(res.stdout, /docker_volume\.home/);
+      // without the flag, push says where to look instead of waiting
+      const plain = await runCli(["templates", "push", "echo-demo", "-d", dir, "--provisioner", "echo"], {
+        env: ctx.env,
+      });
+      assert.match(plain.stdout, /REHEARSAL column of `prewarm presets list echo-demo`/);
+    } finally {
+      await ctx.cleanup();
+    }
+  });
+
+  test("templates edit: lease flags become the PATCH body; off clears; no flag is a usage error", async () => {
+    fake.on(routes.updateTemplate, {
+      status: 200,
+      body: template({ defaultLeaseSeconds: 3600, maxLeaseSeconds: null }),
+    });
+    try {
+      const res = await runCli(
+        ["templates", "edit", "echo-demo", "--default-lease", "1h", "--max-lease", "off"],
+        {
+          env: ctx.env,
+        },
+      );
+      assert.equal(res.code, 0, res.stderr);
+      assert.deepEqual(JSON.parse(fake.calls(routes.updateTemplate).at(-1)!.body.toString()), {
+        defaultLeaseSeconds: 3600,
+        maxLeaseSeconds: null,
+      });
+      assert.match(res.stdout, /default lease 1h, maximum lease none/);
+      const none = await runCli(["templates", "edit", "echo-demo"], { env: ctx.env });
+      assert.equal(none.code, 2);
+      const bad = await runCli(["templates", "edit", "echo-demo", "--max-lease", "soon"], { env: ctx.env });
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--max-lease/);
     } finally {
       await ctx.cleanup();
     }
@@ -205,21 +269,31 @@ describe("templates list/show/activate and presets list (real CLI)", () => {
         desiredInstances: null,
         ttlSeconds: null,
         prebuilds: { desired: 0, running: 0, eligible: 0, expired: 0, starting: 0 },
+        claimRehearsal: {
+          status: "replacements",
+          replacements: [{ resource: "docker_volume.home", paths: ["name"] }],
+          at: "2026-01-05T10:00:00.000Z",
+          error: null,
+        },
       }),
     ];
     suite.fake.on(routes.listPresets, { status: 200, body: rows });
     const table = await runCli(["presets", "list", "echo-demo"], { env: suite.ctx.env });
     assert.equal(table.code, 0, table.stderr);
     const lines = table.stdout.trimEnd().split("\n");
-    assert.match(lines[0]!, /^PRESET +VERSION +DESIRED +RUNNING +ELIGIBLE +EXPIRED +STARTING +TTL +STATUS$/);
-    assert.match(lines[1]!, /^small \(default\) +v1 +2 +2 +1 +1 +0 +1d +healthy$/);
-    assert.match(lines[2]!, /^none +v1 +0 +0 +0 +0 +0 +- +healthy$/);
+    assert.match(
+      lines[0]!,
+      /^PRESET +VERSION +DESIRED +RUNNING +ELIGIBLE +EXPIRED +STARTING +TTL +STATUS +REHEARSAL$/,
+    );
+    assert.match(lines[1]!, /^small \(default\) +v1 +2 +2 +1 +1 +0 +1d +healthy +-$/);
+    assert.match(lines[2]!, /^none +v1 +0 +0 +0 +0 +0 +- +healthy +replaces 1$/);
     const json = await runCli(["presets", "list", "echo-demo", "-o", "json", "--template-version", "3"], {
       env: suite.ctx.env,
     });
     const parsed = JSON.parse(json.stdout) as Record<string, unknown>[];
-    for (const key of ["name", "desiredInstances", "ttlSeconds", "prebuilds"])
+    for (const key of ["name", "desiredInstances", "ttlSeconds", "prebuilds", "claimRehearsal"])
       assert.ok(key in parsed[0]!, key);
+    assert.equal((parsed[1]!.claimRehearsal as { status: string }).status, "replacements");
     assert.equal(suite.fake.calls(routes.listPresets).at(-1)?.query.get("version"), "v3");
   });
 
@@ -273,7 +347,7 @@ describe("templates list/show/activate and presets list (real CLI)", () => {
     assert.match(res.stdout, /^Active version: +v1 \(echo\)$/m);
     assert.match(res.stdout, /^v2 \(active\) +succeeded +.* by alice +-$/m);
     assert.match(res.stdout, /^key +string +\(sensitive\)$/m);
-    assert.match(res.stdout, /^small \(default\) +v1 +2 +2 +1 +1 +0 +1d +healthy$/m);
+    assert.match(res.stdout, /^small \(default\) +v1 +2 +2 +1 +1 +0 +1d +healthy +-$/m);
     const json = await runCli(["templates", "show", "echo-demo", "-o", "json"], { env: suite.ctx.env });
     assert.deepEqual(JSON.parse(json.stdout), detail);
   });

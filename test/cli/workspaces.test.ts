@@ -78,6 +78,54 @@ describe("create (real CLI)", () => {
     assert.match(res.stdout, /^Prebuild: +claimed /m);
   });
 
+  test("GIVEN --lease 2h --on-expiry stop --idempotency-key THEN the body has the lease and the header the key", async () => {
+    const leased = workspace({
+      lease: { seconds: 7200, onExpiry: "stop", deadline: "2026-01-05T12:00:01.000Z" },
+    });
+    suite.fake.on(routes.createWorkspace, {
+      status: 201,
+      body: { ...leased, latestBuild: build({ status: "pending" }) },
+    });
+    suite.fake.on(routes.getJobLogs, endEvent("succeeded"));
+    suite.fake.on(routes.getWorkspace, { status: 200, body: leased });
+    const res = await runCli(
+      [
+        "create",
+        "dev",
+        "-t",
+        "echo-demo",
+        "--lease",
+        "2h",
+        "--on-expiry",
+        "stop",
+        "--idempotency-key",
+        "ci-42",
+      ],
+      { env: suite.ctx.env },
+    );
+    assert.equal(res.code, 0, res.stderr);
+    const call = suite.fake.calls(routes.createWorkspace).at(-1)!;
+    assert.deepEqual(JSON.parse(call.body.toString()).lease, { seconds: 7200, onExpiry: "stop" });
+    assert.equal(call.headers["idempotency-key"], "ci-42");
+    // the CLI waits with ?wait=ready for the "usable after" line
+    assert.equal(suite.fake.calls(routes.getWorkspace).at(-1)?.query.get("wait"), "ready");
+    assert.match(res.stdout, /^Lease: +stop .*\(2026-01-05T12:00:01.000Z\)$/m);
+  });
+
+  for (const [args, want] of [
+    [["--lease", "90"], /--lease/],
+    [["--on-expiry", "stop"], /^prewarm: --on-expiry needs --lease\n$/],
+    [["--lease", "1h", "--on-expiry", "explode"], /--on-expiry/],
+  ] as const) {
+    test(`GIVEN ${args.join(" ")} THEN exit 2 naming the flag, no request`, async () => {
+      const before = suite.fake.requests.length;
+      const res = await runCli(["create", "dev", "-t", "echo-demo", ...args], { env: suite.ctx.env });
+      assert.equal(res.code, 2, res.stderr);
+      assert.match(res.stderr, want);
+      assert.equal(suite.fake.requests.length, before);
+    });
+  }
+
   test("GIVEN no prebuild WHEN create -o json THEN stdout is the final workspace JSON with claimedPrebuild false", async () => {
     const plain = workspace();
     suite.fake.on(routes.createWorkspace, {
@@ -158,6 +206,36 @@ describe("list, stop, logs (real CLI)", () => {
     assert.match(res.stdout, /^main +ready +connected +- +-$/m);
     const json = await runCli(["show", "dev", "-o", "json"], { env: suite.ctx.env });
     assert.deepEqual(JSON.parse(json.stdout), workspace());
+  });
+
+  test("extend NAME 1h: posts the seconds and prints the new deadline; show prints lease and replacements", async () => {
+    const extended = workspace({
+      lease: { seconds: 3600, onExpiry: "delete", deadline: "2026-01-05T13:00:00.000Z" },
+    });
+    suite.fake.on(routes.extendLease, { status: 200, body: extended });
+    const res = await runCli(["extend", "dev", "1h"], { env: suite.ctx.env });
+    assert.equal(res.code, 0, res.stderr);
+    assert.deepEqual(JSON.parse(suite.fake.calls(routes.extendLease).at(-1)!.body.toString()), {
+      seconds: 3600,
+    });
+    assert.match(res.stdout, /lease runs until 2026-01-05T13:00:00.000Z \(then delete\)/);
+    const bad = await runCli(["extend", "dev", "soon"], { env: suite.ctx.env });
+    assert.equal(bad.code, 2);
+
+    suite.fake.on(routes.getWorkspaceByName, {
+      status: 200,
+      body: workspace({
+        lease: extended.lease,
+        latestBuild: build({ resourceReplacements: [{ resource: "docker_volume.home", paths: ["name"] }] }),
+      }),
+    });
+    const show = await runCli(["show", "dev"], { env: suite.ctx.env });
+    assert.match(show.stdout, /^Lease: +delete .*\(2026-01-05T13:00:00.000Z\)$/m);
+    assert.match(show.stdout, /^Replaced: .*docker_volume\.home \(name\)/m);
+    suite.fake.on(routes.getWorkspaceByName, (req) => ({
+      status: 200,
+      body: workspace({ name: req.params.name }),
+    }));
   });
 
   test("stop OWNER/NAME: looks the workspace up by owner and name, posts a stop build, waits", async () => {

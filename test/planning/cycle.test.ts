@@ -154,6 +154,53 @@ describe("planCycle", () => {
     assert.equal(plan.presets[0]?.actions[0]?.type, "backoff");
   });
 
+  test("GIVEN a preset never rehearsed with eligible prebuilds THEN its newest kept one is rehearsed first", () => {
+    // w-old and w-new eligible, w-late not ready, w-gone expired: the rehearsal takes w-new (claims take w-old).
+    const given = preset({
+      desiredInstances: 4,
+      ttlSeconds: 3600,
+      needsClaimRehearsal: true,
+      prebuilds: [
+        running("w-old", ago(30 * 60_000)),
+        running("w-new", ago(10 * 60_000)),
+        running("w-late", ago(60_000), false),
+        running("w-gone", ago(2 * HOUR)),
+      ],
+    });
+    const plan = planCycle(snapshot([given]), defaultPlanSettings, { maxInFlight: 2 });
+    assert.deepEqual(plan.presets[0]?.actions, [
+      { type: "rehearse_claim", prebuildId: "w-new" },
+      { type: "delete", reason: "expired", ids: ["w-gone"] },
+      // cap 2 − 1 deletion − 1 rehearsal = 0 creations this cycle
+      { type: "create", count: 0, wanted: 1, granted: 0 },
+    ]);
+  });
+
+  test("GIVEN no eligible prebuild, a rehearsal done, an inactive preset or no budget THEN no rehearsal", () => {
+    const eligible = [running("w1", ago(60_000))];
+    const cases: [string, PresetSnapshot, number | null, number][] = [
+      [
+        "not ready yet",
+        preset({ needsClaimRehearsal: true, prebuilds: [running("w1", ago(1), false)] }),
+        null,
+        0,
+      ],
+      ["already rehearsed", preset({ prebuilds: eligible }), null, 0],
+      ["inactive", preset({ needsClaimRehearsal: true, active: false, prebuilds: eligible }), null, 0],
+      [
+        "being deleted",
+        preset({ needsClaimRehearsal: true, desiredInstances: 0, prebuilds: eligible }),
+        null,
+        0,
+      ],
+      ["no budget", preset({ needsClaimRehearsal: true, prebuilds: eligible }), 1, 1],
+    ];
+    for (const [name, given, cap, inFlight] of cases) {
+      const plan = planCycle(snapshot([given], { inFlight }), defaultPlanSettings, { maxInFlight: cap });
+      assert.ok(!plan.presets[0]?.actions.some((a) => a.type === "rehearse_claim"), name);
+    }
+  });
+
   test("the same input always gives the same plan, and the input is not modified", () => {
     const given = snapshot([preset({ hardLimitReached: true }), preset({ id: "b", desiredInstances: 3 })]);
     const copy = structuredClone(given);

@@ -34,6 +34,7 @@ export function preset(overrides: Partial<PresetSnapshot> = {}): PresetSnapshot 
     active: true,
     status: "healthy",
     hardLimitReached: false,
+    needsClaimRehearsal: false,
     scheduling: null,
     prebuilds: [],
     inProgress: { start: 0, stop: 0, delete: 0 },

@@ -78,6 +78,7 @@ describe("parseSnapshot: a valid document", () => {
         active: false,
         status: "healthy",
         hardLimitReached: false,
+        needsClaimRehearsal: false,
         scheduling: null,
         prebuilds: [],
         inProgress: { start: 0, stop: 0, delete: 0 },
@@ -91,11 +92,14 @@ describe("parseSnapshot: a valid document", () => {
     const snapshot = parseSnapshot({
       settings: { maxInFlight: 4 },
       inFlight: 3,
-      presets: [{ id: "p", desiredInstances: 1, active: true, hardLimitReached: true }],
+      presets: [
+        { id: "p", desiredInstances: 1, active: true, hardLimitReached: true, needsClaimRehearsal: true },
+      ],
     });
     assert.deepEqual(snapshot.budget, { maxInFlight: 4 });
     assert.equal(snapshot.inFlight, 3);
     assert.equal(snapshot.presets[0]?.hardLimitReached, true);
+    assert.equal(snapshot.presets[0]?.needsClaimRehearsal, true);
   });
 
   test("GIVEN timestamps with offsets and fractions WHEN parsed THEN they are the same instants", () => {

@@ -39,6 +39,8 @@ type PlanActionT = PlanPresetT["actions"][number];
 
 function describeAction(a: PlanActionT, now: Date, colors: Colors): string {
   switch (a.type) {
+    case "rehearse_claim":
+      return "rehearse claim";
     case "set_status":
       return colors.red(`mark ${a.status.replace("_", "-")}`);
     case "delete":

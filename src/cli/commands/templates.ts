@@ -10,7 +10,8 @@ import {
   type TemplateT,
   type TemplateVersionSummaryT,
 } from "../../contract/api.js";
-import { type ApiOptions, commandContext, withApiOptions } from "../client.js";
+import { formatDuration } from "../../util/duration.js";
+import { type ApiClient, type ApiOptions, commandContext, withApiOptions } from "../client.js";
 import { CliError } from "../errors.js";
 import {
   type Colors,
@@ -18,12 +19,20 @@ import {
   colorsFor,
   formatAgo,
   formatTtl,
+  type Progress,
   printJson,
   renderFields,
   renderTable,
 } from "../output.js";
 import { buildTemplateArchive } from "../template-archive.js";
-import { collect, parseKeyValues, progressFor, versionName, waitForJob } from "./shared.js";
+import {
+  collect,
+  parseDurationFlag,
+  parseKeyValues,
+  progressFor,
+  versionName,
+  waitForJob,
+} from "./shared.js";
 
 type Provisioner = "echo" | "terraform";
 
@@ -82,10 +91,65 @@ export function renderPresets(presets: readonly PresetT[], colors: Colors): stri
       { header: "starting", value: (p) => String(p.prebuilds.starting) },
       { header: "ttl", value: (p) => (p.desiredInstances === null ? "-" : formatTtl(p.ttlSeconds)) },
       { header: "status", value: (p) => colorStatus(p.status, colors) },
+      { header: "rehearsal", value: (p) => describeRehearsal(p, colors) },
     ],
     presets,
     colors,
   );
+}
+
+/** The claim rehearsal in a few words: "-" (not run), "pending", "clean", "replaces 2", "failed". */
+export function describeRehearsal(p: PresetT, colors: Colors): string {
+  const r = p.claimRehearsal;
+  if (!r) return "-";
+  if (r.status === "replacements") return colors.yellow(`replaces ${r.replacements.length}`);
+  if (r.status === "failed") return colors.red("failed");
+  return r.status === "clean" ? colors.green("clean") : r.status;
+}
+
+/** Polls the version's presets until every pool's claim rehearsal finished (or `timeoutMs` passed). */
+async function waitForRehearsals(
+  client: ApiClient,
+  name: string,
+  version: string,
+  timeoutMs: number,
+  progress: Progress,
+): Promise<PresetT[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const presets = await client.call(routes.listPresets, { params: { name }, query: { version } });
+    const pools = presets.filter((p) => (p.desiredInstances ?? 0) > 0);
+    const waiting = pools.filter((p) => !p.claimRehearsal || p.claimRehearsal.status === "pending");
+    if (waiting.length === 0) return pools;
+    if (Date.now() >= deadline) {
+      throw new CliError(
+        `claim rehearsal of ${waiting.map((p) => `"${p.name}"`).join(", ")} did not finish within ${formatDuration(timeoutMs)} (it runs once the pool has an eligible prebuild)`,
+      );
+    }
+    progress.update(
+      `Waiting for the claim rehearsal of ${waiting.map((p) => p.name).join(", ")} (once its pool has an eligible prebuild)`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+}
+
+function renderRehearsals(presets: readonly PresetT[], colors: Colors): string {
+  let out = "";
+  for (const p of presets) {
+    const r = p.claimRehearsal;
+    if (!r) continue;
+    if (r.status === "clean")
+      out += `Claim rehearsal of "${p.name}": ${colors.green("clean")} — a claim hands the prebuild over as it is.\n`;
+    else if (r.status === "failed")
+      out += `Claim rehearsal of "${p.name}": ${colors.red("failed")}: ${r.error ?? "unknown error"}\n`;
+    else {
+      out += `Claim rehearsal of "${p.name}": ${colors.yellow("a claim would replace")}:\n`;
+      for (const x of r.replacements) out += `  ${x.resource} (changed: ${x.paths.join(", ") || "?"})\n`;
+      out +=
+        '  A claimed workspace is then rebuilt, not handed over: add those attributes to\n  lifecycle { ignore_changes = [...] } (docs/terraform-templates.md, "Preventing replacement on claim").\n';
+    }
+  }
+  return out;
 }
 
 interface PushOptions extends ApiOptions {
@@ -94,6 +158,8 @@ interface PushOptions extends ApiOptions {
   activate?: boolean;
   var: string[];
   message?: string;
+  /** Absent: don't wait; true: the default timeout; a string: a duration. */
+  waitRehearsal?: boolean | string;
 }
 
 async function push(name: string, options: PushOptions): Promise<void> {
@@ -136,7 +202,17 @@ async function push(name: string, options: PushOptions): Promise<void> {
     );
   }
   const imported = await client.call(routes.getTemplateVersion, { params: { name, version: version.name } });
-  if (format === "json") return printJson(imported);
+  const pools = imported.presets.filter((p) => (p.desiredInstances ?? 0) > 0);
+  let rehearsed: PresetT[] | undefined;
+  if (options.waitRehearsal !== undefined && imported.active && pools.length > 0) {
+    const timeoutMs =
+      typeof options.waitRehearsal === "string"
+        ? parseDurationFlag("--wait-rehearsal", options.waitRehearsal)
+        : DEFAULT_REHEARSAL_WAIT_MS;
+    rehearsed = await waitForRehearsals(client, name, imported.name, timeoutMs, progress);
+    progress.stop();
+  }
+  if (format === "json") return printJson(rehearsed ? { ...imported, rehearsals: rehearsed } : imported);
   const colors = colorsFor();
   const state = imported.active
     ? "active"
@@ -144,7 +220,15 @@ async function push(name: string, options: PushOptions): Promise<void> {
   process.stdout.write(`Template ${name} ${imported.name} imported (${state}).\n`);
   if (imported.presets.length === 0) process.stdout.write("No presets found.\n");
   else process.stdout.write(`\n${renderPresetDefinitions(imported.presets, colors)}`);
+  if (rehearsed) process.stdout.write(`\n${renderRehearsals(rehearsed, colors)}`);
+  else if (imported.active && pools.length > 0) {
+    process.stdout.write(
+      `\nEach pool's claim is rehearsed (planned, not applied) once it has an eligible prebuild: see the REHEARSAL column of \`prewarm presets list ${name}\`, or push with --wait-rehearsal.\n`,
+    );
+  }
 }
+
+const DEFAULT_REHEARSAL_WAIT_MS = 10 * 60_000;
 
 function templateColumns(now: Date) {
   return [
@@ -250,6 +334,35 @@ async function deprecate(name: string, options: ApiOptions & { message?: string;
   );
 }
 
+/** A lease flag: a duration in whole seconds, or `off` (null: none). */
+function leaseSeconds(flag: string, value: string | undefined): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === "off" || value === "none") return null;
+  const seconds = Math.round(parseDurationFlag(flag, value) / 1000);
+  if (seconds < 1) throw new CliError(`${flag} must be at least 1s (or off), got "${value}"`, 2);
+  return seconds;
+}
+
+async function edit(name: string, options: ApiOptions & { defaultLease?: string; maxLease?: string }) {
+  const defaultLeaseSeconds = leaseSeconds("--default-lease", options.defaultLease);
+  const maxLeaseSeconds = leaseSeconds("--max-lease", options.maxLease);
+  if (defaultLeaseSeconds === undefined && maxLeaseSeconds === undefined)
+    throw new CliError("templates edit: pass --default-lease and/or --max-lease", 2);
+  const { client, format } = await commandContext(options);
+  const t = await client.call(routes.updateTemplate, {
+    params: { name },
+    body: {
+      ...(defaultLeaseSeconds !== undefined ? { defaultLeaseSeconds } : {}),
+      ...(maxLeaseSeconds !== undefined ? { maxLeaseSeconds } : {}),
+    },
+  });
+  if (format === "json") return printJson(t);
+  const show = (s: number | null) => (s === null ? "none" : formatDuration(s * 1000));
+  process.stdout.write(
+    `Template ${t.name}: default lease ${show(t.defaultLeaseSeconds)}, maximum lease ${show(t.maxLeaseSeconds)}.\n`,
+  );
+}
+
 async function remove(name: string, options: ApiOptions) {
   const { client, format } = await commandContext(options);
   await client.call(routes.deleteTemplate, { params: { name } });
@@ -287,7 +400,11 @@ export function registerTemplateCommands(program: Command): void {
       )
       .option("--activate", "make it the active version once imported")
       .option("--var <name=value>", "template variable value (repeatable)", collect, [])
-      .option("-m, --message <text>", "a note on this version"),
+      .option("-m, --message <text>", "a note on this version")
+      .option(
+        "--wait-rehearsal [timeout]",
+        "wait for each pool's claim rehearsal and print what a claim would replace (default timeout 10m)",
+      ),
   ).action((name: string, options: PushOptions) => push(name, options));
   withApiOptions(templates.command("list").alias("ls").description("List templates")).action((o) => list(o));
   withApiOptions(
@@ -303,6 +420,16 @@ export function registerTemplateCommands(program: Command): void {
       .option("-m, --message <text>", "why, and what to use instead")
       .option("--undo", "remove the deprecation"),
   ).action((name: string, o) => deprecate(name, o));
+  withApiOptions(
+    templates
+      .command("edit <name>")
+      .description("Set a template's default and maximum workspace lease")
+      .option("--default-lease <duration>", "lease of a workspace whose create names none (e.g. 8h, or off)")
+      .option(
+        "--max-lease <duration>",
+        "the longest lease a create or an extend may give (e.g. 24h, or off)",
+      ),
+  ).action((name: string, o) => edit(name, o));
   withApiOptions(templates.command("delete <name>").description("Delete a template")).action(
     (name: string, o: ApiOptions) => remove(name, o),
   );

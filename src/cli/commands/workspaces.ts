@@ -16,7 +16,15 @@ import {
   renderTable,
   workspaceState,
 } from "../output.js";
-import { collect, formatLogLine, parseKeyValues, progressFor, versionName, waitForJob } from "./shared.js";
+import {
+  collect,
+  formatLogLine,
+  parseDurationFlag,
+  parseKeyValues,
+  progressFor,
+  versionName,
+  waitForJob,
+} from "./shared.js";
 
 /** "dev" → the caller's workspace "dev"; "alice/dev" → alice's. */
 export function parseWorkspaceRef(ref: string): { owner: string; name: string } {
@@ -68,6 +76,24 @@ export function renderWorkspace(w: WorkspaceT, now: Date, colors: Colors): strin
         `#${b.number} ${b.transition} ${colorStatus(b.status, colors)} (${b.reason}, ${formatAgo(b.createdAt, now)})`,
       ],
       ...(b.error ? [["Error", colors.red(b.error)] as [string, string]] : []),
+      ...(b.resourceReplacements.length > 0
+        ? [
+            [
+              "Replaced",
+              colors.yellow(
+                b.resourceReplacements.map((r) => `${r.resource} (${r.paths.join(", ") || "?"})`).join("; "),
+              ),
+            ] as [string, string],
+          ]
+        : []),
+      [
+        "Lease",
+        w.lease
+          ? w.lease.deadline
+            ? `${w.lease.onExpiry} ${formatAgo(w.lease.deadline, now)} (${w.lease.deadline})`
+            : `${formatDuration(w.lease.seconds * 1000)} once usable, then ${w.lease.onExpiry}`
+          : "none",
+      ],
       ["Created", formatAgo(w.createdAt, now)],
     ],
     colors,
@@ -113,10 +139,17 @@ interface CreateOptions extends ApiOptions {
   parameter: string[];
   wait: boolean;
   templateVersion?: string;
+  lease?: string;
+  onExpiry?: string;
+  idempotencyKey?: string;
 }
+
+/** How long `create` waits for a built workspace's agents to be ready before it reports anyway. */
+const READY_WAIT = "5m";
 
 async function create(name: string, options: CreateOptions): Promise<void> {
   const parameters = parseKeyValues("--parameter", options.parameter);
+  const lease = parseLease(options);
   const { client, format } = await commandContext(options);
   const colors = colorsFor();
   const started = performance.now();
@@ -127,7 +160,9 @@ async function create(name: string, options: CreateOptions): Promise<void> {
       ...(options.preset ? { preset: options.preset } : {}),
       ...(options.templateVersion ? { templateVersion: versionName(options.templateVersion) } : {}),
       ...(Object.keys(parameters).length > 0 ? { parameters } : {}),
+      ...(lease ? { lease } : {}),
     },
+    ...(options.idempotencyKey ? { headers: { "idempotency-key": options.idempotencyKey } } : {}),
   });
   const claimed = created.claimedPrebuild
     ? `claimed a prebuilt workspace${created.preset ? ` of preset "${created.preset}"` : ""}`
@@ -148,13 +183,49 @@ async function create(name: string, options: CreateOptions): Promise<void> {
     colors: colorsFor(process.stderr),
   });
   if (job.status !== "succeeded") throw buildFailed(created, created.latestBuild, job);
+  // Usable = the agents are ready too (or the build is done, for a template without agents): the server
+  // answers this call at that moment.
+  progress.update(`Waiting for the agents of "${name}" to be ready`);
+  const ws = await client.call(routes.getWorkspace, {
+    params: { id: created.id },
+    query: { wait: "ready", timeout: READY_WAIT },
+  });
+  progress.stop();
   const usableMs = Math.round(performance.now() - started);
-  const ws = await client.call(routes.getWorkspace, { params: { id: created.id } });
   if (format === "json") return printJson(ws);
-  process.stdout.write(
-    `Workspace "${ws.name}" is ready: ${claimed}; usable ${formatDuration(usableMs)} after the request.\n\n`,
-  );
+  const usable = ws.latestBuild.usableAt
+    ? `usable ${formatDuration(usableMs)} after the request`
+    : `its agents are not ready yet after ${formatDuration(usableMs)}`;
+  process.stdout.write(`Workspace "${ws.name}" is ready: ${claimed}; ${usable}.\n\n`);
   process.stdout.write(renderWorkspace(ws, new Date(), colors));
+}
+
+function parseLease(options: CreateOptions): { seconds: number; onExpiry?: "stop" | "delete" } | undefined {
+  if (options.onExpiry !== undefined && options.onExpiry !== "stop" && options.onExpiry !== "delete") {
+    throw new CliError(`--on-expiry must be stop or delete, got "${options.onExpiry}"`, 2);
+  }
+  if (options.lease === undefined) {
+    if (options.onExpiry !== undefined) throw new CliError("--on-expiry needs --lease", 2);
+    return undefined;
+  }
+  const seconds = Math.round(parseDurationFlag("--lease", options.lease) / 1000);
+  if (seconds < 1) throw new CliError(`--lease must be at least 1s, got "${options.lease}"`, 2);
+  return { seconds, ...(options.onExpiry ? { onExpiry: options.onExpiry } : {}) };
+}
+
+async function extend(ref: string, duration: string, options: ApiOptions): Promise<void> {
+  const seconds = Math.round(parseDurationFlag("duration", duration) / 1000);
+  if (seconds < 1) throw new CliError(`extend by at least 1s, got "${duration}"`, 2);
+  const { client, format } = await commandContext(options);
+  const ws = await getWorkspace(client, ref);
+  const extended = await client.call(routes.extendLease, { params: { id: ws.id }, body: { seconds } });
+  if (format === "json") return printJson(extended);
+  const lease = extended.lease;
+  process.stdout.write(
+    lease?.deadline
+      ? `Workspace "${extended.name}": lease runs until ${lease.deadline} (then ${lease.onExpiry}).\n`
+      : `Workspace "${extended.name}": lease of ${formatDuration((lease?.seconds ?? 0) * 1000)} once it is usable.\n`,
+  );
 }
 
 async function list(options: ApiOptions & { all?: boolean; prebuilds?: boolean; template?: string }) {
@@ -254,8 +325,20 @@ export function registerWorkspaceCommands(program: Command): void {
       .option("-p, --preset <preset>", "preset name (its prebuilds can be claimed)")
       .option("--parameter <name=value>", "parameter value (repeatable)", collect, [])
       .option("--template-version <version>", "template version (default: the active one)")
+      .option("--lease <duration>", "lifetime once usable (e.g. 2h); default the template's default lease")
+      .option("--on-expiry <action>", "what happens when the lease runs out: stop or delete (default delete)")
+      .option(
+        "--idempotency-key <key>",
+        "retrying with the same key returns the same workspace, never a second",
+      )
       .option("--no-wait", "return once the build is queued"),
   ).action((name: string, options: CreateOptions) => create(name, options));
+
+  withApiOptions(
+    program
+      .command("extend <workspace> <duration>")
+      .description("Add time to a workspace's lease (capped at the template's maximum from now)"),
+  ).action((ref: string, duration: string, options: ApiOptions) => extend(ref, duration, options));
 
   withApiOptions(
     program

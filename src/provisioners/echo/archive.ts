@@ -18,7 +18,8 @@ export interface EchoDelay {
   readonly response?: EchoResponseInit;
 }
 export type EchoStepInit = EchoResponseInit | EchoDelay;
-export type EchoTransition = "start" | "stop" | "destroy";
+/** `claim`: the start build that claims a prebuild (stage CLAIM; falls back to `start`, see naming.ts). */
+export type EchoTransition = "start" | "stop" | "destroy" | "claim";
 
 /**
  * What a template replays. An omitted list takes its default; an empty list writes no files (so the

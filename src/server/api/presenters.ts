@@ -20,6 +20,7 @@ import type {
   WorkspaceT,
 } from "../../contract/api.js";
 import { agentConnection } from "../agents/rules.js";
+import type { ClaimRehearsal } from "../prebuilds/rehearsal.js";
 import type { PoolCounts, PresetPoolStatus } from "../prebuilds/status.js";
 import type { JobLog, JobTiming, ProvisionerJob } from "../store/jobs.js";
 import type { Preset } from "../store/presets.js";
@@ -92,6 +93,8 @@ export function presentTemplate(
       : null,
     deprecated: template.deprecated !== "",
     deprecationMessage: emptyToNull(template.deprecated),
+    defaultLeaseSeconds: template.defaultLeaseSeconds,
+    maxLeaseSeconds: template.maxLeaseSeconds,
     createdAt: iso(template.createdAt),
     updatedAt: iso(template.updatedAt),
     workspaceCount,
@@ -220,7 +223,14 @@ export const emptyPool: PoolCounts = { desired: 0, running: 0, eligible: 0, expi
 
 export function presentPreset(
   preset: Preset,
-  c: { templateName: string; versionName: string; active: boolean; pool: PresetPoolStatus | undefined },
+  c: {
+    templateName: string;
+    versionName: string;
+    active: boolean;
+    pool: PresetPoolStatus | undefined;
+    rehearsal: ClaimRehearsal | null;
+    claimReplacements: number;
+  },
 ): PresetT {
   return {
     ...presentPresetDefinition(preset),
@@ -231,6 +241,15 @@ export function presentPreset(
     status: c.pool?.status ?? preset.status,
     lastInvalidatedAt: isoOrNull(preset.lastInvalidatedAt),
     prebuilds: { ...(c.pool?.prebuilds ?? emptyPool) },
+    claimRehearsal: c.rehearsal
+      ? {
+          status: c.rehearsal.status,
+          replacements: c.rehearsal.replacements.map((r) => ({ resource: r.resource, paths: [...r.paths] })),
+          at: iso(c.rehearsal.at),
+          error: c.rehearsal.error,
+        }
+      : null,
+    claimReplacements: c.claimReplacements,
   };
 }
 
@@ -258,6 +277,11 @@ export function presentBuild(build: WorkspaceBuild, c: BuildContext): BuildT {
     createdAt: iso(build.createdAt),
     startedAt: isoOrNull(c.job.startedAt),
     completedAt: isoOrNull(c.job.completedAt),
+    usableAt: isoOrNull(build.usableAt),
+    resourceReplacements: build.resourceReplacements.map((r) => ({
+      resource: r.resource,
+      paths: [...r.paths],
+    })),
   };
 }
 
@@ -347,6 +371,13 @@ export function presentWorkspace(workspace: Workspace, c: WorkspaceContext): Wor
     claimedPrebuild: c.claimedAt !== null,
     claimedAt: isoOrNull(c.claimedAt),
     createdAt: iso(workspace.createdAt),
+    lease: workspace.lease
+      ? {
+          deadline: isoOrNull(workspace.lease.deadline),
+          onExpiry: workspace.lease.onExpiry,
+          seconds: workspace.lease.seconds,
+        }
+      : null,
     latestBuild: c.latestBuildJson,
     resources: presentResources(c.resources, c.now),
   };

@@ -14,6 +14,8 @@ import type {
   WorkspaceT,
 } from "../../contract/api.js";
 import type { ServerContext } from "../context.js";
+import { countPresetEvents } from "../prebuilds/queries.js";
+import { claimRehearsals } from "../prebuilds/rehearsal.js";
 import { type PlanConfig, type PresetPoolStatus, poolStatuses, readCyclePlan } from "../prebuilds/status.js";
 import { PREBUILDS_USER_ID } from "../prebuilds/system-user.js";
 import { isActiveVersion } from "../store/active-version.js";
@@ -242,12 +244,23 @@ export async function poolsById(
   return new Map(poolStatuses(plan).map((p) => [p.presetId, p]));
 }
 
-export function presetViews(
+/**
+ * Presets of one version as JSON, with their pools (one snapshot read planned as the next cycle would), their
+ * claim rehearsals and how many claims replaced resources — a fixed number of queries for any number of presets.
+ */
+export async function presetViews(
+  ctx: ServerContext,
+  plan: PlanConfig,
   template: Template,
   version: TemplateVersion,
   presets: readonly Preset[],
-  pools: ReadonlyMap<string, PresetPoolStatus>,
-): PresetT[] {
+): Promise<PresetT[]> {
+  const ids = presets.map((p) => p.id);
+  const [pools, rehearsals, replaced] = await Promise.all([
+    poolsById(ctx, plan),
+    claimRehearsals(ctx.store.db, ids),
+    countPresetEvents(ctx.store.db, ids, "replacement"),
+  ]);
   const active = isActiveVersion(template, version.id);
   return presets.map((p) =>
     presentPreset(p, {
@@ -255,20 +268,19 @@ export function presetViews(
       versionName: version.name,
       active,
       pool: pools.get(p.id),
+      rehearsal: rehearsals.get(p.id) ?? null,
+      claimReplacements: replaced.get(p.id) ?? 0,
     }),
   );
 }
 
-/** The presets of one version with their pools (one snapshot read for all of them). */
+/** The presets of one version with their pools. */
 export async function presetsWithPoolsView(
   ctx: ServerContext,
   plan: PlanConfig,
   template: Template,
   version: TemplateVersion,
 ): Promise<PresetT[]> {
-  const [presets, pools] = await Promise.all([
-    listPresets(ctx.store.db, { versionIds: [version.id] }),
-    poolsById(ctx, plan),
-  ]);
-  return presetViews(template, version, presets, pools);
+  const presets = await listPresets(ctx.store.db, { versionIds: [version.id] });
+  return presetViews(ctx, plan, template, version, presets);
 }

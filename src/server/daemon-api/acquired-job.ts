@@ -2,14 +2,19 @@
 // previous state, parameter values (this build's and the previous build's), variable values and truthful
 // Metadata (Coder's acquireProtoJob). Reads only; the caller fails the job when this throws.
 import { create } from "@bufbuild/protobuf";
-import { type AcquiredJob, AcquiredJobSchema } from "../../gen/prewarm/daemon/v1/daemon_pb.js";
+import {
+  type AcquiredJob,
+  type AcquiredJob_ClaimRehearsal,
+  AcquiredJob_ClaimRehearsalSchema,
+  AcquiredJobSchema,
+} from "../../gen/prewarm/daemon/v1/daemon_pb.js";
 import {
   MetadataSchema,
   PrebuiltWorkspaceBuildStage,
   WorkspaceTransition,
 } from "../../gen/provisioner/provisioner_pb.js";
 import { getFile } from "../store/files.js";
-import type { ProvisionerJob } from "../store/jobs.js";
+import type { ClaimRehearsalJobInput, ProvisionerJob } from "../store/jobs.js";
 import { getAgentTokensOfJob } from "../store/resources.js";
 import type { Executor } from "../store/store.js";
 import {
@@ -19,7 +24,13 @@ import {
   type TemplateVariable,
 } from "../store/templates.js";
 import { getUserById } from "../store/users.js";
-import { getBuild, getBuildByNumber, getBuildParameters, getWorkspace } from "../store/workspaces.js";
+import {
+  getBuild,
+  getBuildByNumber,
+  getBuildParameters,
+  getLatestBuild,
+  getWorkspace,
+} from "../store/workspaces.js";
 
 /** The job's input no longer makes sense (a row vanished); the job is failed with this message. */
 export class JobInputError extends Error {
@@ -89,6 +100,11 @@ export async function buildAcquiredJob(
     return acquired;
   }
 
+  if (job.type === "claim_rehearsal") {
+    acquired.type = { case: "claimRehearsal", value: await rehearsalJob(db, job.input, accessUrl) };
+    return acquired;
+  }
+
   const build = need(await getBuild(db, job.input.workspaceBuildId), "workspace build");
   const workspace = need(await getWorkspace(db, build.workspaceId), "workspace");
   const owner = need(await getUserById(db, workspace.ownerId), "workspace owner");
@@ -147,3 +163,53 @@ export async function buildAcquiredJob(
   };
   return acquired;
 }
+
+/**
+ * A claim rehearsal (prebuilds/rehearsal.ts): the prebuild's latest state, its parameter values (the values a
+ * claim of its preset resolves to) and the Metadata of a claim — stage CLAIM, the running agents' tokens — by
+ * a synthetic owner under a new name, as the real claim changes both.
+ */
+async function rehearsalJob(
+  db: Executor,
+  input: ClaimRehearsalJobInput,
+  accessUrl: string,
+): Promise<AcquiredJob_ClaimRehearsal> {
+  const workspace = need(await getWorkspace(db, input.workspaceId), "prebuild");
+  const build = need(await getLatestBuild(db, workspace.id), "prebuild build");
+  const version = need(await getTemplateVersion(db, build.templateVersionId), "template version");
+  const template = need(await getTemplateById(db, workspace.templateId), "template");
+  const tokens = await getAgentTokensOfJob(db, build.jobId);
+  return create(AcquiredJob_ClaimRehearsalSchema, {
+    state: build.provisionerState ?? new Uint8Array(),
+    richParameterValues: toParameterValues(await getBuildParameters(db, build.id)),
+    variableValues: toVariableValues(await listTemplateVersionVariables(db, version.id)),
+    metadata: create(MetadataSchema, {
+      coderUrl: accessUrl,
+      workspaceTransition: WorkspaceTransition.START,
+      workspaceName: REHEARSAL_OWNER.workspaceName,
+      workspaceOwner: REHEARSAL_OWNER.username,
+      workspaceId: workspace.id,
+      workspaceOwnerId: REHEARSAL_OWNER.id,
+      workspaceOwnerEmail: REHEARSAL_OWNER.email,
+      workspaceOwnerName: REHEARSAL_OWNER.name,
+      workspaceOwnerGroups: ["Everyone"],
+      workspaceOwnerLoginType: "password",
+      workspaceOwnerRbacRoles: [{ name: "member", orgId: "" }],
+      templateName: template.name,
+      templateVersion: version.name,
+      templateId: template.id,
+      workspaceBuildId: build.id,
+      prebuiltWorkspaceBuildStage: PrebuiltWorkspaceBuildStage.CLAIM,
+      runningAgentAuthTokens: tokens.map((t) => ({ agentId: t.agentId, token: t.token })),
+    }),
+  });
+}
+
+/** Who a rehearsal plans the claim for: nobody real (no such user exists). */
+const REHEARSAL_OWNER = {
+  id: "00000000-0000-4000-8000-00000000c1a1",
+  username: "claim-rehearsal",
+  email: "claim-rehearsal@prewarm.invalid",
+  name: "Claim rehearsal",
+  workspaceName: "claim-rehearsal",
+} as const;

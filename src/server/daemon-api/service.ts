@@ -17,6 +17,7 @@ import {
 } from "../../gen/prewarm/daemon/v1/daemon_pb.js";
 import type { ServerContext } from "../context.js";
 import { acquireJob, failJob, heartbeatJob, JobStateError } from "../jobs/queue.js";
+import { completeRehearsal } from "../prebuilds/rehearsal.js";
 import { logLevelName } from "../provisioner-results.js";
 import { upsertDaemon } from "../store/daemons.js";
 import { getJob, insertJobLogs, type ProvisionerJob } from "../store/jobs.js";
@@ -195,6 +196,8 @@ async function complete(ctx: ServerContext, req: CompleteJobRequest) {
     await completeTemplateImport(ctx, job, req.daemonId, result.value);
   } else if (job.type === "workspace_build" && result.case === "workspaceBuild") {
     await completeWorkspaceBuild(ctx, job, req.daemonId, result.value);
+  } else if (job.type === "claim_rehearsal" && result.case === "claimRehearsal") {
+    await completeRehearsal(ctx, job, req.daemonId, result.value);
   } else {
     throw new ConnectError(
       `job ${job.id} is a ${job.type}; got a ${String(result.case)} result`,

@@ -13,9 +13,13 @@
 //   effective status counts); a replica that never led reports none. Per-preset gauges exist for active presets
 //   only; `running` includes expired prebuilds (as in Coder).
 // - histograms are PROCESS-LOCAL observations: `prewarm_prebuilds_reconciliation_duration_seconds` (one per
-//   cycle this process ran) and `prewarm_prebuilt_workspace_claim_duration_seconds` (observed by the create-workspace
-//   route when it claimed a prebuild: the whole request, claim transaction and CLAIM build enqueued, as Coder
-//   measures the claim itself rather than the build after it).
+//   cycle this process ran), `prewarm_prebuilt_workspace_claim_duration_seconds` (Coder's meaning: the claim
+//   build's duration, from its creation — the claim — to its job's successful completion, observed where the
+//   daemon's completion lands) and `prewarm_prebuilt_workspace_claim_to_ready_seconds` (from the claim to the
+//   workspace being usable — agents ready, or the claim build done for agent-less templates — what the person
+//   waited for; observed where that moment is recorded, workspaces/usable.ts).
+// - `prewarm_prebuilt_workspaces_resource_replacements_total` counts claim builds whose plan replaced
+//   anything (Coder's name and counting: +1 per such claim), from the `replacement` prebuild events.
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Clock } from "../../clock.js";
 import { systemClock } from "../../clock.js";
@@ -58,6 +62,8 @@ export class PrebuildMetrics {
   readonly inFlightJobs: Gauge<string>;
   readonly reconciliationDuration: Histogram<string>;
   readonly claimDuration: Histogram<string>;
+  readonly claimToReady: Histogram<string>;
+  readonly replacements: Counter<string>;
 
   readonly #store: Store | undefined;
   readonly #refreshMs: number;
@@ -121,11 +127,22 @@ export class PrebuildMetrics {
     });
     this.claimDuration = new Histogram({
       name: "prewarm_prebuilt_workspace_claim_duration_seconds",
-      help: "Time a create request took to claim a prebuild (claim transaction and CLAIM build enqueued).",
+      help: "Duration of the claim build of a claimed prebuild (its creation at the claim to its job's completion).",
+      labelNames: PRESET_LABELS,
+      buckets: [1, 5, 10, 20, 30, 60, 120, 180, 240, 300],
+      registers: [registry],
+    });
+    this.claimToReady = new Histogram({
+      name: "prewarm_prebuilt_workspace_claim_to_ready_seconds",
+      help: "From the claim (the create request) to the claimed workspace being usable (agents ready).",
       labelNames: PRESET_LABELS,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300],
       registers: [registry],
     });
+    this.replacements = counter(
+      "prewarm_prebuilt_workspaces_resource_replacements_total",
+      "Claim builds whose plan replaced resources (the claim rebuilt infrastructure instead of handing it over).",
+    );
   }
 
   /** Sets the gauges from a cycle plan. */
@@ -149,9 +166,14 @@ export class PrebuildMetrics {
     this.reconciliationDuration.observe(seconds);
   }
 
-  /** Called by the workspace service when a claimed workspace's CLAIM build finished successfully. */
+  /** A claimed workspace's CLAIM build finished successfully, `seconds` after the claim. */
   observeClaim(preset: PresetNames, seconds: number): void {
     this.claimDuration.observe(labelsOf(preset), seconds);
+  }
+
+  /** A claimed workspace became usable, `seconds` after the claim. */
+  observeClaimToReady(preset: PresetNames, seconds: number): void {
+    this.claimToReady.observe(labelsOf(preset), seconds);
   }
 
   /** Re-counts the counters from the database now. */
@@ -162,7 +184,7 @@ export class PrebuildMetrics {
       selectPrebuildCounters(store.db),
       selectClaimEventCounts(store.db),
     ]);
-    for (const c of [this.created, this.failed, this.claimed, this.claims]) c.reset();
+    for (const c of [this.created, this.failed, this.claimed, this.claims, this.replacements]) c.reset();
     for (const row of counts) {
       const labels = { template_name: row.template_name, preset_name: row.preset_name };
       // Presets of several versions share (template, preset) names: inc() adds them up.
@@ -171,11 +193,13 @@ export class PrebuildMetrics {
       this.claimed.inc(labels, Number(row.claimed));
     }
     for (const row of events) {
+      const labels = { template_name: row.template_name, preset_name: row.preset_name };
+      if (row.event_type === "replacement") {
+        this.replacements.inc(labels, Number(row.n));
+        continue;
+      }
       const result = row.event_type === "claim_succeeded" ? "hit" : "miss";
-      this.claims.inc(
-        { template_name: row.template_name, preset_name: row.preset_name, result },
-        Number(row.n),
-      );
+      this.claims.inc({ ...labels, result }, Number(row.n));
     }
     this.#refreshedAt = this.#clock.now().getTime();
   }

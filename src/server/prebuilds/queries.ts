@@ -14,11 +14,11 @@
 // Dialect branches (named, two): `claimOldestPrebuild` locks its candidate with FOR UPDATE SKIP LOCKED on
 // PostgreSQL and relies on SQLite's single writer otherwise; `lockUnclaimedPrebuild` takes a row lock on
 // PostgreSQL. Everything else is the same SQL on both.
-import { type RawBuilder, sql } from "kysely";
+import { type RawBuilder, type Selectable, sql } from "kysely";
 import { notExpiredSince } from "../../planning/expiry.js";
 import { activeVersionSql } from "../store/active-version.js";
 import { jobStatusSql } from "../store/job-status.js";
-import type { PrebuildEventType, PresetStatus, Transition } from "../store/schema.js";
+import type { ClaimRehearsalsTable, PrebuildEventType, PresetStatus, Transition } from "../store/schema.js";
 import type { Dialect, Executor } from "../store/store.js";
 import { PREBUILDS_USER_ID } from "./system-user.js";
 
@@ -56,6 +56,8 @@ export interface SnapshotPresetRow {
   template_name: string;
   /** 1 when the version is the template's active version and the template is neither deleted nor deprecated. */
   active: number;
+  /** 1 when the preset has a claim rehearsal (of any outcome). */
+  rehearsed: number;
 }
 
 /**
@@ -67,7 +69,8 @@ export async function selectSnapshotPresets(db: Executor): Promise<SnapshotPrese
   const { rows } = await sql<SnapshotPresetRow>`
     select p.id, p.name, p.desired_instances, p.ttl_seconds, p.scheduling_timezone, p.status, p.last_invalidated_at,
            v.id as version_id, v.name as version_name, t.id as template_id, t.name as template_name,
-           case when ${activeVersionSql("t", "v.id")} then 1 else 0 end as active
+           case when ${activeVersionSql("t", "v.id")} then 1 else 0 end as active,
+           case when exists (select 1 from claim_rehearsals r where r.preset_id = p.id) then 1 else 0 end as rehearsed
     from presets p
     join template_versions v on v.id = p.template_version_id
     join templates t on t.id = v.template_id
@@ -418,6 +421,92 @@ export async function markPresetHealthy(db: Executor, presetId: string): Promise
   return before.status;
 }
 
+// ---- claim rehearsals ----------------------------------------------------------------------------------
+
+/** A rehearsal with its job's state (a failed or canceled job is a failed rehearsal, see rehearsal.ts). */
+export type RehearsalRow = Selectable<ClaimRehearsalsTable> & {
+  job_started_at: number | null;
+  job_completed_at: number | null;
+  job_canceled_at: number | null;
+  job_error: string | null;
+};
+
+export async function selectRehearsals(db: Executor, presetIds: readonly string[]): Promise<RehearsalRow[]> {
+  if (presetIds.length === 0) return [];
+  return db
+    .selectFrom("claim_rehearsals as r")
+    .innerJoin("provisioner_jobs as j", "j.id", "r.job_id")
+    .selectAll("r")
+    .select([
+      "j.started_at as job_started_at",
+      "j.completed_at as job_completed_at",
+      "j.canceled_at as job_canceled_at",
+      "j.error as job_error",
+    ])
+    .where("r.preset_id", "in", [...presetIds])
+    .execute();
+}
+
+/** Records a pending rehearsal unless the preset has one; true when this call recorded it. */
+export async function insertPendingRehearsal(
+  db: Executor,
+  row: { presetId: string; workspaceId: string; jobId: string; now: Date },
+): Promise<boolean> {
+  const result = await db
+    .insertInto("claim_rehearsals")
+    .values({
+      preset_id: row.presetId,
+      workspace_id: row.workspaceId,
+      job_id: row.jobId,
+      status: "pending",
+      replacements: "[]",
+      error: null,
+      created_at: row.now.getTime(),
+      completed_at: null,
+    })
+    .onConflict((oc) => oc.column("preset_id").doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+}
+
+/** Records the rehearsal's result, in its job's completing transaction. */
+export async function finishRehearsal(
+  db: Executor,
+  jobId: string,
+  result: {
+    status: "clean" | "replacements";
+    replacements: readonly { resource: string; paths: string[] }[];
+    now: Date;
+  },
+): Promise<void> {
+  await db
+    .updateTable("claim_rehearsals")
+    .set({
+      status: result.status,
+      replacements: JSON.stringify(result.replacements),
+      completed_at: result.now.getTime(),
+    })
+    .where("job_id", "=", jobId)
+    .execute();
+}
+
+/** How many events of `type` each of the presets has (absent: none), in one query. */
+export async function countPresetEvents(
+  db: Executor,
+  presetIds: readonly string[],
+  type: PrebuildEventType,
+): Promise<Map<string, number>> {
+  if (presetIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("prebuild_events")
+    .select((eb) => ["preset_id", eb.fn.countAll<number>().as("n")])
+    .where("preset_id", "in", [...presetIds])
+    .where("event_type", "=", type)
+    .groupBy("preset_id")
+    .execute();
+  return new Map(rows.map((r) => [r.preset_id, Number(r.n)]));
+}
+
 /** Counts per preset and event type, optionally since `since`, in one query (the pools page's hit rate). */
 export async function countPrebuildEvents(
   db: Executor,
@@ -478,7 +567,7 @@ export async function selectClaimEventCounts(db: Executor): Promise<ClaimEventCo
     join presets p on p.id = e.preset_id
     join template_versions v on v.id = p.template_version_id
     join templates t on t.id = v.template_id
-    where e.event_type in ('claim_succeeded', 'claim_missed')
+    where e.event_type in ('claim_succeeded', 'claim_missed', 'replacement')
     group by t.name, p.name, e.event_type`.execute(db);
   return rows;
 }

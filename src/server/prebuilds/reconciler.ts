@@ -56,6 +56,8 @@ export interface PrebuildExecutor {
   deletePrebuild(workspaceId: string, reason: DeleteReason): Promise<boolean>;
   /** Cancels the preset's pending, unacquired prebuild jobs and removes their workspaces; returns how many. */
   cancelPendingPrebuildJobs(presetId: string): Promise<number>;
+  /** Enqueues the preset's claim rehearsal of this prebuild (once per preset); false when it already has one. */
+  rehearseClaim(presetId: string, prebuildId: string): Promise<boolean>;
 }
 
 export interface ReconcilerOptions {
@@ -105,6 +107,8 @@ export interface CycleReport {
   /** Deletions refused because the prebuild was claimed meanwhile. */
   deleteSkipped: number;
   canceled: number;
+  /** Claim rehearsals started. */
+  rehearsals: number;
   /** Creations wanted but left for later cycles by the in-flight cap. */
   deferred: number;
   /** Preset ids marked hard_limited / validation_failed by this cycle. */
@@ -124,6 +128,7 @@ function emptyReport(startedAt: Date, outcome: CycleOutcome): CycleReport {
     deleted: 0,
     deleteSkipped: 0,
     canceled: 0,
+    rehearsals: 0,
     deferred: 0,
     hardLimited: [],
     validationFailed: [],
@@ -405,6 +410,9 @@ export class Reconciler {
   async #run(plan: LivePresetPlan, action: CycleAction, now: Date, report: CycleReport): Promise<void> {
     const { preset } = plan;
     switch (action.type) {
+      case "rehearse_claim":
+        if (await this.#executor.rehearseClaim(preset.id, action.prebuildId)) report.rehearsals++;
+        return;
       case "set_status":
         if (
           await this.#store.transaction((tx) =>

@@ -8,6 +8,7 @@
 // - inProgress: latest builds whose job is pending, running or cancelling, by transition;
 // - pendingJobs: of those, start builds whose job nobody has acquired yet;
 // - backoff: failed creations in the look-back window since the last successful one (queries.ts);
+// - needsClaimRehearsal: the preset has no claim rehearsal yet (a column of the presets read, no extra statement);
 // - hardLimitReached: the last N creations all failed (queries.ts) — the executor turns it into the persisted
 //   `hard_limited` status; the planner only reads `status`.
 import type {
@@ -51,8 +52,6 @@ export interface LivePresetSnapshot extends PresetSnapshot {
   versionName: string;
   /** As declared by the template; null = the preset declares no prebuilds (it only has leftovers). */
   declaredInstances: number | null;
-  /** The last `hardLimit` creations all failed (and the preset was not resumed since). */
-  hardLimitReached: boolean;
 }
 
 export interface ReconcileSnapshot {
@@ -162,6 +161,7 @@ async function readAll(reader: Executor, now: Date, settings: SnapshotSettings):
       versionName: row.version_name,
       declaredInstances: row.desired_instances,
       hardLimitReached: hardLimited.has(row.id),
+      needsClaimRehearsal: row.rehearsed === 0,
     });
   }
 

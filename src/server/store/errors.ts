@@ -27,6 +27,8 @@ const UNIQUE_CONSTRAINTS = {
     "workspace_build_parameters.workspace_build_id, workspace_build_parameters.name",
   workspace_apps_agent_slug_key: "workspace_apps.agent_id, workspace_apps.slug",
   provisioner_daemons_name_key: "provisioner_daemons.name",
+  claim_rehearsals_pkey: "claim_rehearsals.preset_id",
+  workspace_create_keys_pkey: "workspace_create_keys.owner_id, workspace_create_keys.key",
 } as const;
 
 export type UniqueConstraintName = keyof typeof UNIQUE_CONSTRAINTS;

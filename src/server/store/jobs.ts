@@ -20,9 +20,17 @@ export interface WorkspaceBuildJobInput {
   logLevel?: string;
 }
 
+/** A plan-only run of an eligible prebuild as if it were claimed (prebuilds/rehearsal.ts). */
+export interface ClaimRehearsalJobInput {
+  presetId: string;
+  /** The prebuild whose state the rehearsal plans from. */
+  workspaceId: string;
+}
+
 export type JobTypeAndInput =
   | { type: "template_version_import"; input: TemplateImportJobInput }
-  | { type: "workspace_build"; input: WorkspaceBuildJobInput };
+  | { type: "workspace_build"; input: WorkspaceBuildJobInput }
+  | { type: "claim_rehearsal"; input: ClaimRehearsalJobInput };
 
 export interface JobBase {
   id: string;

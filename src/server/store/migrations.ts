@@ -7,6 +7,7 @@ import type { Dialect } from "./dialect.js";
 import { initialMigration } from "./migration-0001-initial.js";
 import { poolHistoryMigration } from "./migration-0003-pool-history.js";
 import { agentLogsMetadataMigration } from "./migration-0004-agent-logs-metadata.js";
+import { claimsMigration } from "./migration-0005-claims.js";
 
 /** All migrations in order. Names sort lexically; Kysely applies them in that order. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
@@ -14,6 +15,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     "0001_initial": initialMigration(dialect),
     "0003_pool_history": poolHistoryMigration(dialect),
     "0004_agent_logs_metadata": agentLogsMetadataMigration(dialect),
+    "0005_claims": claimsMigration(dialect),
   };
 }
 

@@ -157,6 +157,21 @@ export async function getPreset(db: Executor, id: string): Promise<Preset | unde
   return (await listPresets(db, { presetIds: [id] }))[0];
 }
 
+/** A preset's metric labels: its template's name and its own ("" for a preset that is gone). */
+export async function getPresetLabels(
+  db: Executor,
+  presetId: string,
+): Promise<{ templateName: string; presetName: string }> {
+  const row = await db
+    .selectFrom("presets as p")
+    .innerJoin("template_versions as v", "v.id", "p.template_version_id")
+    .innerJoin("templates as t", "t.id", "v.template_id")
+    .select(["t.name as templateName", "p.name as presetName"])
+    .where("p.id", "=", presetId)
+    .executeTakeFirst();
+  return row ?? { templateName: "", presetName: "" };
+}
+
 /** Preset names by id, in one query. */
 export async function getPresetNames(db: Executor, ids: readonly string[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();

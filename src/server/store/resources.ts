@@ -355,6 +355,20 @@ function agentFromRow(row: AgentRow, apps: App[], scripts: Script[], metadata: A
 }
 
 /** Resources (with agents, apps, scripts) of the given jobs, in 4 queries; optionally one transition only. */
+/** The lifecycle state and ready time of every agent of a job's resources (for "is it usable?"). */
+export async function listAgentReadiness(
+  db: Executor,
+  jobId: string,
+): Promise<{ lifecycleState: AgentLifecycleState; readyAt: Date | null }[]> {
+  const rows = await db
+    .selectFrom("workspace_agents as a")
+    .innerJoin("workspace_resources as r", "r.id", "a.resource_id")
+    .select(["a.lifecycle_state", "a.ready_at"])
+    .where("r.job_id", "=", jobId)
+    .execute();
+  return rows.map((r) => ({ lifecycleState: r.lifecycle_state, readyAt: toDateOrNull(r.ready_at) }));
+}
+
 export async function listResourcesOfJobs(
   db: Executor,
   jobIds: readonly string[],

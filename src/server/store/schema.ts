@@ -9,6 +9,7 @@
 // - ids: TEXT (random UUIDs), so a malformed id in a URL is simply "not found", never a cast error.
 // Query modules convert rows to camelCase domain types with `Date` and `boolean` (see ./rows.ts helpers).
 import type { Generated } from "kysely";
+import type { BuildReasonName } from "../../contract/workspaces.js";
 import type { PresetStatus } from "../../planning/plan.js";
 
 export type Millis = number;
@@ -18,7 +19,7 @@ export type JsonText = string;
 
 export type UserRole = "owner" | "member";
 export type LoginType = "password" | "token" | "none";
-export type JobType = "template_version_import" | "workspace_build";
+export type JobType = "template_version_import" | "workspace_build" | "claim_rehearsal";
 export type Transition = "start" | "stop" | "delete";
 export type PrebuildStage = "none" | "create" | "claim";
 /** The one list of preset statuses lives with the planner that reads them. */
@@ -77,6 +78,9 @@ export interface TemplatesTable {
   /** Deprecation message; '' = not deprecated. */
   deprecated: string;
   deleted: Flag;
+  /** Lease of a new workspace when its create names none (seconds; null = none), and the ceiling. */
+  default_lease_seconds: number | null;
+  max_lease_seconds: number | null;
   created_by: string;
   created_at: Millis;
   updated_at: Millis;
@@ -181,7 +185,14 @@ export interface WorkspacesTable {
   created_at: Millis;
   updated_at: Millis;
   deleted: Flag;
+  /** The lease asked for (seconds) and what happens when it runs out; null = no lease. */
+  lease_seconds: number | null;
+  lease_on_expiry: LeaseExpiry | null;
+  /** When the lease runs out; set once the workspace became usable (the lease counts from there). */
+  lease_deadline: Millis | null;
 }
+
+export type LeaseExpiry = "stop" | "delete";
 
 export interface WorkspaceBuildsTable {
   id: string;
@@ -192,11 +203,16 @@ export interface WorkspaceBuildsTable {
   template_version_id: string;
   preset_id: string | null;
   initiator_id: string;
-  reason: string;
+  /** contract/workspaces.ts BUILD_REASONS. */
+  reason: BuildReasonName;
   prebuild_stage: PrebuildStage;
   /** Opaque provisioner state: set from the previous build at creation, replaced by the job's result. */
   provisioner_state: Buffer | null;
   job_id: string;
+  /** JSON `[{ resource, paths }]`: what the build's plan replaced (`[]` until its job completes). */
+  resource_replacements: Generated<JsonText>;
+  /** When the workspace became usable with this (start) build; set once. */
+  usable_at: Millis | null;
   created_at: Millis;
   updated_at: Millis;
 }
@@ -377,12 +393,40 @@ export interface SiteConfigTable {
   value: string;
 }
 
-export type PrebuildEventType = "claim_succeeded" | "claim_missed" | "hard_limited" | "validation_failed";
+export type PrebuildEventType =
+  | "claim_succeeded"
+  | "claim_missed"
+  | "hard_limited"
+  | "validation_failed"
+  /** A claim build whose plan replaced resources. */
+  | "replacement";
 
 export interface PrebuildEventsTable {
   id: Generated<number>;
   preset_id: string;
   event_type: PrebuildEventType;
+  created_at: Millis;
+}
+
+export type RehearsalStatus = "pending" | "clean" | "replacements" | "failed";
+
+export interface ClaimRehearsalsTable {
+  preset_id: string;
+  /** The prebuild the rehearsal planned a claim of. */
+  workspace_id: string;
+  job_id: string;
+  status: RehearsalStatus;
+  /** JSON `[{ resource, paths }]`. */
+  replacements: JsonText;
+  error: string | null;
+  created_at: Millis;
+  completed_at: Millis | null;
+}
+
+export interface WorkspaceCreateKeysTable {
+  owner_id: string;
+  key: string;
+  workspace_id: string;
   created_at: Millis;
 }
 
@@ -399,6 +443,8 @@ export interface Database {
   preset_parameters: PresetParametersTable;
   preset_schedules: PresetSchedulesTable;
   workspaces: WorkspacesTable;
+  claim_rehearsals: ClaimRehearsalsTable;
+  workspace_create_keys: WorkspaceCreateKeysTable;
   workspace_builds: WorkspaceBuildsTable;
   workspace_build_parameters: WorkspaceBuildParametersTable;
   provisioner_jobs: ProvisionerJobsTable;

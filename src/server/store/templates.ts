@@ -16,6 +16,9 @@ export interface Template {
   /** Deprecation message; "" = not deprecated. */
   deprecated: string;
   deleted: boolean;
+  /** Lease of a new workspace that names none, and the longest a lease may run (seconds; null = none). */
+  defaultLeaseSeconds: number | null;
+  maxLeaseSeconds: number | null;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -31,6 +34,8 @@ export function templateFromRow(row: Selectable<TemplatesTable>): Template {
     activeVersionId: row.active_version_id,
     deprecated: row.deprecated,
     deleted: toBool(row.deleted),
+    defaultLeaseSeconds: row.default_lease_seconds,
+    maxLeaseSeconds: row.max_lease_seconds,
     createdBy: row.created_by,
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
@@ -119,6 +124,9 @@ export interface TemplateChanges {
   activeVersionId?: string;
   /** "" un-deprecates. */
   deprecated?: string;
+  /** null clears. */
+  defaultLeaseSeconds?: number | null;
+  maxLeaseSeconds?: number | null;
   now: Date;
 }
 
@@ -135,6 +143,10 @@ export async function updateTemplate(
       ...(changes.icon !== undefined && { icon: changes.icon }),
       ...(changes.activeVersionId !== undefined && { active_version_id: changes.activeVersionId }),
       ...(changes.deprecated !== undefined && { deprecated: changes.deprecated }),
+      ...(changes.defaultLeaseSeconds !== undefined && {
+        default_lease_seconds: changes.defaultLeaseSeconds,
+      }),
+      ...(changes.maxLeaseSeconds !== undefined && { max_lease_seconds: changes.maxLeaseSeconds }),
       updated_at: toMillis(changes.now),
     })
     .where("id", "=", id)

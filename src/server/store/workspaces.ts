@@ -4,10 +4,17 @@
 // builds started at once on one workspace cannot both commit — the loser gets a unique violation (409).
 import { randomUUID } from "node:crypto";
 import type { Selectable } from "kysely";
+import type { BuildReasonName } from "../../contract/workspaces.js";
 import { jobStatusSql } from "./job-status.js";
-import { toBool, toDate, toMillis } from "./rows.js";
-import type { PrebuildStage, Transition, WorkspaceBuildsTable, WorkspacesTable } from "./schema.js";
-import type { Executor } from "./store.js";
+import { parseJsonColumn, toBool, toDate, toDateOrNull, toMillis } from "./rows.js";
+import type {
+  LeaseExpiry,
+  PrebuildStage,
+  Transition,
+  WorkspaceBuildsTable,
+  WorkspacesTable,
+} from "./schema.js";
+import type { Dialect, Executor } from "./store.js";
 
 export interface Workspace {
   id: string;
@@ -17,6 +24,14 @@ export interface Workspace {
   createdAt: Date;
   updatedAt: Date;
   deleted: boolean;
+  /** null: no lease. The deadline is null until the workspace became usable (the lease counts from there). */
+  lease: WorkspaceLease | null;
+}
+
+export interface WorkspaceLease {
+  seconds: number;
+  onExpiry: LeaseExpiry;
+  deadline: Date | null;
 }
 
 export function workspaceFromRow(row: Selectable<WorkspacesTable>): Workspace {
@@ -28,6 +43,14 @@ export function workspaceFromRow(row: Selectable<WorkspacesTable>): Workspace {
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
     deleted: toBool(row.deleted),
+    lease:
+      row.lease_seconds === null
+        ? null
+        : {
+            seconds: row.lease_seconds,
+            onExpiry: row.lease_on_expiry ?? "delete",
+            deadline: toDateOrNull(row.lease_deadline),
+          },
   };
 }
 
@@ -49,6 +72,79 @@ export async function insertWorkspace(
     .returningAll()
     .executeTakeFirstOrThrow();
   return workspaceFromRow(row);
+}
+
+/** Sets or clears (null) the workspace's lease. */
+export async function setWorkspaceLease(
+  db: Executor,
+  id: string,
+  lease: WorkspaceLease | null,
+): Promise<void> {
+  await db
+    .updateTable("workspaces")
+    .set({
+      lease_seconds: lease?.seconds ?? null,
+      lease_on_expiry: lease?.onExpiry ?? null,
+      lease_deadline: lease?.deadline ? toMillis(lease.deadline) : null,
+    })
+    .where("id", "=", id)
+    .execute();
+}
+
+/** Live workspaces whose lease ran out at or before `now`, soonest first (at most `limit`). */
+export async function selectExpiredLeases(db: Executor, now: Date, limit: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom("workspaces")
+    .select("id")
+    .where("deleted", "=", 0)
+    .where("lease_deadline", "is not", null)
+    .where("lease_deadline", "<=", toMillis(now))
+    .orderBy("lease_deadline")
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** The workspace an earlier create with this `Idempotency-Key` made, if any. */
+export async function getCreateKey(db: Executor, ownerId: string, key: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom("workspace_create_keys")
+    .select("workspace_id")
+    .where("owner_id", "=", ownerId)
+    .where("key", "=", key)
+    .executeTakeFirst();
+  return row?.workspace_id;
+}
+
+/** Remembers the create's key; a concurrent retry with the same key violates workspace_create_keys_pkey. */
+export async function insertCreateKey(
+  db: Executor,
+  row: { ownerId: string; key: string; workspaceId: string; now: Date },
+): Promise<void> {
+  await db
+    .insertInto("workspace_create_keys")
+    .values({
+      owner_id: row.ownerId,
+      key: row.key,
+      workspace_id: row.workspaceId,
+      created_at: toMillis(row.now),
+    })
+    .execute();
+}
+
+/**
+ * By id, row-locked for the caller's transaction on PostgreSQL (dialect branch; SQLite's write transactions
+ * are exclusive already), so two replicas acting on the same workspace take turns.
+ */
+export async function getWorkspaceForUpdate(
+  tx: Executor,
+  dialect: Dialect,
+  id: string,
+): Promise<Workspace | undefined> {
+  let query = tx.selectFrom("workspaces").selectAll().where("id", "=", id);
+  if (dialect === "postgres") query = query.forUpdate();
+  const row = await query.executeTakeFirst();
+  return row ? workspaceFromRow(row) : undefined;
 }
 
 /** By id, deleted or not. */
@@ -108,12 +204,22 @@ export interface WorkspaceBuild {
   templateVersionId: string;
   presetId: string | null;
   initiatorId: string;
-  reason: string;
+  reason: BuildReasonName;
   prebuildStage: PrebuildStage;
   provisionerState: Buffer | null;
   jobId: string;
+  /** What the build's plan replaced (destroy and re-create), as the provisioner reported it. */
+  resourceReplacements: ResourceReplacementRecord[];
+  /** When the workspace became usable with this build (agents ready; the build done for agent-less ones). */
+  usableAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** One replaced resource: its address and the attribute paths whose change forced it. */
+export interface ResourceReplacementRecord {
+  resource: string;
+  paths: string[];
 }
 
 export function buildFromRow(row: Selectable<WorkspaceBuildsTable>): WorkspaceBuild {
@@ -129,6 +235,11 @@ export function buildFromRow(row: Selectable<WorkspaceBuildsTable>): WorkspaceBu
     prebuildStage: row.prebuild_stage,
     provisionerState: row.provisioner_state === null ? null : Buffer.from(row.provisioner_state),
     jobId: row.job_id,
+    resourceReplacements: parseJsonColumn<ResourceReplacementRecord[]>(
+      row.resource_replacements,
+      "workspace_builds.resource_replacements",
+    ),
+    usableAt: toDateOrNull(row.usable_at),
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
   };
@@ -143,7 +254,7 @@ export interface NewWorkspaceBuild {
   templateVersionId: string;
   presetId?: string | null;
   initiatorId: string;
-  reason?: string;
+  reason?: BuildReasonName;
   prebuildStage?: PrebuildStage;
   /** Normally the previous build's state (carried forward; the job's result replaces it). */
   provisionerState: Uint8Array | null;
@@ -300,6 +411,48 @@ export async function getBuildParameters(db: Executor, buildId: string): Promise
     .orderBy("name")
     .execute();
   return Object.fromEntries(rows.map((r) => [r.name, r.value]));
+}
+
+/** Starts a pending lease: its deadline is `usableAt` + its seconds (once; a running lease is left alone). */
+export async function startLeaseCountdown(db: Executor, workspaceId: string, usableAt: Date): Promise<void> {
+  const row = await db
+    .selectFrom("workspaces")
+    .select("lease_seconds")
+    .where("id", "=", workspaceId)
+    .where("lease_deadline", "is", null)
+    .executeTakeFirst();
+  if (!row || row.lease_seconds === null) return;
+  await db
+    .updateTable("workspaces")
+    .set({ lease_deadline: toMillis(usableAt) + row.lease_seconds * 1000 })
+    .where("id", "=", workspaceId)
+    .where("lease_deadline", "is", null)
+    .execute();
+}
+
+/** Records, once, when the build's workspace became usable. True when this call set it. */
+export async function markBuildUsable(db: Executor, buildId: string, at: Date): Promise<boolean> {
+  const result = await db
+    .updateTable("workspace_builds")
+    .set({ usable_at: toMillis(at) })
+    .where("id", "=", buildId)
+    .where("usable_at", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Stores what a build's plan replaced (on completion). */
+export async function setBuildResourceReplacements(
+  db: Executor,
+  buildId: string,
+  replacements: readonly ResourceReplacementRecord[],
+  now: Date,
+): Promise<void> {
+  await db
+    .updateTable("workspace_builds")
+    .set({ resource_replacements: JSON.stringify(replacements), updated_at: toMillis(now) })
+    .where("id", "=", buildId)
+    .execute();
 }
 
 /** Stores the state a build's job returned (on completion, or the partial state of a failure). */

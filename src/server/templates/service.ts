@@ -233,6 +233,33 @@ export async function setDeprecation(
   return updated;
 }
 
+/**
+ * The template's lease policy: the lease of a workspace whose create names none, and the longest a create or
+ * an extend may give (undefined: unchanged, null: none). A default longer than the maximum is refused.
+ * Existing leases are left as they are.
+ */
+export async function setLeasePolicy(
+  ctx: ServerContext,
+  template: Template,
+  policy: { defaultLeaseSeconds?: number | null; maxLeaseSeconds?: number | null },
+): Promise<Template> {
+  const defaultLease =
+    policy.defaultLeaseSeconds === undefined ? template.defaultLeaseSeconds : policy.defaultLeaseSeconds;
+  const maxLease = policy.maxLeaseSeconds === undefined ? template.maxLeaseSeconds : policy.maxLeaseSeconds;
+  if (defaultLease !== null && maxLease !== null && defaultLease > maxLease) {
+    throw invalid(`the default lease (${defaultLease} s) is longer than the maximum (${maxLease} s)`, {
+      field: "defaultLeaseSeconds",
+    });
+  }
+  const updated = await updateTemplate(ctx.store.db, template.id, {
+    defaultLeaseSeconds: defaultLease,
+    maxLeaseSeconds: maxLease,
+    now: ctx.clock.now(),
+  });
+  if (!updated) throw notFound(`template "${template.name}"`);
+  return updated;
+}
+
 /** Refused while users' workspaces use it; its prebuilds become outdated and the reconciler removes them. */
 export async function deleteTemplate(ctx: ServerContext, templateName: string): Promise<void> {
   const template = await requireTemplate(ctx, templateName);

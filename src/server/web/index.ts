@@ -14,10 +14,8 @@ import { ApiError, httpError } from "../api/errors.js";
 import { streamJobLogs } from "../api/log-stream.js";
 import type { ServerContext } from "../context.js";
 import { forbidden, invalid, notFound } from "../domain-errors.js";
-import type { PrebuildMetrics } from "../prebuilds/metrics.js";
 import { invalidatePresets, resumePreset, setPaused } from "../prebuilds/operations.js";
 import type { Reconciler } from "../prebuilds/reconciler.js";
-import { getPreset } from "../store/presets.js";
 import { getBuildByNumber } from "../store/workspaces.js";
 import { requireActivePreset, requireTemplate } from "../templates/service.js";
 import { createWorkspace, startBuild, workspaceForUser } from "../workspaces/service.js";
@@ -60,8 +58,6 @@ export interface WebDeps {
   ctx: ServerContext;
   /** Lazy: the reconciler is created after the routes are registered. */
   reconciler: () => Reconciler;
-  /** Claim-duration metrics for workspaces created from the form (optional). */
-  metrics?: PrebuildMetrics;
 }
 
 const CSP = [
@@ -324,7 +320,6 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
       };
       return render(request, reply, "New workspace", "new", createPage(model, session, input, errors), 400);
     }
-    const started = performance.now();
     try {
       const result = await createWorkspace(ctx, session.user, {
         name: input.name,
@@ -332,13 +327,6 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
         preset: input.preset || null,
         parameters: input.parameters,
       });
-      if (result.claimedPrebuild && result.presetId && deps.metrics) {
-        const preset = await getPreset(db, result.presetId);
-        deps.metrics.observeClaim(
-          { templateName: model.template.name, presetName: preset?.name ?? "" },
-          (performance.now() - started) / 1000,
-        );
-      }
       const done = result.claimedPrebuild ? "claimed" : "created";
       return reply.redirect(`/workspaces/${encodeURIComponent(result.workspace.id)}?done=${done}`, 303);
     } catch (err) {

@@ -1,25 +1,35 @@
-// A workspace build's results: the new provisioner state, the resources the apply produced and the timings,
-// written in the job's completing transaction. A delete build that succeeds marks the workspace deleted. A
-// failed build keeps whatever state the provisioner returned with its error (nothing is lost); without one,
-// the state carried forward from the previous build stays.
+// A workspace build's results: the new provisioner state, the resources the apply produced, the timings and what
+// its plan replaced, written in the job's completing transaction. A delete build that succeeds marks the
+// workspace deleted. A failed build keeps whatever state the provisioner returned with its error (nothing is
+// lost); without one, the state carried forward from the previous build stays.
+//
+// A CLAIM build whose plan replaced resources did not hand infrastructure over — it rebuilt it, so the claim
+// was not instant (Coder's most common prebuild problem: a resource that depends on the owner). That is said
+// where the people concerned look: a warning line per replaced resource in the build log, a `replacement`
+// prebuild event (the metric and the dashboard count it), and the build's `resourceReplacements`.
 import type {
   CompleteJobRequest_WorkspaceBuild,
   FailJobRequest_WorkspaceBuildFailure,
 } from "../../gen/prewarm/daemon/v1/daemon_pb.js";
 import type { ServerContext } from "../context.js";
 import { completeJob, failJob, JobStateError } from "../jobs/queue.js";
+import { insertPrebuildEvent } from "../prebuilds/queries.js";
 import { resourcesFromProto, timingsFromProto } from "../provisioner-results.js";
-import { insertJobTimings, type ProvisionerJob } from "../store/jobs.js";
+import { insertJobLogs, insertJobTimings, type JobLogInput, type ProvisionerJob } from "../store/jobs.js";
+import { getPresetLabels } from "../store/presets.js";
 import { channels, publishQuietly } from "../store/pubsub.js";
 import { getAgentTokensOfJob, insertResources, type NewResource } from "../store/resources.js";
 import type { Executor } from "../store/store.js";
 import {
   getBuildByJobId,
   getBuildByNumber,
+  type ResourceReplacementRecord,
   setBuildProvisionerState,
+  setBuildResourceReplacements,
   softDeleteWorkspace,
   type WorkspaceBuild,
 } from "../store/workspaces.js";
+import { noteIfUsable } from "./usable.js";
 
 async function buildOf(db: Executor, job: ProvisionerJob) {
   const build = await getBuildByJobId(db, job.id);
@@ -35,15 +45,53 @@ export async function completeWorkspaceBuild(
 ): Promise<void> {
   const now = ctx.clock.now();
   const build = await buildOf(ctx.store.db, job);
+  const replacements = result.resourceReplacements.map((r) => ({
+    resource: r.resource,
+    paths: [...r.paths],
+  }));
+  const claim = build.prebuildStage === "claim";
+  // Read before the commit, so the claim's duration is observed before anyone can see the build finished.
+  const labels = claim && build.presetId ? await getPresetLabels(ctx.store.db, build.presetId) : undefined;
   await completeJob(ctx.store, job.id, daemonId, now, async (tx) => {
     await setBuildProvisionerState(tx, build.id, result.state, now);
     let resources = resourcesFromProto(result.resources);
-    if (build.prebuildStage === "claim") resources = await keepRunningAgentTokens(tx, build, resources);
+    if (claim) resources = await keepRunningAgentTokens(tx, build, resources);
     await insertResources(tx, { jobId: job.id, transition: build.transition, resources, now });
     await insertJobTimings(tx, job.id, timingsFromProto(result.timings));
+    if (replacements.length > 0) await setBuildResourceReplacements(tx, build.id, replacements, now);
+    if (claim && replacements.length > 0) {
+      await insertJobLogs(
+        tx,
+        job.id,
+        replacements.map((r) => replacementWarning(r, now)),
+      );
+      if (build.presetId) await insertPrebuildEvent(tx, build.presetId, "replacement", now.getTime());
+    }
     if (build.transition === "delete") await softDeleteWorkspace(tx, build.workspaceId, now);
   });
+  if (labels) {
+    ctx.events.claimBuilt(labels, (now.getTime() - build.createdAt.getTime()) / 1000);
+    if (replacements.length > 0) {
+      ctx.logger.warn(
+        { workspaceId: build.workspaceId, resources: replacements.map((r) => r.resource) },
+        "a prebuild claim replaced resources: the claimed infrastructure was rebuilt, not handed over",
+      );
+    }
+  }
   await notifyWorkspace(ctx, build.workspaceId);
+  if (build.transition === "start") await noteIfUsable(ctx, build.workspaceId);
+}
+
+/** The build-log line for one resource a claim replaced. */
+export function replacementWarning(r: ResourceReplacementRecord, at: Date): JobLogInput {
+  const paths = r.paths.length > 0 ? r.paths.join(", ") : "unknown attributes";
+  return {
+    createdAt: at,
+    source: "provisioner_daemon",
+    level: "warn",
+    stage: "Claiming prebuilt workspace",
+    output: `claim replaced ${r.resource} (changed: ${paths}): this resource was destroyed and re-created instead of being handed over; add its changing attributes to lifecycle { ignore_changes = [...] } (docs/terraform-templates.md, "Preventing replacement on claim")`,
+  };
 }
 
 /**

@@ -3,6 +3,7 @@
 // (workspace + build + job) is one transaction; daemons are told about new jobs only after it commits.
 // Failures are DomainErrors (../domain-errors.ts); the API and the dashboard choose the status codes.
 import { randomBytes } from "node:crypto";
+import type { BuildReasonName } from "../../contract/workspaces.js";
 import type { DeleteReason } from "../../planning/plan.js";
 import type { ServerContext } from "../context.js";
 import { conflict, DomainError, forbidden, invalid, notFound } from "../domain-errors.js";
@@ -10,6 +11,7 @@ import { cancelIfPending, enqueueJob, notifyJobPosted, publishEndOfLogs } from "
 import { claimPrebuild, lockUnclaimedPrebuild } from "../prebuilds/claim.js";
 import { selectPendingPrebuildJobs } from "../prebuilds/queries.js";
 import type { PrebuildExecutor } from "../prebuilds/reconciler.js";
+import { startRehearsal } from "../prebuilds/rehearsal.js";
 import { PREBUILDS_USER_ID } from "../prebuilds/system-user.js";
 import { isActiveVersion } from "../store/active-version.js";
 import { isUniqueViolation } from "../store/errors.js";
@@ -30,16 +32,22 @@ import type { User } from "../store/users.js";
 import {
   getBuildByJobId,
   getBuildParameters,
+  getCreateKey,
   getLatestBuild,
   getWorkspace,
+  getWorkspaceForUpdate,
+  insertCreateKey,
   insertWorkspace,
   insertWorkspaceBuild,
+  listBuilds,
+  setWorkspaceLease,
   softDeleteWorkspace,
   type Workspace,
   type WorkspaceBuild,
 } from "../store/workspaces.js";
 import { parameterDefinition } from "../templates/parameter-definitions.js";
 import { notifyWorkspace } from "./build-results.js";
+import { extendedLease, type LeaseRequest, leaseForCreate } from "./leases.js";
 import { ParameterValidationError, type ResolveInput, resolveParameterValues } from "./parameters.js";
 import { matchingPresets } from "./preset-match.js";
 
@@ -56,6 +64,13 @@ export interface CreateWorkspaceRequest {
    * only ever claimed on the active version.
    */
   templateVersionId?: string;
+  /** A lifetime counted from usable; default the template's default lease. */
+  lease?: LeaseRequest;
+  /**
+   * The client's `Idempotency-Key`: a create retried with the same key (by the same owner) returns the workspace
+   * the first one made — never a second workspace, never a second claim.
+   */
+  idempotencyKey?: string;
 }
 
 export interface CreatedWorkspace {
@@ -65,6 +80,8 @@ export interface CreatedWorkspace {
   /** True when an eligible prebuild was handed over instead of building from scratch. */
   claimedPrebuild: boolean;
   presetId: string | null;
+  /** True when this answers a retry of an earlier create with the same idempotency key. */
+  replayed?: boolean;
 }
 
 /** The build's parameter values by name; throws ParameterValidationError for a value that does not fit. */
@@ -116,13 +133,17 @@ async function enqueueBuild(
     transition: Transition;
     initiatorId: string;
     presetId: string | null;
-    stage?: "none" | "create" | "claim";
-    reason?: string;
+    /** Only `claim` is given explicitly; otherwise the workspace's owner decides (see below). */
+    claim?: boolean;
+    reason?: BuildReasonName;
     parameters: Record<string, string>;
     state: Uint8Array | null;
   },
 ): Promise<{ build: WorkspaceBuild; job: ProvisionerJob }> {
   const now = ctx.clock.now();
+  // Every build of an unclaimed prebuild — its creation, and any stop or delete later — is a prebuild build
+  // (stage CREATE), as in Coder: templates see `is_prebuild` at destroy too. The claim is stage CLAIM.
+  const stage = input.claim ? "claim" : input.workspace.ownerId === PREBUILDS_USER_ID ? "create" : "none";
   const buildId = crypto.randomUUID();
   const job = await enqueueJob(tx, {
     type: "workspace_build",
@@ -140,7 +161,7 @@ async function enqueueBuild(
     presetId: input.presetId,
     initiatorId: input.initiatorId,
     reason: input.reason ?? "initiator",
-    prebuildStage: input.stage ?? "none",
+    prebuildStage: stage,
     provisionerState: input.state,
     jobId: job.id,
     parameters: input.parameters,
@@ -155,6 +176,10 @@ export async function createWorkspace(
   request: CreateWorkspaceRequest,
 ): Promise<CreatedWorkspace> {
   const { store } = ctx;
+  if (request.idempotencyKey !== undefined) {
+    const earlier = await replayCreate(ctx, owner, request.idempotencyKey);
+    if (earlier) return earlier;
+  }
   if (!WORKSPACE_NAME.test(request.name)) {
     throw invalid(
       `invalid workspace name "${request.name}": use letters, digits and hyphens (not at either end), at most 32 characters`,
@@ -163,6 +188,7 @@ export async function createWorkspace(
   }
   const template = await getTemplateByName(store.db, request.template);
   if (!template) throw notFound(`template "${request.template}"`);
+  const lease = leaseForCreate(template, request.lease);
   const active = await activeVersionOf(store.db, template);
   const chosen = request.templateVersionId
     ? await getTemplateVersion(store.db, request.templateVersionId)
@@ -210,16 +236,18 @@ export async function createWorkspace(
           now,
         });
         if (claimed) {
+          if (lease) await setWorkspaceLease(tx, claimed.workspaceId, { ...lease, deadline: null });
           const workspace = await getWorkspace(tx, claimed.workspaceId);
           const previous = await getLatestBuild(tx, claimed.workspaceId);
           if (!workspace || !previous) throw new Error(`claimed prebuild ${claimed.workspaceId} vanished`);
+          await rememberKey(tx, owner, request, workspace.id, now);
           const { build, job } = await enqueueBuild(tx, ctx, {
             workspace,
             version,
             transition: "start",
             initiatorId: owner.id,
             presetId: claimed.presetId,
-            stage: "claim",
+            claim: true,
             reason: "claim",
             parameters: values,
             state: previous.provisionerState,
@@ -227,12 +255,15 @@ export async function createWorkspace(
           return { workspace, build, job, claimedPrebuild: true, presetId: claimed.presetId };
         }
       }
-      const workspace = await insertWorkspace(tx, {
+      const inserted = await insertWorkspace(tx, {
         ownerId: owner.id,
         templateId: template.id,
         name: request.name,
         now,
       });
+      const workspace = lease ? { ...inserted, lease: { ...lease, deadline: null } } : inserted;
+      if (workspace.lease) await setWorkspaceLease(tx, workspace.id, workspace.lease);
+      await rememberKey(tx, owner, request, workspace.id, now);
       const { build, job } = await enqueueBuild(tx, ctx, {
         workspace,
         version,
@@ -245,6 +276,13 @@ export async function createWorkspace(
       return { workspace, build, job, claimedPrebuild: false, presetId: preset?.id ?? null };
     });
   } catch (err) {
+    // A concurrent retry with the same key committed first: answer with what it made (everything this attempt
+    // did, a claim included, rolled back). It may collide on the key or, earlier in the transaction, on the
+    // workspace's name; either way, what the key names is the answer.
+    if (isUniqueViolation(err) && request.idempotencyKey !== undefined) {
+      const earlier = await replayCreate(ctx, owner, request.idempotencyKey);
+      if (earlier) return earlier;
+    }
     if (isUniqueViolation(err)) {
       throw conflict(`you already have a workspace named "${request.name}"`, { field: "name" });
     }
@@ -254,6 +292,100 @@ export async function createWorkspace(
   await notifyWorkspace(ctx, result.workspace.id);
   if (result.claimedPrebuild) ctx.events.reconcileSoon("claim");
   return result;
+}
+
+async function rememberKey(
+  tx: Executor,
+  owner: User,
+  request: CreateWorkspaceRequest,
+  workspaceId: string,
+  now: Date,
+): Promise<void> {
+  if (request.idempotencyKey === undefined) return;
+  await insertCreateKey(tx, { ownerId: owner.id, key: request.idempotencyKey, workspaceId, now });
+}
+
+/** What an earlier create with this key made, as that create answered (its first build). */
+async function replayCreate(
+  ctx: ServerContext,
+  owner: User,
+  key: string,
+): Promise<CreatedWorkspace | undefined> {
+  const db = ctx.store.db;
+  const workspaceId = await getCreateKey(db, owner.id, key);
+  const workspace = workspaceId ? await getWorkspace(db, workspaceId) : undefined;
+  if (!workspace) return undefined;
+  const builds = await listBuilds(db, workspace.id);
+  // The create's build: the claim build of a claimed prebuild, else build 1.
+  const build = builds.find((b) => b.prebuildStage === "claim") ?? builds.find((b) => b.buildNumber === 1);
+  const job = build ? await getJob(db, build.jobId) : undefined;
+  if (!build || !job) return undefined;
+  return {
+    workspace,
+    build,
+    job,
+    claimedPrebuild: build.prebuildStage === "claim",
+    presetId: build.presetId,
+    replayed: true,
+  };
+}
+
+/**
+ * `prewarm extend`: more time for the workspace's lease, capped at the template's maximum from now. A
+ * workspace without a lease is a conflict (there is nothing to extend).
+ */
+export async function extendLease(
+  ctx: ServerContext,
+  user: User,
+  workspaceId: string,
+  seconds: number,
+): Promise<Workspace> {
+  const { store } = ctx;
+  const workspace = await workspaceForUser(store.db, user, workspaceId);
+  if (!workspace.lease) throw conflict(`workspace "${workspace.name}" has no lease to extend`);
+  const template = await getTemplateById(store.db, workspace.templateId);
+  const next = extendedLease(workspace.lease, seconds, ctx.clock.now(), template?.maxLeaseSeconds ?? null);
+  await setWorkspaceLease(store.db, workspace.id, next);
+  await notifyWorkspace(ctx, workspace.id);
+  return (await getWorkspace(store.db, workspace.id)) ?? workspace;
+}
+
+/**
+ * The lease sweep's act on one workspace whose deadline passed: a stop or delete build (reason
+ * `lease_expired`, initiated by the owner's lease) and the lease cleared, in one transaction so it happens once.
+ * A workspace whose latest build is still running is left for the next sweep. True when a build was enqueued.
+ */
+export async function expireLease(ctx: ServerContext, workspaceId: string): Promise<boolean> {
+  const { store } = ctx;
+  const job = await store.transaction(async (tx) => {
+    const now = ctx.clock.now();
+    const workspace = await getWorkspaceForUpdate(tx, store.dialect, workspaceId);
+    const lease = workspace?.lease;
+    if (!workspace || workspace.deleted || !lease?.deadline || lease.deadline > now) return null;
+    const latest = await getLatestBuild(tx, workspace.id);
+    const latestJob = latest ? await getJob(tx, latest.jobId) : undefined;
+    if (!latest || !latestJob || latestJob.completedAt === null) return null;
+    const version = await getTemplateVersion(tx, latest.templateVersionId);
+    if (!version) return null;
+    await setWorkspaceLease(tx, workspace.id, null);
+    if (lease.onExpiry === "stop" && latest.transition !== "start") return null; // nothing left running
+    return (
+      await enqueueBuild(tx, ctx, {
+        workspace,
+        version,
+        transition: lease.onExpiry,
+        initiatorId: workspace.ownerId,
+        presetId: latest.presetId,
+        reason: "lease_expired",
+        parameters: await getBuildParameters(tx, latest.id),
+        state: latest.provisionerState,
+      })
+    ).job;
+  });
+  if (!job) return false;
+  await notifyJobPosted(store, job);
+  await notifyWorkspace(ctx, workspaceId);
+  return true;
 }
 
 /** Owners may act on any workspace; members only on their own (others' are reported as not found). */
@@ -271,6 +403,7 @@ export async function workspaceForUser(db: Executor, user: User, workspaceId: st
 export async function jobForUser(db: Executor, user: User, jobId: string): Promise<ProvisionerJob> {
   const job = await getJob(db, jobId);
   if (!job) throw notFound(`job ${jobId}`);
+  if (job.type === "claim_rehearsal" && user.role !== "owner") throw notFound(`job ${jobId}`);
   if (job.type === "workspace_build" && user.role !== "owner") {
     const build = await getBuildByJobId(db, job.id);
     const workspace = build ? await getWorkspace(db, build.workspaceId) : undefined;
@@ -375,7 +508,6 @@ export function createPrebuildExecutor(ctx: ServerContext): PrebuildExecutor {
               transition: "start",
               initiatorId: PREBUILDS_USER_ID,
               presetId: preset.id,
-              stage: "create",
               reason: "prebuild",
               parameters: values,
               state: null,
@@ -404,7 +536,7 @@ export function createPrebuildExecutor(ctx: ServerContext): PrebuildExecutor {
             transition: "delete",
             initiatorId: PREBUILDS_USER_ID,
             presetId: latest.presetId,
-            reason: `prebuild ${reason}`,
+            reason: `prebuild_${reason}`,
             parameters: await getBuildParameters(tx, latest.id),
             state: latest.provisionerState,
           })
@@ -414,6 +546,8 @@ export function createPrebuildExecutor(ctx: ServerContext): PrebuildExecutor {
       await notifyJobPosted(store, job);
       return true;
     },
+
+    rehearseClaim: (presetId: string, prebuildId: string) => startRehearsal(ctx, presetId, prebuildId),
 
     async cancelPendingPrebuildJobs(presetId: string): Promise<number> {
       // One transaction: each never-started creation is cancelled and its workspace, which never got any

@@ -49,6 +49,8 @@ export function build(overrides: Partial<BuildT> = {}): BuildT {
     createdAt: T0,
     startedAt: T0,
     completedAt: T1,
+    usableAt: T1,
+    resourceReplacements: [],
     ...overrides,
   };
 }
@@ -65,6 +67,7 @@ export function workspace(overrides: Partial<WorkspaceT> = {}): WorkspaceT {
     claimedPrebuild: false,
     claimedAt: null,
     createdAt: T0,
+    lease: null,
     latestBuild: build(),
     resources: [
       {
@@ -115,6 +118,8 @@ export function template(overrides: Partial<TemplateT> = {}): TemplateT {
     createdAt: T0,
     updatedAt: T0,
     workspaceCount: 3,
+    defaultLeaseSeconds: null,
+    maxLeaseSeconds: null,
     ...overrides,
   };
 }
@@ -136,6 +141,8 @@ export function preset(overrides: Partial<PresetT> = {}): PresetT {
     status: "healthy",
     lastInvalidatedAt: null,
     prebuilds: { desired: 2, running: 2, eligible: 1, expired: 1, starting: 0 },
+    claimRehearsal: null,
+    claimReplacements: 0,
     ...overrides,
   };
 }
@@ -148,6 +155,8 @@ export function templateVersion(overrides: Partial<TemplateVersionT> = {}): Temp
     status: _s,
     lastInvalidatedAt: _l,
     prebuilds: _p,
+    claimRehearsal: _r,
+    claimReplacements: _c,
     ...definition
   } = preset();
   return {

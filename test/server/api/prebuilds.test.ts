@@ -115,6 +115,12 @@ describe("prebuilds API", { timeout: 120_000 }, () => {
     assert.notEqual(claimed.claimedAt, null);
     assert.equal(claimed.name, "claim-1");
 
+    // The claim duration is the claim build's (Coder's meaning): observed once those builds are done, which
+    // `?wait=ready` answers for (agent-less: usable when the claim build finished).
+    for (const w of created.slice(0, 2)) {
+      const ready = await mia.get<WorkspaceT>(`/api/v1/workspaces/${w.id}?wait=ready&timeout=30s`);
+      assert.equal(ready.body.latestBuild.status, "succeeded");
+    }
     const metrics = await call<string>(server.url, "GET", "/metrics");
     assert.equal(metrics.status, 200);
     const line = (name: string) =>

@@ -23,6 +23,7 @@ import {
   runningPrebuilds,
   waitForJob,
   waitForPool,
+  waitForRehearsal,
   withWorld,
 } from "./integration-harness.js";
 
@@ -156,6 +157,8 @@ for (const dialect of DIALECTS) {
           });
           const p1 = presetNamed(v1, "p");
           await waitForPool(world, p1.id, { running: 1 });
+          // (its claim rehearsal, a prebuild job too, done so it holds no in-flight slot below)
+          await waitForRehearsal(world, p1.id);
           const [expiring] = await runningPrebuilds(world, p1.id);
           const v2 = await pushTemplate(world, "ttl", {
             presets: [{ name: "p", instances: 1, ttlSeconds: 3600 }],

@@ -27,6 +27,7 @@ import { createEchoProvisioner } from "../../../src/provisioners/echo/provisione
 import { type ProvisionerServer, serve } from "../../../src/provisionersdk/serve.js";
 import type { Provisioner } from "../../../src/provisionersdk/types.js";
 import { silentLogger } from "../../../src/server/logger.js";
+import { type ClaimRehearsal, claimRehearsals } from "../../../src/server/prebuilds/rehearsal.js";
 import type { ReconcilerSettings } from "../../../src/server/prebuilds/settings.js";
 import { type PresetPoolStatus, poolStatuses, readCyclePlan } from "../../../src/server/prebuilds/status.js";
 import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
@@ -230,6 +231,8 @@ export interface TemplateSpec {
   applyFails?: boolean;
   /** Makes otherwise identical archives differ. */
   marker?: string;
+  /** The plan of a claim (and of its rehearsal) replaces these resources, as a name-dependent one would. */
+  claimReplaces?: { resource: string; paths: string[] }[];
 }
 
 function resourcesOf(spec: TemplateSpec): MessageInitShape<typeof ResourceSchema>[] {
@@ -264,7 +267,19 @@ export function prebuildTemplateArchive(spec: TemplateSpec): Uint8Array {
   const apply: EchoStepInit[] = spec.applyFails
     ? applyFailed()
     : [{ type: { case: "apply", value: { resources } } }];
-  return buildEchoArchive({ plan, apply, readme: `# test template ${spec.marker ?? ""}\n` });
+  const planByTransition = spec.claimReplaces
+    ? {
+        claim: [
+          { type: { case: "plan" as const, value: { resources, resourceReplacements: spec.claimReplaces } } },
+        ],
+      }
+    : undefined;
+  return buildEchoArchive({
+    plan,
+    apply,
+    planByTransition,
+    readme: `# test template ${spec.marker ?? ""}\n`,
+  });
 }
 
 const templateSettings = { maxArchiveBytes: 10 * 1024 * 1024, provisionerTypes: ["echo"] };
@@ -461,6 +476,14 @@ export async function markPrebuildAgentsReady(world: PrebuildWorld): Promise<num
   for (const row of rows)
     await setAgentLifecycle(world.store.db, row.id, { state: "ready", changedAt: now }, now);
   return rows.length;
+}
+
+/** Waits for the preset's claim rehearsal to finish (any status but pending); returns it. */
+export async function waitForRehearsal(world: PrebuildWorld, presetId: string): Promise<ClaimRehearsal> {
+  return eventually(`claim rehearsal of preset ${presetId}`, async () => {
+    const rehearsal = (await claimRehearsals(world.store.db, [presetId])).get(presetId);
+    return rehearsal && rehearsal.status !== "pending" ? rehearsal : undefined;
+  });
 }
 
 /** Waits for a job to end; returns its status. */

@@ -196,7 +196,18 @@ for (const dialect of DIALECTS) {
             { id: body.id, owner: body.owner, preset: body.preset, claimedPrebuild: body.claimedPrebuild },
             { id: prebuild?.id, owner: "dana", preset: "p", claimedPrebuild: true },
           );
-          // AND the metrics count one hit, one claimed prebuild and one claim duration
+          // AND once the claim build is done (its duration is what the histogram observes), the metrics count
+          // one hit, one claimed prebuild, one claim duration and one claim-to-ready
+          const ready = await fetch(
+            `${world.server.url}/api/v1/workspaces/${body.id}?wait=ready&timeout=30s`,
+            {
+              headers: { authorization: `Bearer ${token}` },
+              signal: AbortSignal.timeout(40_000),
+            },
+          );
+          const usable = (await ready.json()) as { latestBuild: { status: string; usableAt: string | null } };
+          assert.equal(usable.latestBuild.status, "succeeded");
+          assert.notEqual(usable.latestBuild.usableAt, null);
           const metrics = await (
             await fetch(`${world.server.url}/metrics`, { signal: AbortSignal.timeout(10_000) })
           ).text();
@@ -205,6 +216,7 @@ for (const dialect of DIALECTS) {
             `prewarm_prebuilt_workspace_claims_total{${labels},result="hit"} 1`,
             `prewarm_prebuilt_workspaces_claimed_total{${labels}} 1`,
             `prewarm_prebuilt_workspace_claim_duration_seconds_count{${labels}} 1`,
+            `prewarm_prebuilt_workspace_claim_to_ready_seconds_count{${labels}} 1`,
           ]) {
             assert.ok(metrics.split("\n").includes(line), `/metrics lacks: ${line}`);
           }

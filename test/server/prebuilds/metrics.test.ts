@@ -118,6 +118,7 @@ describe("prebuild metrics", () => {
         createPrebuilds: async (_p, count) => ({ created: count }),
         deletePrebuild: async () => true,
         cancelPendingPrebuildJobs: async () => 0,
+        rehearseClaim: async () => true,
       },
     });
 

@@ -48,6 +48,11 @@ class FakeExecutor implements PrebuildExecutor {
     this.cancels.push(presetId);
     return 1;
   }
+  rehearsals: { presetId: string; prebuildId: string }[] = [];
+  async rehearseClaim(presetId: string, prebuildId: string) {
+    this.rehearsals.push({ presetId, prebuildId });
+    return true;
+  }
   createdFor(presetId: string): number {
     return this.creates.filter((c) => c.presetId === presetId).reduce((n, c) => n + c.count, 0);
   }
@@ -499,9 +504,10 @@ describe("reconciler", () => {
       poolStatuses(before).map((s) => [s.template, s.preset, s.prebuilds]),
       [["dev", "small", { desired: 2, running: 2, eligible: 2, expired: 0, starting: 0 }]],
     );
+    // (a full pool of a preset never rehearsed: the next cycle rehearses a claim of its newest prebuild)
     assert.deepEqual(
       before.presets.map((x) => [x.preset.templateName, x.preset.presetName, x.actions]),
-      [["dev", "small", []]],
+      [["dev", "small", [{ type: "rehearse_claim", prebuildId: b }]]],
     );
 
     // WHEN the template is invalidated

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { sql } from "kysely";
+import { type Kysely, Migrator, sql } from "kysely";
 import { PREBUILDS_USER_ID, PREBUILDS_USERNAME } from "../../../src/server/prebuilds/system-user.js";
 import { migrateToLatest, migrations } from "../../../src/server/store/migrations.js";
 import { openStore, StoreError } from "../../../src/server/store/store.js";
@@ -45,6 +45,68 @@ describe("migrations", () => {
       assert.equal(user.password_hash, null);
     },
   );
+
+  test("0005 rebuilds SQLite's provisioner_jobs for claim_rehearsal and keeps every job, log and reference", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "prewarm-migrate-0005-"));
+    const store = await openStore({ sqlitePath: join(dir, "prewarm.db") }, { migrate: false });
+    try {
+      // GIVEN a database at 0004 with a job, its logs and a later column's value (a `tags` JSON)
+      const db = store.db as never as Kysely<unknown>;
+      const all = migrations(store.dialect);
+      const upTo4 = Object.fromEntries(Object.entries(all).filter(([name]) => name < "0005"));
+      const migrator = new Migrator({
+        db,
+        provider: { getMigrations: async () => upTo4 },
+        migrationTableName: "schema_migrations",
+        migrationLockTableName: "schema_migrations_lock",
+      });
+      assert.equal((await migrator.migrateToLatest()).error, undefined);
+      await sql`insert into files (id, hash, mimetype, data, size, created_by, created_at)
+        values ('f1', 'h1', 'application/x-tar', x'00', 1, null, 1)`.execute(db);
+      await sql`insert into provisioner_jobs (id, type, provisioner, file_id, input, tags, initiator_id,
+        is_prebuild, created_at, updated_at, completed_at, error)
+        values ('j1', 'workspace_build', 'echo', 'f1', '{}', '{"os":"linux"}', ${PREBUILDS_USER_ID}, 1, 1, 2, 3,
+        'boom')`.execute(db);
+      for (const output of ["one", "two"]) {
+        await sql`insert into provisioner_job_logs (job_id, created_at, source, level, stage, output)
+          values ('j1', 1, 'provisioner', 'info', 'Planning', ${output})`.execute(db);
+      }
+
+      // WHEN the rest of the migrations run
+      assert.ok((await migrateToLatest(db, store.dialect)).includes("0005_claims"));
+
+      // THEN the job and its logs are intact, nothing dangles, and the new job type is accepted
+      const { rows: jobs } = await sql<Record<string, unknown>>`select * from provisioner_jobs`.execute(db);
+      assert.equal(jobs.length, 1);
+      assert.deepEqual([jobs[0]!.tags, jobs[0]!.error, jobs[0]!.is_prebuild], ['{"os":"linux"}', "boom", 1]);
+      const { rows: logs } = await sql<{
+        output: string;
+      }>`select output from provisioner_job_logs order by id`.execute(db);
+      assert.deepEqual(
+        logs.map((l) => l.output),
+        ["one", "two"],
+      );
+      assert.deepEqual((await sql`pragma foreign_key_check`.execute(db)).rows, []);
+      assert.deepEqual((await sql<{ foreign_keys: number }>`pragma foreign_keys`.execute(db)).rows, [
+        { foreign_keys: 1 },
+      ]);
+      await sql`insert into provisioner_jobs (id, type, provisioner, file_id, input, tags, initiator_id,
+        is_prebuild, created_at, updated_at) values ('j2', 'claim_rehearsal', 'echo', 'f1', '{}', '{}',
+        ${PREBUILDS_USER_ID}, 1, 1, 1)`.execute(db);
+      await assert.rejects(
+        sql`insert into provisioner_jobs (id, type, provisioner, file_id, input, tags, initiator_id,
+          is_prebuild, created_at, updated_at) values ('j3', 'bogus', 'echo', 'f1', '{}', '{}',
+          ${PREBUILDS_USER_ID}, 1, 1, 1)`.execute(db),
+        /CHECK constraint failed/,
+      );
+      // AND the logs still cascade with their job (the references survived the rebuild)
+      await sql`delete from provisioner_jobs where id = 'j1'`.execute(db);
+      assert.equal((await sql`select * from provisioner_job_logs`.execute(db)).rows.length, 0);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   for (const dialect of DIALECTS) {
     test(`replicas opening an empty database at once migrate it exactly once [${dialect}]`, {

@@ -56,7 +56,7 @@ async function presetWithCpus(store: Store, value: string) {
     clock: new FakeClock(T0),
     logger: silentLogger,
     accessUrl: "http://127.0.0.1:7080",
-    events: { reconcileSoon: () => {} },
+    events: { reconcileSoon: () => {}, claimBuilt: () => {}, claimUsable: () => {} },
   };
   return { ...w, preset, executor: createPrebuildExecutor(ctx) };
 }

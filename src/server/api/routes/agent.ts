@@ -24,6 +24,7 @@ import { type Agent, getAgentTokensOfJob, getAgentWithDetails } from "../../stor
 import { getBuildByJobId, getLatestBuild, getWorkspace } from "../../store/workspaces.js";
 import { notifyWorkspace } from "../../workspaces/build-results.js";
 import { workspaceForUser } from "../../workspaces/service.js";
+import { noteIfUsable } from "../../workspaces/usable.js";
 import type { App } from "../app.js";
 import type { ApiDeps } from "../deps.js";
 import { unauthorized } from "../errors.js";
@@ -116,9 +117,13 @@ export function registerAgentRoutes(app: App, { ctx }: ApiDeps, options: AgentRo
           { createdAt: report.changedAt, level: "error", output: request.body.detail, source: "agent" },
         ]);
       }
+      // An agent becoming ready may make its workspace usable (a lease starts counting, a claim's wait ends)
+      // and a prebuild eligible (plan again soon).
+      if (report.state === "ready") {
+        await noteIfUsable(ctx, workspace.id);
+        ctx.events.reconcileSoon("agent ready");
+      }
       await notifyWorkspace(ctx, workspace.id);
-      // An agent becoming ready may make a prebuild eligible (or a claimed workspace usable): plan again soon.
-      if (report.state === "ready") ctx.events.reconcileSoon("agent ready");
       return reply.status(204).send(null);
     },
   });

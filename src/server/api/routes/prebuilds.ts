@@ -11,7 +11,7 @@ import { getTemplateVersion } from "../../store/templates.js";
 import { requireActivePreset, requireTemplate } from "../../templates/service.js";
 import type { App } from "../app.js";
 import type { ApiDeps } from "../deps.js";
-import { poolsById, presetViews } from "../views.js";
+import { presetViews } from "../views.js";
 
 export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
   const { ctx } = deps;
@@ -79,10 +79,9 @@ export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
       }
       const fresh = await getPreset(store.db, preset.id);
       if (!fresh) throw notFound(`preset "${presetName}"`);
-      const pools = await poolsById(ctx, deps.reconciler().planConfig);
-      return presetViews(template, version, [fresh], pools)[0] as NonNullable<
-        ReturnType<typeof presetViews>[0]
-      >;
+      const [json] = await presetViews(ctx, deps.reconciler().planConfig, template, version, [fresh]);
+      if (!json) throw notFound(`preset "${presetName}"`);
+      return json;
     },
   });
 

@@ -16,6 +16,7 @@ import {
   requireTemplate,
   requireVersion,
   setDeprecation,
+  setLeasePolicy,
   type TemplateSettings,
   uploadTemplateFile,
 } from "../../templates/service.js";
@@ -87,11 +88,14 @@ export function registerTemplateRoutes(app: App, deps: ApiDeps): void {
   app.route({
     ...routes.updateTemplate,
     handler: async (request) => {
-      const { deprecationMessage } = request.body;
-      const template =
+      const { deprecationMessage, defaultLeaseSeconds, maxLeaseSeconds } = request.body;
+      let template =
         deprecationMessage === undefined
           ? await requireTemplate(ctx, request.params.name)
           : await setDeprecation(ctx, request.params.name, deprecationMessage ?? "");
+      if (defaultLeaseSeconds !== undefined || maxLeaseSeconds !== undefined) {
+        template = await setLeasePolicy(ctx, template, { defaultLeaseSeconds, maxLeaseSeconds });
+      }
       return templateView(db, template);
     },
   });

@@ -1,12 +1,14 @@
-// Workspaces and their builds: create (claiming a prebuild when one is ready), list, show, start/stop/delete,
-// build history and agents. Members see and change only their own workspaces: another user's answers 404, as
-// if it did not exist. Unclaimed prebuilds (owned by the `prebuilds` system user) are hidden from members.
-import { performance } from "node:perf_hooks";
-import { routes } from "../../../contract/api.js";
+// Workspaces and their builds: create (claiming a prebuild when one is ready; idempotent with a key), list,
+// show (and wait until usable, `?wait=ready`), start/stop/delete, leases, build history and agents. Members see
+// and change only their own workspaces: another user's answers 404, as if it did not exist. Unclaimed prebuilds
+// (owned by the `prebuilds` system user) are hidden from members.
+import type { IncomingMessage } from "node:http";
+import { routes, type WorkspaceT } from "../../../contract/api.js";
+import { parseDuration } from "../../../util/duration.js";
 import type { ServerContext } from "../../context.js";
 import { forbidden, invalid, notFound } from "../../domain-errors.js";
 import { PREBUILDS_USER_ID } from "../../prebuilds/system-user.js";
-import { getPreset } from "../../store/presets.js";
+import { channels } from "../../store/pubsub.js";
 import { listResourcesOfJobs } from "../../store/resources.js";
 import { getTemplateById, getTemplateByName } from "../../store/templates.js";
 import { getUserByUsername, type User } from "../../store/users.js";
@@ -18,10 +20,11 @@ import {
   getWorkspaceByOwnerAndName,
   listBuilds,
   listWorkspaces,
+  type Workspace,
   type WorkspaceBuild,
 } from "../../store/workspaces.js";
 import { requireImportedVersion, requireTemplate } from "../../templates/service.js";
-import { createWorkspace, startBuild, workspaceForUser } from "../../workspaces/service.js";
+import { createWorkspace, extendLease, startBuild, workspaceForUser } from "../../workspaces/service.js";
 import type { App } from "../app.js";
 import type { ApiDeps } from "../deps.js";
 import { presentAgent } from "../presenters.js";
@@ -56,8 +59,69 @@ async function buildForUser(ctx: ServerContext, user: User, build: WorkspaceBuil
   return build;
 }
 
+const DEFAULT_WAIT_MS = 60_000;
+const MAX_WAIT_MS = 10 * 60_000;
+
+function waitTimeoutMs(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_WAIT_MS;
+  return parseDuration(text);
+}
+
+/**
+ * `?wait=ready`: answers as soon as the latest build made the workspace usable (workspaces/usable.ts), failed
+ * or was canceled — re-checked on every change of the workspace (pub/sub), with a slow re-check because pub/sub
+ * is only a hint — or, after `timeoutMs`, with the state as it is. The wait ends early when the client leaves.
+ */
+async function waitUntilUsable(
+  ctx: ServerContext,
+  workspace: Workspace,
+  timeoutMs: number,
+  client: IncomingMessage,
+): Promise<WorkspaceT> {
+  // Ends on the timer or when the client leaves (a timer, not clock arithmetic: the clock's time may be fake).
+  const over = new AbortController();
+  const timer = ctx.clock.setTimeout(() => over.abort(), timeoutMs);
+  const leave = () => over.abort();
+  client.once("close", leave);
+  try {
+    for (;;) {
+      // Re-read every time: the lease's deadline starts with usable, in the same transaction.
+      const current = (await getWorkspace(ctx.store.db, workspace.id)) ?? workspace;
+      const view = await workspaceView(ctx, current);
+      const b = view.latestBuild;
+      const settled = b.usableAt !== null || b.status === "failed" || b.status === "canceled";
+      if (settled || over.signal.aborted) return view;
+      await changeOrTimeout(ctx, workspace.id, 2_000, over.signal);
+    }
+  } finally {
+    timer.cancel();
+    client.off("close", leave);
+  }
+}
+
+function changeOrTimeout(
+  ctx: ServerContext,
+  workspaceId: string,
+  ms: number,
+  signal: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      timer.cancel();
+      unsubscribe();
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = ctx.clock.setTimeout(done, ms);
+    const unsubscribe = ctx.store.pubsub.subscribe(channels.workspace, (id) => {
+      if (id === workspaceId) done();
+    });
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 export function registerWorkspaceRoutes(app: App, deps: ApiDeps): void {
-  const { ctx, metrics } = deps;
+  const { ctx } = deps;
   const db = ctx.store.db;
 
   app.route({
@@ -73,23 +137,17 @@ export function registerWorkspaceRoutes(app: App, deps: ApiDeps): void {
         const template = await requireTemplate(ctx, body.template);
         templateVersionId = (await requireImportedVersion(ctx, template, body.templateVersion)).id;
       }
-      const started = performance.now();
+      const key = request.headers["idempotency-key"];
       const result = await createWorkspace(ctx, owner, {
         name: body.name,
         template: body.template,
         preset: body.preset ?? null,
         parameters: body.parameters,
         templateVersionId,
+        ...(body.lease ? { lease: body.lease } : {}),
+        ...(typeof key === "string" ? { idempotencyKey: key } : {}),
       });
-      if (result.claimedPrebuild && result.presetId) {
-        // The claim itself (request → workspace handed over, CLAIM build enqueued); see metrics.ts.
-        const preset = await getPreset(db, result.presetId);
-        metrics.observeClaim(
-          { templateName: body.template, presetName: preset?.name ?? "" },
-          (performance.now() - started) / 1000,
-        );
-      }
-      return reply.status(201).send(await workspaceView(ctx, result.workspace));
+      return reply.status(result.replayed ? 200 : 201).send(await workspaceView(ctx, result.workspace));
     },
   });
 
@@ -117,8 +175,18 @@ export function registerWorkspaceRoutes(app: App, deps: ApiDeps): void {
 
   app.route({
     ...routes.getWorkspace,
+    handler: async (request) => {
+      const workspace = await workspaceForUser(db, callerOf(request), request.params.id);
+      if (request.query.wait !== "ready") return workspaceView(ctx, workspace);
+      const timeoutMs = Math.min(waitTimeoutMs(request.query.timeout), MAX_WAIT_MS);
+      return waitUntilUsable(ctx, workspace, timeoutMs, request.raw);
+    },
+  });
+
+  app.route({
+    ...routes.extendLease,
     handler: async (request) =>
-      workspaceView(ctx, await workspaceForUser(db, callerOf(request), request.params.id)),
+      workspaceView(ctx, await extendLease(ctx, callerOf(request), request.params.id, request.body.seconds)),
   });
 
   app.route({

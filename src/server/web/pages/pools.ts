@@ -5,8 +5,9 @@
 
 import { matchingSchedule, nextScheduleChange, type Scheduling } from "../../../planning/schedule.js";
 import type { ServerContext } from "../../context.js";
-import { countPrebuildEvents } from "../../prebuilds/queries.js";
+import { countPrebuildEvents, countPresetEvents } from "../../prebuilds/queries.js";
 import type { Reconciler } from "../../prebuilds/reconciler.js";
+import { type ClaimRehearsal, claimRehearsals } from "../../prebuilds/rehearsal.js";
 import {
   type LiveCyclePlan,
   type PresetPoolStatus,
@@ -28,6 +29,9 @@ export interface PoolRow {
   hits: number;
   misses: number;
   history: PoolSample[];
+  /** The claim rehearsal (null: not run yet) and how many real claims replaced resources. */
+  rehearsal: ClaimRehearsal | null;
+  claimReplacements: number;
 }
 
 export interface ReconcilerState {
@@ -59,10 +63,12 @@ export async function loadPools(ctx: ServerContext, reconciler: Reconciler): Pro
   const plan = await readCyclePlan(ctx.store, now, reconciler.planConfig);
   const statuses = poolStatuses(plan);
   const ids = statuses.map((p) => p.presetId);
-  const [presets, events, history] = await Promise.all([
+  const [presets, events, history, rehearsals, replaced] = await Promise.all([
     listPresets(db, { presetIds: ids }),
     countPrebuildEvents(db, new Date(now.getTime() - HIT_RATE_WINDOW_MS)),
     readPoolHistory(db, ids, new Date(now.getTime() - HISTORY_WINDOW_MS)),
+    claimRehearsals(db, ids),
+    countPresetEvents(db, ids, "replacement"),
   ]);
   const byId = new Map(presets.map((p) => [p.id, p]));
   const count = (id: string, type: string) =>
@@ -86,6 +92,8 @@ export async function loadPools(ctx: ServerContext, reconciler: Reconciler): Pro
       hits: count(s.presetId, "claim_succeeded"),
       misses: count(s.presetId, "claim_missed"),
       history: history.get(s.presetId) ?? [],
+      rehearsal: rehearsals.get(s.presetId) ?? null,
+      claimReplacements: replaced.get(s.presetId) ?? 0,
     })),
   };
 }
@@ -157,6 +165,19 @@ export function statusBadges(s: PresetPoolStatus, paused: boolean, now: Date): H
   return out;
 }
 
+/**
+ * A claim of this pool rebuilds instead of handing over — the rehearsal found it before anyone claimed, or real
+ * claims did: say which resources, and what to do about it.
+ */
+export function claimWarning(row: PoolRow): Html {
+  const replacing = row.rehearsal?.status === "replacements" ? row.rehearsal.replacements : [];
+  if (replacing.length === 0 && row.claimReplacements === 0) return html``;
+  return html`<p class="notice bad small" data-testid="claim-warning"><strong>Claims rebuild instead of handing over.</strong>
+${replacing.length > 0 && html`The claim rehearsal found that a claim replaces ${replacing.map((r) => html`<code>${r.resource}</code> (${r.paths.join(", ") || "?"}) `)}.`}
+${row.claimReplacements > 0 && html`${row.claimReplacements} claim${row.claimReplacements === 1 ? "" : "s"} replaced resources.`}
+Add the changing attributes to <code>lifecycle { ignore_changes = [...] }</code> (docs/terraform-templates.md, "Preventing replacement on claim").</p>`;
+}
+
 function hitRate(row: PoolRow): Html {
   const total = row.hits + row.misses;
   if (total === 0) return html`<span class="muted">no claims in the last hour</span>`;
@@ -170,6 +191,7 @@ function poolCard(row: PoolRow, data: PoolsData): Html {
   return html`<article class="card" data-testid="pool" data-preset="${s.preset}" data-template="${s.template}" data-eligible="${p.eligible}" data-desired="${p.desired}">
 <h3>${s.preset} <span class="muted small">${s.templateVersion}</span></h3>
 <div>${statusBadges(s, data.reconciler.paused, data.now)}</div>
+${claimWarning(row)}
 ${poolBar(p)}
 <div class="legend"><span><span class="sw eligible"></span>${p.eligible} eligible</span>
 <span><span class="sw notready"></span>${Math.max(0, p.running - p.eligible - p.expired)} not ready</span>

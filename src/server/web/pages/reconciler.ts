@@ -10,6 +10,8 @@ import { loadPools, reconcilerSummary } from "./pools.js";
 
 function describe(action: CycleAction): string {
   switch (action.type) {
+    case "rehearse_claim":
+      return `rehearse a claim of ${action.prebuildId}`;
     case "set_status":
       return `mark ${action.status.replace("_", "-")}`;
     case "create":

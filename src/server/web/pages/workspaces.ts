@@ -95,6 +95,11 @@ export function statusSection(data: DetailData, now: Date): Html {
 <dt>Preset</dt><dd>${w.preset ?? "—"}</dd>
 <dt>Prebuild</dt><dd>${w.claimedPrebuild ? html`${badge("claimed from a prebuild", "ok")} ${time(w.claimedAt, now)}` : "built from scratch"}</dd>
 <dt>Latest build</dt><dd data-testid="latest-build">#${w.latestBuild.number} ${w.latestBuild.transition} ${statusBadge(w.latestBuild.status)}${w.latestBuild.error && html` <span class="error">${w.latestBuild.error}</span>`}</dd>
+${
+  w.latestBuild.resourceReplacements.length > 0 &&
+  html`<dt>Replaced</dt><dd data-testid="replaced"><span class="badge warn">rebuilt, not handed over</span> ${w.latestBuild.resourceReplacements.map((r) => html`<code>${r.resource}</code> (${r.paths.join(", ") || "?"}) `)}</dd>`
+}
+${w.lease && html`<dt>Lease</dt><dd data-testid="lease">${w.lease.deadline ? html`${w.lease.onExpiry} at ${w.lease.deadline}` : html`${w.lease.seconds} s once usable, then ${w.lease.onExpiry}`}</dd>`}
 </dl></div>
 <h2>Resources and agents</h2>
 ${

@@ -12,6 +12,7 @@
 // Members see and change only their own workspaces; another user's workspace answers 404 to a member.
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { type ErrorBody, errorResponses, NoContent } from "./common.js";
+import { AutoscalePolicy, PresetSettingsRequest } from "./demand.js";
 import { Job, JobLog, JobLogsQuery } from "./jobs.js";
 import { InvalidateResponse, Plan, PrebuildsSettings, PrebuildsStatus } from "./prebuilds.js";
 import {
@@ -39,6 +40,7 @@ import {
 } from "./workspaces.js";
 
 export * from "./common.js";
+export * from "./demand.js";
 export * from "./jobs.js";
 export * from "./prebuilds.js";
 export * from "./templates.js";
@@ -491,6 +493,43 @@ export const routes = {
       tags: ["prebuilds"],
       params: Type.Object({ name: S, preset: S }),
       response: { 200: Preset, ...errorResponses(401, 403, 404) },
+    },
+  }),
+  setPresetAutoscale: route({
+    method: "PUT",
+    url: `${apiPrefix}/templates/:name/presets/:preset/autoscale`,
+    config: { auth: "owner" },
+    schema: {
+      summary: "Size the preset's pool from its claim history (replaces instances and schedules while on)",
+      description:
+        "Stored per template and preset name, so it applies to later versions too. 400 when min > max or the timezone is unknown.",
+      tags: ["prebuilds"],
+      params: Type.Object({ name: S, preset: S }),
+      body: AutoscalePolicy,
+      response: { 200: Preset, ...errorResponses(400, 401, 403, 404) },
+    },
+  }),
+  deletePresetAutoscale: route({
+    method: "DELETE",
+    url: `${apiPrefix}/templates/:name/presets/:preset/autoscale`,
+    config: { auth: "owner" },
+    schema: {
+      summary: "Turn autoscaling off (instances and schedules decide again)",
+      tags: ["prebuilds"],
+      params: Type.Object({ name: S, preset: S }),
+      response: { 200: Preset, ...errorResponses(401, 403, 404) },
+    },
+  }),
+  updatePresetSettings: route({
+    method: "PATCH",
+    url: `${apiPrefix}/templates/:name/presets/:preset/settings`,
+    config: { auth: "owner" },
+    schema: {
+      summary: "Set the preset's replace-ahead and rollout strategy (per template and preset name)",
+      tags: ["prebuilds"],
+      params: Type.Object({ name: S, preset: S }),
+      body: PresetSettingsRequest,
+      response: { 200: Preset, ...errorResponses(400, 401, 403, 404) },
     },
   }),
   prebuildsPlan: route({

@@ -50,6 +50,8 @@ export const PlanState = Type.Object({
   starting: Type.Integer(),
   stopping: Type.Integer(),
   deleting: Type.Integer(),
+  /** With replace-ahead on: non-expired prebuilds that expire within the lead (their replacements start). */
+  expiringSoon: Type.Optional(Type.Integer()),
 });
 
 export const PlanAction = Type.Union([
@@ -69,6 +71,8 @@ export const PlanAction = Type.Union([
     /** With an in-flight cap (always, live): what the preset needs, and what the cap lets this cycle start. */
     wanted: Type.Optional(Type.Integer({ minimum: 1 })),
     granted: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** The server-wide ceiling that left the preset fewer than it wanted. */
+    limitedBy: Type.Optional(StringEnum(["max_prebuilds", "max_idle_cost"])),
   }),
   Type.Object({ type: Type.Literal("backoff"), until: Type.String({ format: "date-time" }) }),
   Type.Object({ type: Type.Literal("blocked"), reason: StringEnum(["hard_limited", "validation_failed"]) }),
@@ -84,6 +88,8 @@ export const PlanPreset = Type.Object({
   status: Type.Optional(PresetStatus),
   state: PlanState,
   actions: Type.Array(PlanAction),
+  /** Why `state.desired` is what it is (live plan: every preset; `--snapshot`: autoscaled presets). */
+  desiredReason: Type.Optional(Type.String()),
 });
 
 export const Plan = Type.Object(
@@ -95,6 +101,15 @@ export const Plan = Type.Object(
     inFlightJobs: Type.Optional(Type.Integer()),
     maxInFlightJobs: Type.Optional(Nullable(Type.Integer())),
     creationBudget: Type.Optional(Nullable(Type.Integer())),
+    /** Live plan only: the server-wide ceilings (null: none) and what the prebuilds held use of them. */
+    ceilings: Type.Optional(
+      Type.Object({
+        maxPrebuilds: Nullable(Type.Integer()),
+        maxIdleCostPerDay: Nullable(Type.Number()),
+        prebuilds: Type.Integer(),
+        idleCostPerDay: Type.Number(),
+      }),
+    ),
     presets: Type.Array(PlanPreset),
   },
   { title: "Plan" },

@@ -1,6 +1,7 @@
 // Templates, template versions, rich parameters, variables and presets.
 import { Type } from "@sinclair/typebox";
 import { Nullable, NullableTimestamp, PresetStatus, Provisioner, StringEnum, Timestamp } from "./common.js";
+import { AutoscalePolicy, PresetCost, ReplaceAhead, Rollout } from "./demand.js";
 import { Job } from "./jobs.js";
 
 /** Upper bound of an uploaded template archive (the CLI checks it before uploading; the server enforces it). */
@@ -122,6 +123,14 @@ export const Preset = Type.Composite(
       ),
       /** Claims of this preset whose build replaced resources (rebuilt instead of handed over). */
       claimReplacements: Type.Integer(),
+      // Demand-driven pools (issue 13; always sent by the server).
+      /** While set, it decides `prebuilds.desired` instead of `desiredInstances` and schedules. */
+      autoscale: Type.Optional(Nullable(AutoscalePolicy)),
+      /** Why `prebuilds.desired` is what it is; null when the reconciler does not track the preset. */
+      desiredReason: Type.Optional(Nullable(Type.String())),
+      replaceAhead: Type.Optional(ReplaceAhead),
+      rollout: Type.Optional(Rollout),
+      cost: Type.Optional(PresetCost),
     }),
   ],
   { title: "Preset" },

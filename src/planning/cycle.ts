@@ -18,8 +18,17 @@
 //      that want some, in snapshot order, so one big pool cannot take it all. A `create` action carries
 //      `wanted` (what the preset needs) and `granted` (what this cycle starts; `count` = `granted`); a preset
 //      granted nothing keeps its create with count 0, so every view shows the deferral.
+//      The server-wide ceilings (issue 13: `maxPrebuilds`, `maxIdleCostPerDay`) are budgets of the same
+//      dealing: the prebuilds every preset holds after this cycle's deletions (running + starting) and their
+//      idle cost per day come off them first; a preset the ceiling stopped says so (`limitedBy`). A ceiling
+//      only stops creations, it never deletes.
+// Before step 2, per preset: the desired count and its reason (desired.ts: schedules, or the autoscale model),
+// and for an inactive preset in a surge rollout, how many of its outdated prebuilds stay claimable: as many as
+// its (healthy) successor still lacks eligible prebuilds (§5 rule 5), so the successors are planned first.
 // While paused the plan is still computed (status pages and metrics show what would happen) and `paused` is
 // set; the executor then does nothing.
+import type { AutoscaleDecision } from "./autoscale.js";
+import { resolveDesired } from "./desired.js";
 import {
   type BlockedReason,
   backoffUntil,
@@ -33,10 +42,19 @@ import {
   planPreset,
 } from "./plan.js";
 
-/** What a cycle may spend. `maxInFlight` null: no cap on prebuild jobs in flight. */
+/**
+ * What a cycle may spend. `maxInFlight` null: no cap on prebuild jobs in flight. `maxPrebuilds` (prebuilds in
+ * existence, running or starting, across presets) and `maxIdleCostPerDay` (their summed `dailyCost`) are the
+ * server-wide ceilings; absent or null: none.
+ */
 export interface CycleBudget {
   maxInFlight: number | null;
+  maxPrebuilds?: number | null;
+  maxIdleCostPerDay?: number | null;
 }
+
+/** A ceiling that left a preset fewer creations than it wanted. */
+export type CeilingName = "max_prebuilds" | "max_idle_cost";
 
 export interface CycleSnapshot<P extends PresetSnapshot = PresetSnapshot> {
   now: Date;
@@ -51,7 +69,7 @@ export type CycleAction =
   | { type: "rehearse_claim"; prebuildId: string }
   | { type: "delete"; reason: DeleteReason; ids: string[] }
   | { type: "cancel_pending" }
-  | { type: "create"; count: number; wanted: number; granted: number }
+  | { type: "create"; count: number; wanted: number; granted: number; limitedBy?: CeilingName }
   | { type: "backoff"; until: Date }
   | { type: "blocked"; reason: BlockedReason };
 
@@ -65,6 +83,10 @@ export interface PresetCyclePlan<P extends PresetSnapshot = PresetSnapshot> {
   actions: CycleAction[];
   /** When creation may resume after failures (active presets only); null when not backing off. */
   backoffUntil: Date | null;
+  /** Why `state.desired` is what it is, in words (planCycle always sets it). */
+  desiredReason?: string;
+  /** The sizing model's decision, for an active autoscaled preset (planCycle always sets it, maybe null). */
+  autoscale?: AutoscaleDecision | null;
 }
 
 export interface CyclePlan<P extends PresetSnapshot = PresetSnapshot> {
@@ -74,6 +96,16 @@ export interface CyclePlan<P extends PresetSnapshot = PresetSnapshot> {
   maxInFlight: number | null;
   /** Creations this cycle may start (null: unlimited). */
   budget: number | null;
+  /**
+   * The ceilings, and how much of them the prebuilds held after this cycle's deletions use (before creations).
+   * planCycle always sets it.
+   */
+  ceilings?: {
+    maxPrebuilds: number | null;
+    maxIdleCostPerDay: number | null;
+    prebuilds: number;
+    idleCostPerDay: number;
+  };
   presets: PresetCyclePlan<P>[];
   totals: { deletions: number; wanted: number; granted: number; deferred: number };
 }
@@ -85,24 +117,87 @@ export function effectiveStatus(preset: PresetSnapshot): PresetStatus {
     : preset.status;
 }
 
-/** Deals `budget` creations round-robin, one at a time, over the wanted counts (in the map's order). */
-export function rationCreations(wanted: ReadonlyMap<string, number>, budget: number): Map<string, number> {
-  const granted = new Map<string, number>([...wanted.keys()].map((id) => [id, 0]));
-  let left = Math.max(0, budget);
+interface CreationAsk {
+  wanted: number;
+  /** What each creation adds to the idle cost per day. */
+  dailyCost: number;
+}
+
+/** What is left to deal this cycle; null: unlimited. */
+interface DealBudgets {
+  creations: number | null;
+  prebuilds: number | null;
+  idleCostPerDay: number | null;
+}
+
+interface Dealt {
+  granted: number;
+  /** The ceiling that stopped this preset short of `wanted` (not set for the in-flight cap: jobs end soon). */
+  limitedBy: CeilingName | null;
+}
+
+/**
+ * Deals creations round-robin, one at a time, over the asks (in the map's order), each creation taking one from
+ * `creations` and `prebuilds` and its `dailyCost` from `idleCostPerDay`. A preset whose next creation does not
+ * fit a ceiling stops there (a cheaper preset may still get one); nobody gets one when `creations` runs out.
+ */
+function dealCreations(asks: ReadonlyMap<string, CreationAsk>, budgets: DealBudgets): Map<string, Dealt> {
+  const dealt = new Map<string, Dealt>([...asks.keys()].map((id) => [id, { granted: 0, limitedBy: null }]));
+  let creations = budgets.creations === null ? Number.POSITIVE_INFINITY : Math.max(0, budgets.creations);
+  let prebuilds = budgets.prebuilds === null ? Number.POSITIVE_INFINITY : Math.max(0, budgets.prebuilds);
+  let cost = budgets.idleCostPerDay === null ? Number.POSITIVE_INFINITY : Math.max(0, budgets.idleCostPerDay);
   let progress = true;
-  while (left > 0 && progress) {
+  while (creations > 0 && progress) {
     progress = false;
-    for (const [id, want] of wanted) {
-      if (left === 0) break;
-      const got = granted.get(id) ?? 0;
-      if (got < want) {
-        granted.set(id, got + 1);
-        left--;
-        progress = true;
+    for (const [id, ask] of asks) {
+      if (creations === 0) break;
+      const d = dealt.get(id)!;
+      if (d.granted >= ask.wanted || d.limitedBy !== null) continue;
+      if (prebuilds < 1) {
+        d.limitedBy = "max_prebuilds";
+        continue;
       }
+      if (ask.dailyCost > cost) {
+        d.limitedBy = "max_idle_cost";
+        continue;
+      }
+      d.granted++;
+      creations--;
+      prebuilds--;
+      cost -= ask.dailyCost;
+      progress = true;
     }
   }
-  return granted;
+  return dealt;
+}
+
+/** Deals `budget` creations round-robin, one at a time, over the wanted counts (in the map's order). */
+export function rationCreations(wanted: ReadonlyMap<string, number>, budget: number): Map<string, number> {
+  const asks = new Map([...wanted].map(([id, n]) => [id, { wanted: n, dailyCost: 0 }]));
+  const dealt = dealCreations(asks, { creations: budget, prebuilds: null, idleCostPerDay: null });
+  return new Map([...dealt].map(([id, d]) => [id, d.granted]));
+}
+
+/** Running prebuilds this plan deletes (expired, extraneous, outdated); stopped and failed ones are not running. */
+function runningDeleted(plan: PresetPlan): number {
+  let n = 0;
+  for (const a of plan.actions) {
+    if (
+      a.type === "delete" &&
+      (a.reason === "expired" || a.reason === "extraneous" || a.reason === "outdated")
+    )
+      n += a.ids.length;
+  }
+  return n;
+}
+
+/** How many running prebuilds an inactive preset's plan keeps (those it does not delete as outdated). */
+function keepCount(plan: PresetPlan, preset: PresetSnapshot): number {
+  const deleted = plan.actions.reduce(
+    (n, a) => n + (a.type === "delete" && a.reason === "outdated" ? a.ids.length : 0),
+    0,
+  );
+  return preset.prebuilds.filter((p) => p.status === "running").length - deleted;
 }
 
 /**
@@ -129,22 +224,54 @@ export function planCycle<P extends PresetSnapshot>(
   budget: CycleBudget,
 ): CyclePlan<P> {
   const { now } = snapshot;
-  const planned = snapshot.presets.map((preset) => {
+  // Active presets first: a surge rollout of an inactive preset depends on its successor's plan.
+  const byId = new Map<
+    string,
+    { status: PresetStatus; plan: PresetPlan; desiredReason: string; autoscale: AutoscaleDecision | null }
+  >();
+  const planOne = (preset: P, keepOutdated?: number) => {
     const status = effectiveStatus(preset);
-    const plan = planPreset(status === preset.status ? preset : { ...preset, status }, now, settings);
-    return { preset, status, plan };
-  });
+    const desired = resolveDesired(preset, now);
+    const plan = planPreset(status === preset.status ? preset : { ...preset, status }, now, settings, {
+      desired: desired.desired,
+      keepOutdated,
+    });
+    byId.set(preset.id, { status, plan, desiredReason: desired.reason, autoscale: desired.autoscale });
+  };
+  for (const preset of snapshot.presets) if (preset.active) planOne(preset);
+  // What each successor still lacks is shared by its outdated presets, the newest version first.
+  const lacking = new Map<string, number>();
+  for (let i = snapshot.presets.length - 1; i >= 0; i--) {
+    const preset = snapshot.presets[i]!;
+    if (preset.active) continue;
+    const successorId = preset.rollout === "surge" ? preset.successor : null;
+    const successor = successorId ? byId.get(successorId) : undefined;
+    if (successorId && successor?.status === "healthy") {
+      const { desired, eligible } = successor.plan.state;
+      const lack = lacking.get(successorId) ?? Math.max(0, desired - eligible);
+      planOne(preset, lack);
+      lacking.set(successorId, Math.max(0, lack - keepCount(byId.get(preset.id)!.plan, preset)));
+    } else planOne(preset);
+  }
+  const planned = snapshot.presets.map((preset) => ({ preset, ...byId.get(preset.id)! }));
 
-  const wanted = new Map<string, number>();
+  const asks = new Map<string, CreationAsk>();
   let deletions = 0;
-  for (const { plan } of planned) {
+  let heldPrebuilds = 0;
+  let heldCost = 0;
+  for (const { preset, plan } of planned) {
+    const held = Math.max(0, plan.state.running - runningDeleted(plan)) + plan.state.starting;
+    heldPrebuilds += held;
+    heldCost += held * (preset.dailyCost ?? 0);
     for (const action of plan.actions) {
-      if (action.type === "create") wanted.set(plan.id, action.count);
+      if (action.type === "create")
+        asks.set(plan.id, { wanted: action.count, dailyCost: preset.dailyCost ?? 0 });
       if (action.type === "delete") deletions += action.ids.length;
     }
   }
   let left =
     budget.maxInFlight === null ? null : Math.max(0, budget.maxInFlight - snapshot.inFlight - deletions);
+  // A claim rehearsal takes a slot before creations: it is one plan, once per preset, and warns early.
   const rehearsals = new Map<string, string>();
   for (const { preset, plan } of planned) {
     const prebuildId = rehearsalCandidate(preset, plan, now);
@@ -152,11 +279,17 @@ export function planCycle<P extends PresetSnapshot>(
     rehearsals.set(preset.id, prebuildId);
     if (left !== null) left--;
   }
-  const granted = left === null ? new Map(wanted) : rationCreations(wanted, left);
+  const maxPrebuilds = budget.maxPrebuilds ?? null;
+  const maxIdleCostPerDay = budget.maxIdleCostPerDay ?? null;
+  const dealt = dealCreations(asks, {
+    creations: left,
+    prebuilds: maxPrebuilds === null ? null : maxPrebuilds - heldPrebuilds,
+    idleCostPerDay: maxIdleCostPerDay === null ? null : maxIdleCostPerDay - heldCost,
+  });
 
   let totalWanted = 0;
   let totalGranted = 0;
-  const presets = planned.map(({ preset, status, plan }): PresetCyclePlan<P> => {
+  const presets = planned.map(({ preset, status, plan, desiredReason, autoscale }): PresetCyclePlan<P> => {
     const actions: CycleAction[] = [];
     if (status !== preset.status) actions.push({ type: "set_status", status: "hard_limited" });
     const rehearse = rehearsals.get(preset.id);
@@ -166,10 +299,13 @@ export function planCycle<P extends PresetSnapshot>(
         actions.push(action);
         continue;
       }
-      const got = granted.get(plan.id) ?? 0;
+      const d = dealt.get(plan.id);
+      const got = d?.granted ?? 0;
       totalWanted += action.count;
       totalGranted += got;
-      actions.push({ type: "create", count: got, wanted: action.count, granted: got });
+      const create: CycleAction = { type: "create", count: got, wanted: action.count, granted: got };
+      if (d?.limitedBy && got < action.count) create.limitedBy = d.limitedBy;
+      actions.push(create);
     }
     return {
       id: plan.id,
@@ -178,6 +314,8 @@ export function planCycle<P extends PresetSnapshot>(
       state: plan.state,
       actions,
       backoffUntil: preset.active ? backoffUntil(preset.backoff, now, settings) : null,
+      desiredReason,
+      autoscale,
     };
   });
 
@@ -187,6 +325,7 @@ export function planCycle<P extends PresetSnapshot>(
     inFlight: snapshot.inFlight,
     maxInFlight: budget.maxInFlight,
     budget: left,
+    ceilings: { maxPrebuilds, maxIdleCostPerDay, prebuilds: heldPrebuilds, idleCostPerDay: heldCost },
     presets,
     totals: {
       deletions,

@@ -22,6 +22,13 @@
 // - `status`: the persisted preset status. `planPreset` only reads it; cycle.ts turns `hardLimitReached` (the last
 //   N creations all failed, from build history) into the `hard_limited` status before planning, and the executor
 //   sets `validation_failed` when a creation is rejected as invalid.
+// - demand-driven pools (issue 13; all optional, absent = off, so a snapshot without them plans as before):
+//   `autoscale` (policy + claim history; cycle.ts sizes the pool with autoscale.ts and passes `desired` in),
+//   `buildDurationsMs` (measured create → eligible), `replaceAheadSeconds` (the resolved replace-ahead lead),
+//   `rollout` + `successor` (surge rollout of an inactive preset into the active one of the same name;
+//   cycle.ts passes how many outdated prebuilds to keep as `keepOutdated`), `dailyCost` (per prebuild, for the
+//   idle-cost ceiling).
+import type { AutoscaleInputs } from "./autoscale.js";
 import { desiredInstances, type Scheduling } from "./schedule.js";
 
 /** The persisted status of a preset; every layer (store, contract, planner) uses this one list. */
@@ -49,6 +56,9 @@ export interface BackoffHistory {
   lastFailedAt: Date;
 }
 
+export type RolloutStrategy = "surge" | "replace";
+export const ROLLOUT_STRATEGIES: readonly RolloutStrategy[] = ["surge", "replace"];
+
 export interface PresetSnapshot {
   id: string;
   desiredInstances: number;
@@ -67,6 +77,26 @@ export interface PresetSnapshot {
   inProgress: InProgressCounts;
   pendingJobs: number;
   backoff: BackoffHistory | null;
+  /** Autoscale policy and claim history; absent or null: `desiredInstances` and schedules decide. */
+  autoscale?: AutoscaleInputs | null;
+  /** Measured create → eligible durations of the preset's prebuilds (ms), oldest first. */
+  buildDurationsMs?: readonly number[];
+  /** Replace-ahead lead in seconds, resolved (`auto` already turned into the measured p90); absent or 0: off. */
+  replaceAheadSeconds?: number;
+  /** How an inactive preset's pool gives way to its successor; absent: replace (delete at once). */
+  rollout?: RolloutStrategy;
+  /** The active preset (same template, same name) that replaces this inactive one; null or absent: none. */
+  successor?: string | null;
+  /** What one prebuild of this preset costs per day while idle (its resources' `daily_cost`); absent: 0. */
+  dailyCost?: number;
+}
+
+/** What cycle.ts decides for a preset before its own rules run (absent: planPreset decides alone). */
+export interface PresetPlanOptions {
+  /** The desired count (autoscaled); default: `desiredInstances` and schedules (§5 rule 1). */
+  desired?: number;
+  /** Inactive, surge rollout: how many ready, non-expired outdated prebuilds stay (the youngest); default 0. */
+  keepOutdated?: number;
 }
 
 export interface PlanSettings {
@@ -104,6 +134,8 @@ export interface PresetState {
   starting: number;
   stopping: number;
   deleting: number;
+  /** With replace-ahead on: non-expired running prebuilds expiring within the lead (absent when off). */
+  expiringSoon?: number;
 }
 
 export interface PresetPlan {
@@ -147,8 +179,66 @@ function ids(list: PrebuildBase[]): string[] {
   return list.map((p) => p.id);
 }
 
+/**
+ * The replace-ahead lead in ms: the resolved setting, at most half the TTL (a lead as long as the TTL would
+ * replace every replacement at once, forever); 0 when off or when nothing expires by age.
+ */
+function replaceAheadLeadMs(preset: Pick<PresetSnapshot, "replaceAheadSeconds" | "ttlSeconds">): number {
+  const lead = (preset.replaceAheadSeconds ?? 0) * 1000;
+  if (!(lead > 0) || preset.ttlSeconds <= 0) return 0;
+  return Math.min(lead, (preset.ttlSeconds * 1000) / 2);
+}
+
+/**
+ * The oldest `count` of `nonExpired` (oldest first) to delete as extraneous. With `guard` (replace-ahead on) a
+ * deletion never takes the eligible count below `desired`: deleting stops at the first ready prebuild whose
+ * deletion would open a gap, so an expiring prebuild stays until its replacement is eligible, and a
+ * replacement still starting or not yet ready never causes a deletion.
+ */
+function extraneousToDelete<T extends PrebuildBase & { ready: boolean }>(
+  nonExpired: readonly T[],
+  count: number,
+  desired: number,
+  guard: boolean,
+): T[] {
+  if (!guard) return nonExpired.slice(0, count);
+  let eligibleLeft = nonExpired.filter((p) => p.ready).length;
+  const out: T[] = [];
+  for (const p of nonExpired) {
+    if (out.length >= count) break;
+    if (p.ready && eligibleLeft <= desired) break;
+    out.push(p);
+    if (p.ready) eligibleLeft--;
+  }
+  return out;
+}
+
+/**
+ * Which running prebuilds of an inactive preset go (§5 rule 5), oldest first: all of them, except — in a surge
+ * rollout — the `keep` youngest ready, non-expired ones, which stay claimable until the successor's pool has
+ * eligible prebuilds of its own.
+ */
+function outdatedToDelete<T extends PrebuildBase & { ready: boolean }>(
+  running: readonly T[],
+  expired: ReadonlySet<PrebuildBase>,
+  keep: number,
+): T[] {
+  if (keep <= 0) return [...running];
+  const kept = new Set<T>();
+  for (let i = running.length - 1; i >= 0 && kept.size < keep; i--) {
+    const p = running[i]!;
+    if (p.ready && !expired.has(p)) kept.add(p);
+  }
+  return running.filter((p) => !kept.has(p));
+}
+
 /** Plans one preset. Pure and deterministic; see the file header for the snapshot contract. */
-export function planPreset(preset: PresetSnapshot, now: Date, settings: PlanSettings): PresetPlan {
+export function planPreset(
+  preset: PresetSnapshot,
+  now: Date,
+  settings: PlanSettings,
+  options: PresetPlanOptions = {},
+): PresetPlan {
   const nowMs = now.getTime();
   const running: (PrebuildBase & { ready: boolean })[] = [];
   const stopped: PrebuildBase[] = [];
@@ -166,10 +256,14 @@ export function planPreset(preset: PresetSnapshot, now: Date, settings: PlanSett
   const nonExpired: (PrebuildBase & { ready: boolean })[] = [];
   for (const p of running) (isExpired(p.createdAt, preset, now) ? expired : nonExpired).push(p);
 
-  const desired = desiredInstances(preset, now);
+  const desired = preset.active ? (options.desired ?? desiredInstances(preset, now)) : 0;
   const extraneous = preset.active ? Math.max(nonExpired.length - desired, 0) : 0;
   let eligible = 0;
   if (preset.active) for (const p of nonExpired) if (p.ready) eligible++;
+  // Replace-ahead: prebuilds that expire within the lead count as missing, so their replacements start now.
+  const leadMs = replaceAheadLeadMs(preset);
+  const soon = new Date(nowMs + leadMs);
+  const expiringSoon = leadMs > 0 ? nonExpired.filter((p) => isExpired(p.createdAt, preset, soon)).length : 0;
   const state: PresetState = {
     desired,
     running: running.length,
@@ -180,6 +274,7 @@ export function planPreset(preset: PresetSnapshot, now: Date, settings: PlanSett
     stopping: preset.inProgress.stop,
     deleting: preset.inProgress.delete,
   };
+  if (leadMs > 0) state.expiringSoon = expiringSoon;
 
   const actions: PlanAction[] = [];
   const remove = (reason: DeleteReason, list: PrebuildBase[]) => {
@@ -188,17 +283,17 @@ export function planPreset(preset: PresetSnapshot, now: Date, settings: PlanSett
   if (!preset.active) {
     // §5 rule 5: an outdated version's pool goes away entirely, expired or not; nothing is created.
     if (preset.pendingJobs > 0) actions.push({ type: "cancel_pending" });
-    remove("outdated", running);
+    remove("outdated", outdatedToDelete(running, new Set(expired), options.keepOutdated ?? 0));
   } else {
     remove("expired", expired);
-    remove("extraneous", nonExpired.slice(0, extraneous));
+    remove("extraneous", extraneousToDelete(nonExpired, extraneous, desired, leadMs > 0));
   }
   // Stopped and long-failed prebuilds are garbage whether or not the preset is still active.
   remove("stopped", stopped);
   remove("failed", failedPastRetention);
 
   if (preset.active) {
-    const count = Math.max(desired - nonExpired.length - preset.inProgress.start, 0);
+    const count = Math.max(desired - (nonExpired.length - expiringSoon) - preset.inProgress.start, 0);
     if (count > 0) {
       // A hard limit or a validation failure needs an operator or a new version; backoff ends by itself. When
       // both apply, report the one that needs attention.

@@ -1,8 +1,24 @@
 // The offline snapshot / plan JSON of `prewarm prebuilds plan --snapshot FILE` (ARCHITECTURE §5, "Offline plan
-// format"). Field names are a public contract. Parsing is strict: unknown fields, wrong types and impossible
-// values are errors naming the field path (`presets[0].prebuilds[2].createdAt: not an ISO-8601 timestamp`),
-// because a typo such as `ttlSecond` silently ignored would make the plan lie.
+// format"). Field names are a public contract. Parsing is strict (json-reader.ts): unknown fields, wrong types
+// and impossible values are errors naming the field path (`presets[0].prebuilds[2].createdAt: not an ISO-8601
+// timestamp`), because a typo such as `ttlSecond` silently ignored would make the plan lie.
+//
+// Backward compatible: every input added later is optional and, when absent, leaves the plan and its JSON
+// exactly as they were (issue 13's `autoscale`, `claims`, `replaceAheadSeconds`, `rollout`, ceilings… add
+// output fields only where they are used).
+import type { AutoscalePolicy } from "./autoscale.js";
 import type { CycleAction, CycleBudget, CyclePlan, CycleSnapshot } from "./cycle.js";
+import {
+  describe,
+  formatTimestamp,
+  issuesMessage,
+  type JsonIssue,
+  join,
+  type Obj,
+  parseJsonText,
+  Reader,
+} from "./json-reader.js";
+import { isKnownTimezone } from "./local-time.js";
 import {
   defaultPlanSettings,
   type PlanSettings,
@@ -11,20 +27,19 @@ import {
   type PresetSnapshot,
   type PresetState,
   type PresetStatus,
+  ROLLOUT_STRATEGIES,
+  type RolloutStrategy,
 } from "./plan.js";
 import { type Schedule, type Scheduling, validateSchedule } from "./schedule.js";
 
-export interface SnapshotIssue {
-  path: string;
-  message: string;
-}
+export { formatTimestamp, parseTimestamp } from "./json-reader.js";
+
+export type SnapshotIssue = JsonIssue;
 
 /** A snapshot document that does not follow the format; `issues` lists every problem found, in input order. */
 export class SnapshotFormatError extends Error {
   constructor(readonly issues: SnapshotIssue[]) {
-    const first = issues[0];
-    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
-    super(first ? `${first.path}: ${first.message}${more}` : "invalid snapshot");
+    super(issuesMessage(issues, "invalid snapshot"));
     this.name = "SnapshotFormatError";
   }
 }
@@ -47,99 +62,14 @@ export function offlineCycleSnapshot(snapshot: OfflineSnapshot, now: Date): Cycl
 
 // --- reading -------------------------------------------------------------------------------------------------
 
-type Obj = Record<string, unknown>;
-
-/** Collects issues while walking the document, so one run reports every problem. */
-class Reader {
-  readonly issues: SnapshotIssue[] = [];
-
-  /** `path` "" is the document itself. */
-  fail(path: string, message: string): undefined {
-    this.issues.push({ path: path === "" ? "snapshot" : path, message });
-    return undefined;
-  }
-
-  object(value: unknown, path: string, allowed: readonly string[]): Obj | undefined {
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      return this.fail(path, `expected an object, got ${describe(value)}`);
-    }
-    for (const key of Object.keys(value)) {
-      if (!allowed.includes(key)) this.fail(join(path, key), "unknown field");
-    }
-    return value as Obj;
-  }
-
-  array(value: unknown, path: string): unknown[] | undefined {
-    if (!Array.isArray(value)) return this.fail(path, `expected an array, got ${describe(value)}`);
-    return value;
-  }
-
-  string(value: unknown, path: string): string | undefined {
-    if (typeof value !== "string") return this.fail(path, `expected a string, got ${describe(value)}`);
-    if (value === "") return this.fail(path, "must not be empty");
-    return value;
-  }
-
-  boolean(value: unknown, path: string): boolean | undefined {
-    if (typeof value !== "boolean") return this.fail(path, `expected true or false, got ${describe(value)}`);
-    return value;
-  }
-
-  count(value: unknown, path: string): number | undefined {
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-      return this.fail(path, `expected a non-negative integer, got ${describe(value)}`);
-    }
-    return value;
-  }
-
-  seconds(value: unknown, path: string): number | undefined {
-    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-      return this.fail(path, `expected a non-negative number of seconds, got ${describe(value)}`);
-    }
-    return value;
-  }
-
-  timestamp(value: unknown, path: string): Date | undefined {
-    const date = typeof value === "string" ? parseTimestamp(value) : null;
-    if (!date) return this.fail(path, `not an ISO-8601 timestamp with a timezone (got ${describe(value)})`);
-    return date;
-  }
-
-  optional<T>(value: unknown, fallback: T, read: (v: unknown) => T | undefined): T | undefined {
-    return value === undefined || value === null ? fallback : read(value);
-  }
-}
-
-function join(path: string, key: string): string {
-  return path === "" ? key : `${path}.${key}`;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === "object") return "an object";
-  return String(value);
-}
-
-// RFC 3339 profile of ISO-8601: a date, a time, and a mandatory offset (a timestamp without one would be read in
-// the machine's local zone, so the same file would plan differently on different machines).
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/i;
-
-/** Parses an ISO-8601 timestamp with an offset; null when malformed or impossible (Feb 30, 25:00). */
-export function parseTimestamp(text: string): Date | null {
-  const m = TIMESTAMP.exec(text);
-  if (!m) return null;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map((v) => Number(v ?? 0)) as number[];
-  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
-  if (month! < 1 || month! > 12 || day! < 1 || day! > daysInMonth) return null;
-  if (hour! > 23 || minute! > 59 || second! > 59) return null;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? null : new Date(ms);
-}
-
 const ROOT_FIELDS = ["now", "settings", "inFlight", "presets"] as const;
-const SETTINGS_FIELDS = ["backoffIntervalSeconds", "failedRetentionSeconds", "maxInFlight"] as const;
+const SETTINGS_FIELDS = [
+  "backoffIntervalSeconds",
+  "failedRetentionSeconds",
+  "maxInFlight",
+  "maxPrebuilds",
+  "maxIdleCost",
+] as const;
 const PRESET_FIELDS = [
   "id",
   "desiredInstances",
@@ -154,6 +84,14 @@ const PRESET_FIELDS = [
   "inProgress",
   "pendingJobs",
   "backoff",
+  "autoscale",
+  "claims",
+  "claimsSince",
+  "buildSeconds",
+  "replaceAheadSeconds",
+  "rollout",
+  "successor",
+  "dailyCost",
 ] as const;
 const PREBUILD_FIELDS = ["id", "createdAt", "status", "ready", "failedAt"] as const;
 const PREBUILD_STATUSES = ["running", "stopped", "failed"] as const;
@@ -171,10 +109,117 @@ function readSettings(r: Reader, value: unknown): { settings: PlanSettings; budg
   const maxInFlight = r.optional<number | null>(o.maxInFlight, null, (v) =>
     r.count(v, join(path, "maxInFlight")),
   );
+  const budget: CycleBudget = { maxInFlight: maxInFlight ?? null };
+  // The ceilings appear in the budget only when given, so an older document reads exactly as before.
+  if (o.maxPrebuilds !== undefined && o.maxPrebuilds !== null) {
+    budget.maxPrebuilds = r.count(o.maxPrebuilds, join(path, "maxPrebuilds")) ?? null;
+  }
+  if (o.maxIdleCost !== undefined && o.maxIdleCost !== null) {
+    budget.maxIdleCostPerDay = r.amount(o.maxIdleCost, join(path, "maxIdleCost")) ?? null;
+  }
   return {
     settings: { backoffIntervalMs: (backoff ?? 0) * 1000, failedRetentionMs: (retention ?? 0) * 1000 },
-    budget: { maxInFlight: maxInFlight ?? null },
+    budget,
   };
+}
+
+/** `{ min, max, targetHitRate, timezone? }`, min ≤ max, a known IANA timezone. */
+export function readAutoscalePolicy(r: Reader, value: unknown, path: string): AutoscalePolicy | undefined {
+  const o = r.object(value, path, ["min", "max", "targetHitRate", "timezone"]);
+  if (!o) return undefined;
+  const min = r.count(o.min, join(path, "min"));
+  const max = r.count(o.max, join(path, "max"));
+  const targetHitRate = r.fraction(o.targetHitRate, join(path, "targetHitRate"));
+  const timezone = r.optional<string | null>(o.timezone, null, (v) => {
+    const tz = r.string(v, join(path, "timezone"));
+    if (tz !== undefined && !isKnownTimezone(tz))
+      return r.fail(join(path, "timezone"), `unknown timezone "${tz}"`);
+    return tz;
+  });
+  if (min !== undefined && max !== undefined && min > max) {
+    return r.fail(join(path, "max"), `must be at least min (${min}), got ${max}`);
+  }
+  if (min === undefined || max === undefined || targetHitRate === undefined || timezone === undefined)
+    return undefined;
+  return { min, max, targetHitRate, timezone };
+}
+
+/** A list of timestamps as ms since the epoch, ascending (the input may be in any order). */
+function readInstants(r: Reader, value: unknown, path: string): number[] | undefined {
+  const list = r.array(value, path);
+  if (!list) return undefined;
+  const out: number[] = [];
+  let ok = true;
+  list.forEach((item, i) => {
+    const at = r.timestamp(item, `${path}[${i}]`);
+    if (at) out.push(at.getTime());
+    else ok = false;
+  });
+  return ok ? out.sort((a, b) => a - b) : undefined;
+}
+
+/** A list of non-negative durations in seconds, as ms, in input order. */
+function readDurations(r: Reader, value: unknown, path: string): number[] | undefined {
+  const list = r.array(value, path);
+  if (!list) return undefined;
+  const out: number[] = [];
+  let ok = true;
+  list.forEach((item, i) => {
+    const seconds = r.seconds(item, `${path}[${i}]`);
+    if (seconds === undefined) ok = false;
+    else out.push(seconds * 1000);
+  });
+  return ok ? out : undefined;
+}
+
+/** Issue 13's optional preset inputs; each key is set on `preset` only when the document has it. */
+function readDemandFields(r: Reader, o: Obj, path: string, preset: PresetSnapshot): boolean {
+  const at = (key: string) => join(path, key);
+  const present = (key: string) => o[key] !== undefined && o[key] !== null;
+  let ok = true;
+  const claims = present("claims") ? readInstants(r, o.claims, at("claims")) : [];
+  const since = present("claimsSince") ? r.timestamp(o.claimsSince, at("claimsSince")) : null;
+  if (claims === undefined || since === undefined) ok = false;
+  if (present("autoscale")) {
+    const policy = readAutoscalePolicy(r, o.autoscale, at("autoscale"));
+    if (!policy) ok = false;
+    else {
+      preset.autoscale = {
+        policy,
+        // Absent: claims were recorded for the model's whole look-back.
+        demand: { claims: claims ?? [], since: since ? since.getTime() : Number.NEGATIVE_INFINITY },
+      };
+    }
+  } else if (present("claims") || present("claimsSince")) {
+    r.fail(at(present("claims") ? "claims" : "claimsSince"), "only used with autoscale (set autoscale too)");
+    ok = false;
+  }
+  if (present("buildSeconds")) {
+    const durations = readDurations(r, o.buildSeconds, at("buildSeconds"));
+    if (durations) preset.buildDurationsMs = durations;
+    else ok = false;
+  }
+  if (present("replaceAheadSeconds")) {
+    const lead = r.seconds(o.replaceAheadSeconds, at("replaceAheadSeconds"));
+    if (lead === undefined) ok = false;
+    else preset.replaceAheadSeconds = lead;
+  }
+  if (present("rollout")) {
+    const rollout = r.oneOf<RolloutStrategy>(o.rollout, at("rollout"), ROLLOUT_STRATEGIES);
+    if (rollout === undefined) ok = false;
+    else preset.rollout = rollout;
+  }
+  if (present("successor")) {
+    const successor = r.string(o.successor, at("successor"));
+    if (successor === undefined) ok = false;
+    else preset.successor = successor;
+  }
+  if (present("dailyCost")) {
+    const cost = r.amount(o.dailyCost, at("dailyCost"));
+    if (cost === undefined) ok = false;
+    else preset.dailyCost = cost;
+  }
+  return ok;
 }
 
 function readScheduling(r: Reader, value: unknown, path: string): Scheduling | null {
@@ -319,7 +364,7 @@ function readPreset(r: Reader, value: unknown, path: string, seenPrebuilds: Map<
     pendingJobs,
     backoff,
   };
-  return preset;
+  return readDemandFields(r, o, path, preset) ? preset : undefined;
 }
 
 /**
@@ -350,20 +395,23 @@ export function parseSnapshot(document: unknown): OfflineSnapshot {
     else seenPresets.set(preset.id, path);
     presets.push(preset);
   });
+  // A successor is an active preset of the same document (the one a surge rollout fills).
+  const active = new Map(presets.map((p) => [p.id, p.active]));
+  presets.forEach((p) => {
+    if (p.successor === undefined || p.successor === null) return;
+    const path = `${seenPresets.get(p.id) ?? "presets[?]"}.successor`;
+    if (!active.has(p.successor)) r.fail(path, `no preset with id "${p.successor}"`);
+    else if (!active.get(p.successor)) r.fail(path, `preset "${p.successor}" is not active`);
+  });
   if (r.issues.length > 0) throw new SnapshotFormatError(r.issues);
   return { now: now ?? null, settings, budget, inFlight: inFlight ?? 0, presets };
 }
 
 /** Parses snapshot JSON text; malformed JSON is a SnapshotFormatError too. */
 export function parseSnapshotText(text: string): OfflineSnapshot {
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new SnapshotFormatError([{ path: "snapshot", message: `not valid JSON: ${reason}` }]);
-  }
-  return parseSnapshot(document);
+  const parsed = parseJsonText(text, "snapshot");
+  if (!parsed.ok) throw new SnapshotFormatError([parsed.issue]);
+  return parseSnapshot(parsed.value);
 }
 
 // --- writing -------------------------------------------------------------------------------------------------
@@ -376,22 +424,24 @@ export function parseSnapshotText(text: string): OfflineSnapshot {
 export type PlanActionJson =
   | Exclude<CycleAction, { type: "backoff" | "create" }>
   | { type: "backoff"; until: string }
-  | { type: "create"; count: number; wanted?: number; granted?: number };
+  | {
+      type: "create";
+      count: number;
+      wanted?: number;
+      granted?: number;
+      limitedBy?: "max_prebuilds" | "max_idle_cost";
+    };
 
 export interface PresetPlanJson {
   id: string;
   state: PresetState;
   actions: PlanActionJson[];
+  /** Why `state.desired` is what it is (autoscaled presets). */
+  desiredReason?: string;
 }
 
 export interface PlanOutputJson {
   presets: PresetPlanJson[];
-}
-
-/** `2026-01-05T10:01:00Z`; milliseconds only when there are any. */
-export function formatTimestamp(date: Date): string {
-  const iso = date.toISOString();
-  return iso.endsWith(".000Z") ? `${iso.slice(0, -5)}Z` : iso;
 }
 
 function actionToJson(action: CycleAction, capped: boolean): PlanActionJson {
@@ -404,10 +454,17 @@ function actionToJson(action: CycleAction, capped: boolean): PlanActionJson {
       return { type: "delete", reason: action.reason, ids: [...action.ids] };
     case "cancel_pending":
       return { type: "cancel_pending" };
-    case "create":
-      return capped
-        ? { type: "create", count: action.count, wanted: action.wanted, granted: action.granted }
-        : { type: "create", count: action.count };
+    case "create": {
+      if (!capped) return { type: "create", count: action.count };
+      const json: PlanActionJson = {
+        type: "create",
+        count: action.count,
+        wanted: action.wanted,
+        granted: action.granted,
+      };
+      if (action.limitedBy) json.limitedBy = action.limitedBy;
+      return json;
+    }
     case "backoff":
       return { type: "backoff", until: formatTimestamp(action.until) };
     case "blocked":
@@ -415,25 +472,44 @@ function actionToJson(action: CycleAction, capped: boolean): PlanActionJson {
   }
 }
 
-/** One preset of a cycle plan as the §5 output (state keys in contract order). */
+/** Whether creations were dealt against a cap or a ceiling (then `create` shows `wanted` and `granted`). */
+function isCapped(plan: Pick<CyclePlan, "maxInFlight" | "ceilings">): boolean {
+  return (
+    plan.maxInFlight !== null ||
+    (plan.ceilings?.maxPrebuilds ?? null) !== null ||
+    (plan.ceilings?.maxIdleCostPerDay ?? null) !== null
+  );
+}
+
+/**
+ * One preset of a cycle plan as the §5 output (state keys in contract order). `desiredReason` is included for
+ * autoscaled presets, or for every preset with `withReasons` (the live plan).
+ */
 export function presetPlanToJson(
   p: CyclePlan["presets"][number],
-  plan: Pick<CyclePlan, "maxInFlight">,
+  plan: Pick<CyclePlan, "maxInFlight" | "ceilings">,
+  options: { withReasons?: boolean } = {},
 ): PresetPlanJson {
-  return {
-    id: p.id,
-    state: {
-      desired: p.state.desired,
-      running: p.state.running,
-      expired: p.state.expired,
-      eligible: p.state.eligible,
-      extraneous: p.state.extraneous,
-      starting: p.state.starting,
-      stopping: p.state.stopping,
-      deleting: p.state.deleting,
-    },
-    actions: p.actions.map((a) => actionToJson(a, plan.maxInFlight !== null)),
+  const state: PresetState = {
+    desired: p.state.desired,
+    running: p.state.running,
+    expired: p.state.expired,
+    eligible: p.state.eligible,
+    extraneous: p.state.extraneous,
+    starting: p.state.starting,
+    stopping: p.state.stopping,
+    deleting: p.state.deleting,
   };
+  if (p.state.expiringSoon !== undefined) state.expiringSoon = p.state.expiringSoon;
+  const json: PresetPlanJson = {
+    id: p.id,
+    state,
+    actions: p.actions.map((a) => actionToJson(a, isCapped(plan))),
+  };
+  if (p.desiredReason !== undefined && (options.withReasons || p.preset.autoscale)) {
+    json.desiredReason = p.desiredReason;
+  }
+  return json;
 }
 
 /** The §5 output document of a cycle plan. */

@@ -48,6 +48,10 @@ export interface ServerOptions {
   provisionerOptions?: ProvisionerTypeOptions;
   reconcileIntervalMs: number;
   reconcilerSettings?: Partial<ReconcilerSettings>;
+  /** `--max-prebuilds`: prebuilds in existence (running or starting) across presets; absent: no ceiling. */
+  maxPrebuilds?: number;
+  /** `--max-idle-cost`: their summed `daily_cost` per day; absent: no ceiling. */
+  maxIdleCostPerDay?: number;
   /** A running job without a heartbeat for this long is failed as hung (default 5 min, as Coder). */
   jobHungTimeoutMs?: number;
   /** A job nobody acquired for this long is failed (default 30 min). */
@@ -234,6 +238,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       store,
       executor: createPrebuildExecutor(ctx),
       maxInFlightJobs: Math.max(1, options.daemons),
+      maxPrebuilds: options.maxPrebuilds ?? null,
+      maxIdleCostPerDay: options.maxIdleCostPerDay ?? null,
       clock,
       intervalMs: options.reconcileIntervalMs,
       settings: options.reconcilerSettings,

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { type CycleSnapshot, planCycle, rationCreations } from "../../src/planning/cycle.js";
 import { defaultPlanSettings, type PresetSnapshot } from "../../src/planning/plan.js";
-import { ago, HOUR, NOW, preset, running } from "./fixtures.js";
+import { ago, berlinOfficeHours, HOUR, MINUTE, NOW, preset, running } from "./fixtures.js";
 
 function snapshot(presets: PresetSnapshot[], over: Partial<CycleSnapshot> = {}): CycleSnapshot {
   return { now: NOW, paused: false, inFlight: 0, presets, ...over };
@@ -208,5 +208,177 @@ describe("planCycle", () => {
     const second = planCycle(given, defaultPlanSettings, { maxInFlight: 2 });
     assert.deepEqual(first, second);
     assert.deepEqual(given, copy);
+  });
+});
+
+describe("planCycle: demand-driven pools (issue 13)", () => {
+  const steadyClaims = (perMinute: number, minutes: number) =>
+    Array.from(
+      { length: perMinute * minutes },
+      (_, i) => NOW.getTime() - (i + 0.5) * (60_000 / perMinute),
+    ).reverse();
+
+  test("GIVEN an autoscaled preset WHEN planned THEN the model's count is desired, with its reason", () => {
+    const autoscaled = preset({
+      id: "auto",
+      desiredInstances: 1,
+      autoscale: {
+        policy: { min: 1, max: 6, targetHitRate: 0.95, timezone: null },
+        demand: { claims: steadyClaims(6, 1), since: NOW.getTime() - 28 * 24 * HOUR },
+      },
+      buildDurationsMs: [30_000],
+    });
+    const plan = planCycle(snapshot([autoscaled, preset({ id: "static" })]), defaultPlanSettings, NO_CAP);
+    const [a, s] = plan.presets;
+    assert.equal(a?.state.desired, 4);
+    assert.match(a?.desiredReason ?? "", /^burst of 6 claims in 5m: 1\.20 claims\/min × refill 1m/);
+    assert.equal(a?.autoscale?.desired, 4);
+    assert.deepEqual(a?.actions, [{ type: "create", count: 4, wanted: 4, granted: 4 }]);
+    assert.equal(s?.desiredReason, "instances 1");
+    assert.equal(s?.autoscale, null);
+  });
+
+  test("GIVEN schedules WHEN planned THEN the reason names the matching schedule", () => {
+    const plan = planCycle(
+      snapshot([preset({ scheduling: berlinOfficeHours }), preset({ id: "off", active: false })]),
+      defaultPlanSettings,
+      NO_CAP,
+    );
+    assert.equal(plan.presets[0]?.desiredReason, 'schedule "* 8-18 * * 1-5" (Europe/Berlin) → 3');
+    assert.equal(plan.presets[1]?.desiredReason, "inactive version: 0");
+  });
+
+  const outdated = (id: string, successor: string, over: Partial<PresetSnapshot> = {}) =>
+    preset({
+      id,
+      active: false,
+      rollout: "surge",
+      successor,
+      prebuilds: [
+        running(`${id}-a`, ago(3 * HOUR)),
+        running(`${id}-b`, ago(2 * HOUR)),
+        running(`${id}-c`, ago(HOUR)),
+      ],
+      ...over,
+    });
+
+  test("GIVEN a surge rollout WHEN the new pool fills THEN old prebuilds go one per new eligible one", () => {
+    const table: { successor: PresetSnapshot; deleted: string[] }[] = [
+      { successor: preset({ id: "new", desiredInstances: 2 }), deleted: ["old-a"] },
+      {
+        successor: preset({ id: "new", desiredInstances: 2, prebuilds: [running("n1", ago(MINUTE))] }),
+        deleted: ["old-a", "old-b"],
+      },
+      {
+        successor: preset({
+          id: "new",
+          desiredInstances: 2,
+          prebuilds: [running("n1", ago(MINUTE)), running("n2", ago(MINUTE))],
+        }),
+        deleted: ["old-a", "old-b", "old-c"],
+      },
+      // A new prebuild running but not ready does not count: the old one stays.
+      {
+        successor: preset({ id: "new", desiredInstances: 2, prebuilds: [running("n1", ago(MINUTE), false)] }),
+        deleted: ["old-a"],
+      },
+      // A successor that cannot build (hard-limited) would never fill: the old pool goes as with replace.
+      {
+        successor: preset({ id: "new", desiredInstances: 2, status: "hard_limited" }),
+        deleted: ["old-a", "old-b", "old-c"],
+      },
+    ];
+    for (const row of table) {
+      const plan = planCycle(snapshot([outdated("old", "new"), row.successor]), defaultPlanSettings, NO_CAP);
+      const old = plan.presets.find((p) => p.id === "old");
+      assert.deepEqual(
+        old?.actions.flatMap((a) => (a.type === "delete" ? a.ids : [])),
+        row.deleted,
+        JSON.stringify(row.successor.prebuilds),
+      );
+    }
+  });
+
+  test("GIVEN rollout replace or no successor WHEN planned THEN every outdated prebuild goes at once", () => {
+    for (const old of [outdated("old", "new", { rollout: "replace" }), outdated("old", "gone")]) {
+      const plan = planCycle(
+        snapshot([old, preset({ id: "new", desiredInstances: 2 })]),
+        defaultPlanSettings,
+        NO_CAP,
+      );
+      assert.deepEqual(plan.presets[0]?.actions, [
+        { type: "delete", reason: "outdated", ids: ["old-a", "old-b", "old-c"] },
+      ]);
+    }
+  });
+
+  test("GIVEN two outdated versions surging into one successor THEN the newest version's prebuilds stay first", () => {
+    const plan = planCycle(
+      snapshot([outdated("v1", "v3"), outdated("v2", "v3"), preset({ id: "v3", desiredInstances: 4 })]),
+      defaultPlanSettings,
+      NO_CAP,
+    );
+    const deleted = (id: string) =>
+      plan.presets.find((p) => p.id === id)?.actions.flatMap((a) => (a.type === "delete" ? a.ids : []));
+    // v3 lacks 4: v2 keeps its 3, v1 keeps the 1 left (its youngest).
+    assert.deepEqual(deleted("v2"), []);
+    assert.deepEqual(deleted("v1"), ["v1-a", "v1-b"]);
+  });
+
+  test("GIVEN a ceiling on prebuilds WHEN presets want more than fits THEN it is dealt round-robin and named", () => {
+    const a = preset({
+      id: "a",
+      desiredInstances: 4,
+      prebuilds: [running("a1", ago(HOUR)), running("a2", ago(HOUR))],
+    });
+    const b = preset({ id: "b", desiredInstances: 3, prebuilds: [running("b1", ago(HOUR))] });
+    const plan = planCycle(snapshot([a, b]), defaultPlanSettings, { maxInFlight: null, maxPrebuilds: 5 });
+    assert.deepEqual(plan.ceilings, {
+      maxPrebuilds: 5,
+      maxIdleCostPerDay: null,
+      prebuilds: 3,
+      idleCostPerDay: 0,
+    });
+    assert.deepEqual(plan.presets[0]?.actions, [
+      { type: "create", count: 1, wanted: 2, granted: 1, limitedBy: "max_prebuilds" },
+    ]);
+    assert.deepEqual(plan.presets[1]?.actions, [
+      { type: "create", count: 1, wanted: 2, granted: 1, limitedBy: "max_prebuilds" },
+    ]);
+  });
+
+  test("GIVEN an idle-cost ceiling WHEN an expensive preset does not fit THEN a cheaper one still gets its prebuilds", () => {
+    const gpu = preset({ id: "gpu", desiredInstances: 3, dailyCost: 10 });
+    const small = preset({ id: "small", desiredInstances: 3, dailyCost: 1 });
+    const plan = planCycle(snapshot([gpu, small]), defaultPlanSettings, {
+      maxInFlight: null,
+      maxIdleCostPerDay: 14,
+    });
+    assert.deepEqual(plan.presets[0]?.actions, [
+      { type: "create", count: 1, wanted: 3, granted: 1, limitedBy: "max_idle_cost" },
+    ]);
+    assert.deepEqual(plan.presets[1]?.actions, [{ type: "create", count: 3, wanted: 3, granted: 3 }]);
+  });
+
+  test("GIVEN prebuilds this cycle deletes WHEN the ceiling is counted THEN they no longer hold a place", () => {
+    const p = preset({
+      desiredInstances: 2,
+      ttlSeconds: 3600,
+      prebuilds: [running("stale", ago(2 * HOUR)), running("ok", ago(MINUTE))],
+    });
+    const plan = planCycle(snapshot([p]), defaultPlanSettings, { maxInFlight: null, maxPrebuilds: 2 });
+    assert.equal(plan.ceilings?.prebuilds, 1);
+    assert.deepEqual(plan.presets[0]?.actions, [
+      { type: "delete", reason: "expired", ids: ["stale"] },
+      { type: "create", count: 1, wanted: 1, granted: 1 },
+    ]);
+  });
+
+  test("GIVEN only the in-flight cap defers creations THEN no ceiling is named", () => {
+    const plan = planCycle(snapshot([preset({ desiredInstances: 3 })]), defaultPlanSettings, {
+      maxInFlight: 1,
+      maxPrebuilds: 10,
+    });
+    assert.deepEqual(plan.presets[0]?.actions, [{ type: "create", count: 1, wanted: 3, granted: 1 }]);
   });
 });

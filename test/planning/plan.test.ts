@@ -4,6 +4,7 @@ import {
   defaultPlanSettings,
   type PlanAction,
   type PlanSettings,
+  type PresetPlanOptions,
   type PresetSnapshot,
   type PresetState,
   planPreset,
@@ -27,6 +28,8 @@ interface Case {
   given: PresetSnapshot;
   now?: Date;
   settings?: Partial<PlanSettings>;
+  /** What cycle.ts decides before the preset's rules (an autoscaled desired count, outdated prebuilds kept). */
+  options?: PresetPlanOptions;
   /** Only the listed state fields are checked. */
   state?: Partial<PresetState>;
   actions: PlanAction[];
@@ -453,6 +456,166 @@ const cases: Case[] = [
     }),
     actions: [{ type: "backoff", until: new Date(NOW.getTime() + 11 * MINUTE) }],
   },
+  // --- replace-ahead (issue 13: never a gap at expiry) ---
+  {
+    name: "GIVEN replace-ahead 10 min and a prebuild expiring in 5 min WHEN planned THEN its replacement starts now and it stays",
+    given: preset({
+      ttlSeconds: TTL_1H,
+      replaceAheadSeconds: 600,
+      prebuilds: [running("old", ago(55 * MINUTE))],
+    }),
+    state: { running: 1, eligible: 1, expired: 0, extraneous: 0, expiringSoon: 1 },
+    actions: [{ type: "create", count: 1 }],
+  },
+  {
+    name: "GIVEN replace-ahead 10 min and a prebuild expiring in 15 min WHEN planned THEN nothing happens yet",
+    given: preset({
+      ttlSeconds: TTL_1H,
+      replaceAheadSeconds: 600,
+      prebuilds: [running("old", ago(45 * MINUTE))],
+    }),
+    state: { expiringSoon: 0 },
+    actions: [],
+  },
+  {
+    name: "GIVEN replace-ahead and a prebuild expiring exactly at the end of the lead WHEN planned THEN it is not yet expiring soon",
+    given: preset({
+      ttlSeconds: TTL_1H,
+      replaceAheadSeconds: 600,
+      prebuilds: [running("old", ago(50 * MINUTE))],
+    }),
+    state: { expiringSoon: 0 },
+    actions: [],
+  },
+  {
+    name: "GIVEN an expiring prebuild whose replacement is starting WHEN planned THEN nothing is created twice and nothing deleted",
+    given: preset({
+      ttlSeconds: TTL_1H,
+      replaceAheadSeconds: 600,
+      prebuilds: [running("old", ago(55 * MINUTE))],
+      inProgress: { start: 1, stop: 0, delete: 0 },
+    }),
+    state: { expiringSoon: 1, starting: 1 },
+    actions: [],
+  },
+  {
+    name: "GIVEN an expiring prebuild whose replacement runs but is not ready WHEN planned THEN the expiring one stays claimable",
+    given: preset({
+      ttlSeconds: TTL_1H,
+      replaceAheadSeconds: 600,
+      prebuilds: [running("old", ago(58 * MINUTE)), running("new", ago(MINUTE), false)],
+    }),
+    state: { running: 2, eligible: 1, extraneous: 1, expiringSoon: 1 },
+    actions: [],
+  },
+  {
+    name: "GIVEN an expiring prebuild whose replacement is eligible WHEN planned THEN the expiring one goes as extraneous",
+    given: preset({
+      ttlSeconds: TTL_1H,
+      replaceAheadSeconds: 600,
+      prebuilds: [running("old", ago(58 * MINUTE)), running("new", ago(MINUTE))],
+    }),
+    state: { running: 2, eligible: 2, extraneous: 1, expiringSoon: 1 },
+    actions: [{ type: "delete", reason: "extraneous", ids: ["old"] }],
+  },
+  {
+    name: "GIVEN a prebuild that expired before its replacement was ready WHEN planned THEN it goes as expired and nothing more is created",
+    given: preset({
+      ttlSeconds: TTL_1H,
+      replaceAheadSeconds: 600,
+      prebuilds: [running("old", ago(HOUR + SECOND))],
+      inProgress: { start: 1, stop: 0, delete: 0 },
+    }),
+    state: { expired: 1, expiringSoon: 0 },
+    actions: [{ type: "delete", reason: "expired", ids: ["old"] }],
+  },
+  {
+    name: "GIVEN a lead longer than half the TTL WHEN planned THEN the lead is half the TTL (no endless replacing)",
+    given: preset({
+      ttlSeconds: TTL_1H,
+      replaceAheadSeconds: 7200,
+      prebuilds: [running("young", ago(20 * MINUTE)), running("older", ago(31 * MINUTE))],
+      desiredInstances: 2,
+    }),
+    state: { expiringSoon: 1 },
+    actions: [{ type: "create", count: 1 }],
+  },
+  {
+    name: "GIVEN replace-ahead and backoff WHEN a replacement is due THEN creation backs off as usual",
+    given: preset({
+      ttlSeconds: TTL_1H,
+      replaceAheadSeconds: 600,
+      backoff: BACKOFF,
+      prebuilds: [running("old", ago(55 * MINUTE))],
+    }),
+    actions: [{ type: "backoff", until: new Date(NOW.getTime() + MINUTE) }],
+  },
+  {
+    name: "GIVEN replace-ahead on a preset without TTL WHEN planned THEN it is off (no expiringSoon)",
+    given: preset({ replaceAheadSeconds: 600, prebuilds: [running("old", ago(365 * DAY))] }),
+    state: { expiringSoon: undefined },
+    actions: [],
+  },
+  {
+    name: "GIVEN replace-ahead and a schedule shrinking the pool WHEN all are eligible THEN the oldest go as usual",
+    given: preset({
+      ttlSeconds: TTL_1H,
+      replaceAheadSeconds: 600,
+      prebuilds: [
+        running("a", ago(40 * MINUTE)),
+        running("b", ago(30 * MINUTE)),
+        running("c", ago(20 * MINUTE)),
+      ],
+    }),
+    state: { extraneous: 2 },
+    actions: [{ type: "delete", reason: "extraneous", ids: ["a", "b"] }],
+  },
+  // --- surge rollout (issue 13: never a gap at rollout; cycle.ts decides keepOutdated) ---
+  {
+    name: "GIVEN an outdated pool of 3 WHEN 2 are to be kept for the successor THEN only the oldest goes",
+    given: preset({
+      active: false,
+      prebuilds: [running("a", ago(3 * HOUR)), running("b", ago(2 * HOUR)), running("c", ago(HOUR))],
+    }),
+    options: { keepOutdated: 2 },
+    state: { desired: 0, running: 3 },
+    actions: [{ type: "delete", reason: "outdated", ids: ["a"] }],
+  },
+  {
+    name: "GIVEN outdated prebuilds, one expired, one not ready WHEN 2 are to be kept THEN only ready, fresh ones stay",
+    given: preset({
+      active: false,
+      ttlSeconds: TTL_1H,
+      prebuilds: [
+        running("stale", ago(2 * HOUR)),
+        running("notready", ago(MINUTE), false),
+        running("ok", ago(HOUR)),
+      ],
+    }),
+    options: { keepOutdated: 2 },
+    actions: [{ type: "delete", reason: "outdated", ids: ["stale", "notready"] }],
+  },
+  {
+    name: "GIVEN an outdated pool WHEN none is to be kept THEN all go at once (rollout replace)",
+    given: preset({ active: false, prebuilds: [running("a", ago(HOUR)), running("b", ago(MINUTE))] }),
+    options: { keepOutdated: 0 },
+    actions: [{ type: "delete", reason: "outdated", ids: ["a", "b"] }],
+  },
+  // --- an autoscaled desired count (cycle.ts passes it) ---
+  {
+    name: "GIVEN a desired count decided by the autoscaler WHEN planned THEN it replaces instances",
+    given: preset({ desiredInstances: 1 }),
+    options: { desired: 3 },
+    state: { desired: 3 },
+    actions: [{ type: "create", count: 3 }],
+  },
+  {
+    name: "GIVEN an autoscaled desired count on an inactive preset WHEN planned THEN it still desires 0",
+    given: preset({ active: false }),
+    options: { desired: 3 },
+    state: { desired: 0 },
+    actions: [],
+  },
 ];
 
 describe("planPreset: §5 rules as a table", () => {
@@ -461,7 +624,7 @@ describe("planPreset: §5 rules as a table", () => {
   });
   for (const c of cases) {
     test(c.name, () => {
-      const plan = planPreset(c.given, c.now ?? NOW, { ...defaultPlanSettings, ...c.settings });
+      const plan = planPreset(c.given, c.now ?? NOW, { ...defaultPlanSettings, ...c.settings }, c.options);
       assert.equal(plan.id, c.given.id);
       assert.deepEqual(plan.actions, c.actions);
       for (const [key, value] of Object.entries(c.state ?? {})) {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { CyclePlan, PresetCyclePlan } from "../../src/planning/cycle.js";
+import { type CyclePlan, type PresetCyclePlan, planCycle } from "../../src/planning/cycle.js";
 import {
   formatTimestamp,
+  offlineCycleSnapshot,
   parseSnapshot,
   parseSnapshotText,
   parseTimestamp,
@@ -433,4 +434,155 @@ describe("planToJson", () => {
     assert.equal(formatTimestamp(new Date("2026-01-05T10:01:00.500Z")), "2026-01-05T10:01:00.500Z");
     assert.equal(formatTimestamp(new Date("2026-01-05T10:01:00Z")), "2026-01-05T10:01:00Z");
   });
+});
+
+describe("the offline format's demand-driven inputs (issue 13)", () => {
+  const autoscaled = (over: Doc = {}): Doc => ({
+    now: "2026-01-05T10:00:00Z",
+    presets: [
+      {
+        id: "p",
+        desiredInstances: 1,
+        active: true,
+        autoscale: { min: 1, max: 6, targetHitRate: 0.95 },
+        claims: ["2026-01-05T09:59:50Z", "2026-01-05T09:59:10Z", "2026-01-05T09:59:30Z"],
+        buildSeconds: [30, 40],
+        ...over,
+      },
+    ],
+  });
+
+  test("GIVEN autoscale, claims and build times WHEN parsed THEN they arrive as model inputs (claims sorted)", () => {
+    const [p] = parseSnapshot(autoscaled()).presets;
+    assert.deepEqual(p?.autoscale, {
+      policy: { min: 1, max: 6, targetHitRate: 0.95, timezone: null },
+      demand: {
+        claims: ["2026-01-05T09:59:10Z", "2026-01-05T09:59:30Z", "2026-01-05T09:59:50Z"].map(Date.parse),
+        since: Number.NEGATIVE_INFINITY,
+      },
+    });
+    assert.deepEqual(p?.buildDurationsMs, [30_000, 40_000]);
+  });
+
+  test("GIVEN an autoscaled preset WHEN planned offline THEN the output says why (desiredReason)", () => {
+    const snapshot = parseSnapshot(autoscaled());
+    const plan = planCycle(
+      offlineCycleSnapshot(snapshot, snapshot.now ?? NOW),
+      snapshot.settings,
+      snapshot.budget,
+    );
+    const [json] = planToJson(plan).presets;
+    assert.equal(json?.state.desired, 3);
+    assert.match(
+      json?.desiredReason ?? "",
+      /^burst of 3 claims in 5m: 0\.60 claims\/min × refill 1m \(p90 40s, at least 1m\) → 3 for 95%$/,
+    );
+  });
+
+  test("GIVEN replace-ahead and ceilings WHEN planned offline THEN expiringSoon and limitedBy appear", () => {
+    const snapshot = parseSnapshot({
+      now: "2026-01-05T10:00:00Z",
+      settings: { maxPrebuilds: 2, maxIdleCost: 100 },
+      presets: [
+        {
+          id: "p",
+          desiredInstances: 3,
+          active: true,
+          ttlSeconds: 3600,
+          replaceAheadSeconds: 600,
+          dailyCost: 5,
+          prebuilds: [{ id: "w1", createdAt: "2026-01-05T09:05:00Z", status: "running", ready: true }],
+        },
+      ],
+    });
+    assert.deepEqual(snapshot.budget, { maxInFlight: null, maxPrebuilds: 2, maxIdleCostPerDay: 100 });
+    const plan = planCycle(offlineCycleSnapshot(snapshot, NOW), snapshot.settings, snapshot.budget);
+    assert.deepEqual(planToJson(plan).presets[0], {
+      id: "p",
+      state: {
+        desired: 3,
+        running: 1,
+        expired: 0,
+        eligible: 1,
+        extraneous: 0,
+        starting: 0,
+        stopping: 0,
+        deleting: 0,
+        expiringSoon: 1,
+      },
+      actions: [{ type: "create", count: 1, wanted: 3, granted: 1, limitedBy: "max_prebuilds" }],
+    });
+  });
+
+  test("GIVEN a surge rollout WHEN planned offline THEN the outdated pool waits for its successor", () => {
+    const snapshot = parseSnapshot({
+      now: "2026-01-05T10:00:00Z",
+      presets: [
+        {
+          id: "old",
+          desiredInstances: 2,
+          active: false,
+          rollout: "surge",
+          successor: "new",
+          prebuilds: [
+            { id: "o1", createdAt: "2026-01-05T08:00:00Z", status: "running", ready: true },
+            { id: "o2", createdAt: "2026-01-05T09:00:00Z", status: "running", ready: true },
+          ],
+        },
+        {
+          id: "new",
+          desiredInstances: 2,
+          active: true,
+          prebuilds: [{ id: "n1", createdAt: "2026-01-05T09:59:00Z", status: "running", ready: true }],
+        },
+      ],
+    });
+    const plan = planCycle(offlineCycleSnapshot(snapshot, NOW), snapshot.settings, snapshot.budget);
+    assert.deepEqual(planToJson(plan).presets[0]?.actions, [
+      { type: "delete", reason: "outdated", ids: ["o1"] },
+    ]);
+  });
+
+  const invalid: [string, Doc, string][] = [
+    [
+      "autoscale min > max",
+      autoscaled({ autoscale: { min: 3, max: 2, targetHitRate: 0.9 } }),
+      "presets[0].autoscale.max: must be at least min (3), got 2",
+    ],
+    [
+      "a target hit rate of 0",
+      autoscaled({ autoscale: { min: 0, max: 2, targetHitRate: 0 } }),
+      "presets[0].autoscale.targetHitRate:",
+    ],
+    [
+      "an unknown timezone",
+      autoscaled({ autoscale: { min: 0, max: 2, targetHitRate: 0.9, timezone: "Nowhere/Land" } }),
+      'presets[0].autoscale.timezone: unknown timezone "Nowhere/Land"',
+    ],
+    ["a bad claim", autoscaled({ claims: ["yesterday"] }), "presets[0].claims[0]: not an ISO-8601 timestamp"],
+    [
+      "claims without autoscale",
+      autoscaled({ autoscale: undefined }),
+      "presets[0].claims: only used with autoscale",
+    ],
+    ["a negative build time", autoscaled({ buildSeconds: [-1] }), "presets[0].buildSeconds[0]:"],
+    [
+      "a rollout name",
+      autoscaled({ rollout: "blue-green" }),
+      'presets[0].rollout: expected one of surge, replace, got "blue-green"',
+    ],
+    [
+      "an unknown successor",
+      autoscaled({ successor: "nope" }),
+      'presets[0].successor: no preset with id "nope"',
+    ],
+  ];
+  for (const [what, doc, message] of invalid) {
+    test(`GIVEN ${what} WHEN parsed THEN the error names the field`, () => {
+      assert.ok(
+        issuesOf(doc).some((i) => `${i.path}: ${i.message}`.startsWith(message)),
+        JSON.stringify(issuesOf(doc)),
+      );
+    });
+  }
 });

@@ -217,6 +217,37 @@ describe("dashboard access control", { timeout: 90_000 }, () => {
     assert.equal((await web.post("/templates/echo-demo/presets/nope/resume", { _csrf: csrf })).status, 404);
   });
 
+  test("GIVEN an owner on a template page WHEN they autoscale a preset THEN the API and the pools page show it, and off undoes it", async () => {
+    type Dev = { name: string; autoscale: { min: number; max: number; targetHitRate: number } | null };
+    const dev = async () =>
+      (await admin.get<Dev[]>("/api/v1/templates/echo-demo/presets")).body.find((p) => p.name === "dev");
+    const web = await owner();
+    assert.match((await web.get("/templates/echo-demo")).text, /data-testid="autoscale-form"/);
+    const csrf = await web.csrf("/templates/echo-demo");
+    const path = "/templates/echo-demo/presets/dev/autoscale";
+    // a member may not, and a missing number is refused naming it
+    const member = await mia();
+    assert.equal(
+      (await member.post(path, { _csrf: await member.csrf("/"), min: "1", max: "6", target: "95" })).status,
+      403,
+    );
+    const blank = await web.post(path, { _csrf: csrf, action: "on", min: "1", max: "6", target: "" });
+    assert.ok(blank.status >= 400 && blank.status < 500, `blank target: ${blank.status}`);
+    assert.match(blank.text, /target: a number, please/);
+    assert.equal((await dev())?.autoscale, null);
+
+    const on = await web.post(path, { _csrf: csrf, action: "on", min: "1", max: "6", target: "95" });
+    assert.deepEqual([on.status, on.location], [303, "/templates/echo-demo?done=autoscaled"]);
+    assert.deepEqual((await dev())?.autoscale, { min: 1, max: 6, targetHitRate: 0.95, timezone: "UTC" });
+    assert.match((await web.get("/templates/echo-demo")).text, /data-testid="autoscale">1–6 for 95%/);
+    assert.match((await web.get("/")).text, /data-testid="demand-chart"/);
+
+    const off = await web.post(path, { _csrf: csrf, action: "off" });
+    assert.deepEqual([off.status, off.location], [303, "/templates/echo-demo?done=unscaled"]);
+    assert.equal((await dev())?.autoscale, null);
+    assert.doesNotMatch((await web.get("/")).text, /data-testid="demand-chart"/);
+  });
+
   test("GIVEN a signed-in user WHEN they sign out THEN the session token no longer works", async () => {
     const web = await mia();
     const session = web.cookies.get("prewarm_session") ?? "";

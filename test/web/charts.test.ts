@@ -2,7 +2,7 @@
 // says in words what it shows.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { historyChart, poolBar, waterfall } from "../../src/server/web/charts.js";
+import { demandChart, historyChart, poolBar, waterfall } from "../../src/server/web/charts.js";
 import { chartWindowMs } from "../../src/server/web/pages/pools.js";
 
 const NOW = new Date("2026-01-05T10:00:00Z");
@@ -84,6 +84,39 @@ describe("history chart", () => {
       { history: [sample(500)], minutes: 180 },
     ];
     for (const row of table) assert.equal(chartWindowMs(row.history, NOW) / 60_000, row.minutes);
+  });
+});
+
+describe("demand chart", () => {
+  const claimsAt = (...minutes: number[]) => minutes.map((m) => minutesAgo(m).getTime());
+  test("GIVEN claims and desired changes THEN claims are counted per 10 minutes and desired steps to now", () => {
+    const desired = [
+      { at: minutesAgo(240), desired: 1 },
+      { at: minutesAgo(90), desired: 4 },
+    ];
+    // two claims in the first bucket, one in the last; one before the window and one at now are left out
+    const svg = demandChart(desired, claimsAt(200, 175, 172, 5, 0), NOW, 3 * 3_600_000).value;
+    // plot: x from 26 to 316 (290 px) over 3 h in 18 buckets; y from 6 (max 4) to 74 (0), 17 px per unit
+    const bars = [...svg.matchAll(/<rect x="([^"]+)" y="([^"]+)" width="([^"]+)" height="([^"]+)"/g)].map(
+      (m) => m.slice(1).map(Number),
+    );
+    assert.deepEqual(bars, [
+      [27, 40, 14.1, 34],
+      [300.9, 57, 14.1, 17],
+    ]);
+    const line = /<polyline [^>]*points="([^"]+)"/.exec(svg)?.[1];
+    // a desired change before the window starts at its left edge
+    assert.equal(line, "26,57 171,57 171,6 316,6");
+    assert.match(
+      svg,
+      /aria-label="last 180 minutes: 3 claims \(bars, per 10 minutes\), desired now 4 \(line\)"/,
+    );
+  });
+
+  test("GIVEN no desired samples and no claims THEN no line, no bars, and the label says desired is unknown", () => {
+    const svg = demandChart([], [], NOW, 3 * 3_600_000).value;
+    assert.doesNotMatch(svg, /polyline|<rect/);
+    assert.match(svg, /0 claims .* desired now unknown/);
   });
 });
 

@@ -1,8 +1,8 @@
 // `prewarm prebuilds …`: reconciler control. This module creates the group and `plan`; status, pause, resume,
-// invalidate and resume-preset come from ./prebuilds-ops.ts. `plan` asks the server for its next-cycle plan
-// (table by default, `-o json` prints the contract's Plan object), or works offline with `--snapshot FILE`
-// (JSON by default: the §5 output document; `-o table` renders it like the live plan).
-import { readFile } from "node:fs/promises";
+// invalidate and resume-preset come from ./prebuilds-ops.ts, `simulate` from ./prebuilds-simulate.ts. `plan`
+// asks the server for its next-cycle plan (table by default, `-o json` prints the contract's Plan object), or
+// works offline with `--snapshot FILE` (JSON by default: the §5 output document; `-o table` renders it like
+// the live plan).
 import type { Command } from "commander";
 import { systemClock } from "../../clock.js";
 import { type PlanT, routes } from "../../contract/api.js";
@@ -16,6 +16,7 @@ import {
 } from "../../planning/snapshot-format.js";
 import { type ApiOptions, commandContext, withApiOptions } from "../client.js";
 import { CliError } from "../errors.js";
+import { readInputFile } from "../input-file.js";
 import {
   type Colors,
   colorsFor,
@@ -26,6 +27,7 @@ import {
   renderTable,
 } from "../output.js";
 import { registerPrebuildsOpsCommands } from "./prebuilds-ops.js";
+import { registerSimulateCommand } from "./prebuilds-simulate.js";
 
 /** Exit code for a snapshot that is not valid (as opposed to 1: could not run at all). */
 export const EXIT_INVALID_SNAPSHOT = 2;
@@ -49,9 +51,13 @@ function describeAction(a: PlanActionT, now: Date, colors: Colors): string {
       return "cancel pending jobs";
     case "create":
       // The in-flight cap may grant fewer than the preset wants; the rest waits for later cycles.
-      return a.wanted === undefined || a.count === a.wanted
-        ? colors.green(`create ${a.count}`)
-        : colors.yellow(`create ${a.count} of ${a.wanted} (${a.wanted - a.count} deferred)`);
+      // A server-wide ceiling may hold them back too (`limitedBy`).
+      if (a.wanted === undefined || a.count === a.wanted) return colors.green(`create ${a.count}`);
+      return colors.yellow(
+        a.limitedBy
+          ? `create ${a.count} of ${a.wanted} (${a.wanted - a.count} held by ${a.limitedBy.replaceAll("_", "-")})`
+          : `create ${a.count} of ${a.wanted} (${a.wanted - a.count} deferred)`,
+      );
     case "backoff":
       return colors.yellow(`backoff, retry ${formatAgo(a.until, now)}`);
     case "blocked":
@@ -109,23 +115,8 @@ function printPlan(plan: PlanT, format: OutputFormat, now: Date): void {
   else process.stdout.write(renderPlan(plan, now, colorsFor()));
 }
 
-async function readSnapshotSource(file: string): Promise<string> {
-  try {
-    if (file === "-") {
-      const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString("utf8");
-    }
-    return await readFile(file, "utf8");
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const reason = e.code === "ENOENT" ? "no such file" : e.code === "EISDIR" ? "is a directory" : e.message;
-    throw new CliError(`read snapshot "${file}": ${reason}`);
-  }
-}
-
 async function loadSnapshot(file: string): Promise<OfflineSnapshot> {
-  const text = await readSnapshotSource(file);
+  const text = await readInputFile(file, "snapshot");
   try {
     return parseSnapshotText(text);
   } catch (err) {
@@ -178,4 +169,5 @@ export function registerPrebuildsCommands(program: Command): void {
     .option("-o, --output <format>", "output format: table or json (default: table; json with --snapshot)")
     .action((options: PlanOptions) => runPlan(options));
   registerPrebuildsOpsCommands(prebuilds);
+  registerSimulateCommand(prebuilds);
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { CliError } from "../errors.js";
 import { buildTemplateArchive } from "../template-archive.js";
-import { collect, parseDurationFlag, parseKeyValues } from "./shared.js";
+import { collect, parseDurationFlag, parseKeyValues, parseReplaceAheadFlag } from "./shared.js";
 
 // The server module is loaded only when the command runs (import() below); its types come along at no cost.
 type ServerModule = typeof import("../../server/server.js");
@@ -24,6 +24,9 @@ interface ServerFlags {
   provisioner: string[];
   jobHangTimeout: string;
   jobPendingTimeout: string;
+  replaceAhead: string;
+  maxPrebuilds?: string;
+  maxIdleCost?: string;
   dev?: boolean;
   logLevel: string;
 }
@@ -47,8 +50,29 @@ function serverOptions(flags: ServerFlags): ServerOptions {
     reconcileIntervalMs: parseDurationFlag("--reconcile-interval", flags.reconcileInterval),
     jobHungTimeoutMs: parseDurationFlag("--job-hang-timeout", flags.jobHangTimeout),
     jobPendingTimeoutMs: parseDurationFlag("--job-pending-timeout", flags.jobPendingTimeout),
+    reconcilerSettings: { replaceAhead: parseReplaceAheadFlag("--replace-ahead", flags.replaceAhead) },
+    ...(flags.maxPrebuilds === undefined
+      ? {}
+      : { maxPrebuilds: parseCountFlag("--max-prebuilds", flags.maxPrebuilds) }),
+    ...(flags.maxIdleCost === undefined
+      ? {}
+      : { maxIdleCostPerDay: parseAmountFlag("--max-idle-cost", flags.maxIdleCost) }),
     dev: flags.dev ?? false,
   };
+}
+
+function parseCountFlag(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new CliError(`${flag} must be a whole number, got "${text}"`, 2);
+  return n;
+}
+
+function parseAmountFlag(flag: string, text: string): number {
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n < 0)
+    throw new CliError(`${flag} must be a non-negative number, got "${text}"`, 2);
+  return n;
 }
 
 function addServerFlags(command: Command): Command {
@@ -84,6 +108,13 @@ function addServerFlags(command: Command): Command {
     )
     .option("--job-hang-timeout <duration>", "fail running jobs without a heartbeat for this long", "5m")
     .option("--job-pending-timeout <duration>", "fail jobs no daemon picked up for this long", "30m")
+    .option(
+      "--replace-ahead <auto|0|duration>",
+      "start replacing a prebuild this long before its TTL ends (auto: the p90 build time; 0: off), for presets without their own",
+      "auto",
+    )
+    .option("--max-prebuilds <n>", "ceiling on prebuilds (running or starting) across all presets")
+    .option("--max-idle-cost <cost>", "ceiling on the idle prebuilds' summed daily_cost per day")
     .option(
       "--log-level <level>",
       "server log level (trace, debug, info, warn, error)",

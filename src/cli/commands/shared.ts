@@ -37,6 +37,15 @@ export function parseDurationFlag(flag: string, value: string): number {
   }
 }
 
+/** `--replace-ahead auto|0|DUR` as the setting: "auto", or whole seconds (0 = off). */
+export function parseReplaceAheadFlag(flag: string, value: string): "auto" | number {
+  if (value.trim() === "auto") return "auto";
+  if (value.trim() === "0") return 0;
+  const ms = parseDurationFlag(flag, value);
+  if (ms % 1000 !== 0) throw new CliError(`${flag}: use whole seconds, got "${value}"`, 2);
+  return ms / 1000;
+}
+
 /** "3" → "v3"; version names pass through. */
 export function versionName(text: string): string {
   return /^\d+$/.test(text) ? `v${text}` : text;

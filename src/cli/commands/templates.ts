@@ -1,4 +1,5 @@
-// `prewarm templates …` (push, list, show, activate, deprecate, delete) and `prewarm presets list`.
+// `prewarm templates …` (push, list, show, activate, deprecate, delete) and `prewarm presets list`; `presets
+// autoscale` and `presets set` come from ./presets-demand.ts.
 import { readdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Static } from "@sinclair/typebox";
@@ -25,6 +26,7 @@ import {
   renderTable,
 } from "../output.js";
 import { buildTemplateArchive } from "../template-archive.js";
+import { describeAutoscale, registerPresetDemandCommands } from "./presets-demand.js";
 import {
   collect,
   parseDurationFlag,
@@ -80,6 +82,8 @@ export function renderPresetDefinitions(
 }
 
 export function renderPresets(presets: readonly PresetT[], colors: Colors): string {
+  // The autoscale column appears only when some preset is autoscaled.
+  const autoscaled = presets.some((p) => p.autoscale);
   return renderTable(
     [
       { header: "preset", value: (p) => p.name + (p.default ? " (default)" : "") },
@@ -90,6 +94,7 @@ export function renderPresets(presets: readonly PresetT[], colors: Colors): stri
       { header: "expired", value: (p) => String(p.prebuilds.expired) },
       { header: "starting", value: (p) => String(p.prebuilds.starting) },
       { header: "ttl", value: (p) => (p.desiredInstances === null ? "-" : formatTtl(p.ttlSeconds)) },
+      ...(autoscaled ? [{ header: "autoscale", value: (p: PresetT) => describeAutoscale(p) }] : []),
       { header: "status", value: (p) => colorStatus(p.status, colors) },
       { header: "rehearsal", value: (p) => describeRehearsal(p, colors) },
     ],
@@ -444,4 +449,5 @@ export function registerTemplateCommands(program: Command): void {
       )
       .option("--template-version <version>", "a version other than the active one"),
   ).action((template: string, o) => listPresets(template, o));
+  registerPresetDemandCommands(presets);
 }

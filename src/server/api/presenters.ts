@@ -20,9 +20,11 @@ import type {
   WorkspaceT,
 } from "../../contract/api.js";
 import { agentConnection } from "../agents/rules.js";
+import type { IdleCost } from "../prebuilds/idle-cost.js";
 import type { ClaimRehearsal } from "../prebuilds/rehearsal.js";
 import type { PoolCounts, PresetPoolStatus } from "../prebuilds/status.js";
 import type { JobLog, JobTiming, ProvisionerJob } from "../store/jobs.js";
+import type { PresetSettings } from "../store/preset-settings.js";
 import type { Preset } from "../store/presets.js";
 import type { Agent, App, Resource } from "../store/resources.js";
 import type { Template, TemplateParameter, TemplateVariable, TemplateVersion } from "../store/templates.js";
@@ -221,6 +223,13 @@ export function presentPresetDefinition(p: Preset): Static<typeof PresetDefiniti
 
 export const emptyPool: PoolCounts = { desired: 0, running: 0, eligible: 0, expired: 0, starting: 0 };
 
+export interface PresetDemand {
+  /** The preset name's prewarm-side settings (undefined: all defaults). */
+  settings: PresetSettings | undefined;
+  /** Its idle cost (undefined: no prebuilds ever). */
+  cost: IdleCost | undefined;
+}
+
 export function presentPreset(
   preset: Preset,
   c: {
@@ -230,8 +239,12 @@ export function presentPreset(
     pool: PresetPoolStatus | undefined;
     rehearsal: ClaimRehearsal | null;
     claimReplacements: number;
+    demand?: PresetDemand;
   },
 ): PresetT {
+  const settings = c.demand?.settings;
+  const cost = c.demand?.cost;
+  const autoscale = settings?.autoscale;
   return {
     ...presentPresetDefinition(preset),
     template: c.templateName,
@@ -250,6 +263,33 @@ export function presentPreset(
         }
       : null,
     claimReplacements: c.claimReplacements,
+    autoscale: autoscale
+      ? {
+          min: autoscale.min,
+          max: autoscale.max,
+          targetHitRate: autoscale.targetHitRate,
+          timezone:
+            c.pool?.autoscaleTimezone ??
+            autoscale.timezone ??
+            (preset.schedulingTimezone !== "" ? preset.schedulingTimezone : "UTC"),
+        }
+      : null,
+    desiredReason: c.pool?.desiredReason ?? null,
+    replaceAhead: { setting: settings?.replaceAhead ?? null, seconds: c.pool?.replaceAheadSeconds ?? 0 },
+    rollout: settings?.rollout ?? "surge",
+    cost: {
+      dailyCostPerPrebuild: c.pool?.dailyCost ?? 0,
+      idleHours24h: cost?.idleHours24h ?? 0,
+      idleCost24h: cost?.idleCost24h ?? 0,
+      idleHours7d: cost?.idleHours7d ?? 0,
+      idleCost7d: cost?.idleCost7d ?? 0,
+      claims24h: cost?.claims24h ?? 0,
+      claims7d: cost?.claims7d ?? 0,
+      costPerClaim24h: cost?.costPerClaim24h ?? null,
+      costPerClaim7d: cost?.costPerClaim7d ?? null,
+      wasted24h: cost?.wasted24h ?? 0,
+      wasted7d: cost?.wasted7d ?? 0,
+    },
   };
 }
 

@@ -14,6 +14,7 @@ import type {
   WorkspaceT,
 } from "../../contract/api.js";
 import type { ServerContext } from "../context.js";
+import { costKey, readIdleCosts } from "../prebuilds/idle-cost.js";
 import { countPresetEvents } from "../prebuilds/queries.js";
 import { claimRehearsals } from "../prebuilds/rehearsal.js";
 import { type PlanConfig, type PresetPoolStatus, poolStatuses, readCyclePlan } from "../prebuilds/status.js";
@@ -21,6 +22,7 @@ import { PREBUILDS_USER_ID } from "../prebuilds/system-user.js";
 import { isActiveVersion } from "../store/active-version.js";
 import { getDaemonNames } from "../store/daemons.js";
 import { getJobs, listJobTimings, type ProvisionerJob } from "../store/jobs.js";
+import { listPresetSettings } from "../store/preset-settings.js";
 import { getPresetNames, listPresets, type Preset } from "../store/presets.js";
 import { listResourcesOfJobs } from "../store/resources.js";
 import type { Executor } from "../store/store.js";
@@ -37,6 +39,7 @@ import {
 import { getUsernames } from "../store/users.js";
 import { getClaimTimes, getLatestBuilds, type Workspace, type WorkspaceBuild } from "../store/workspaces.js";
 import {
+  type PresetDemand,
   presentBuild,
   presentBuildWithTimings,
   presentJob,
@@ -244,9 +247,23 @@ export async function poolsById(
   return new Map(poolStatuses(plan).map((p) => [p.presetId, p]));
 }
 
+/** The template's prewarm-side preset settings and idle costs by preset name (two queries). */
+export async function presetDemand(
+  ctx: ServerContext,
+  template: Template,
+): Promise<(presetName: string) => PresetDemand> {
+  const [settings, costs] = await Promise.all([
+    listPresetSettings(ctx.store.db, [template.id]),
+    readIdleCosts(ctx.store.db, ctx.clock.now(), { templateName: template.name, recentOnly: true }),
+  ]);
+  const byName = new Map(settings.map((s) => [s.presetName, s]));
+  return (name) => ({ settings: byName.get(name), cost: costs.get(costKey(template.name, name)) });
+}
+
 /**
  * Presets of one version as JSON, with their pools (one snapshot read planned as the next cycle would), their
- * claim rehearsals and how many claims replaced resources — a fixed number of queries for any number of presets.
+ * claim rehearsals, how many claims replaced resources, and their demand settings and idle costs — a fixed
+ * number of queries for any number of presets.
  */
 export async function presetViews(
   ctx: ServerContext,
@@ -256,10 +273,11 @@ export async function presetViews(
   presets: readonly Preset[],
 ): Promise<PresetT[]> {
   const ids = presets.map((p) => p.id);
-  const [pools, rehearsals, replaced] = await Promise.all([
+  const [pools, rehearsals, replaced, demand] = await Promise.all([
     poolsById(ctx, plan),
     claimRehearsals(ctx.store.db, ids),
     countPresetEvents(ctx.store.db, ids, "replacement"),
+    presetDemand(ctx, template),
   ]);
   const active = isActiveVersion(template, version.id);
   return presets.map((p) =>
@@ -270,11 +288,12 @@ export async function presetViews(
       pool: pools.get(p.id),
       rehearsal: rehearsals.get(p.id) ?? null,
       claimReplacements: replaced.get(p.id) ?? 0,
+      demand: demand(p.name),
     }),
   );
 }
 
-/** The presets of one version with their pools. */
+/** The presets of one version with their pools, rehearsals, settings and costs. */
 export async function presetsWithPoolsView(
   ctx: ServerContext,
   plan: PlanConfig,

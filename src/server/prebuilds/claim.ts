@@ -9,9 +9,17 @@
 // prebuild of the first preset that has one, on the template's active version (queries.ts: `claimOldestPrebuild`
 // for the statements and the race analysis). It records one hit (for the preset claimed from) or one miss (for
 // the most preferred preset) as a prebuild event in the same transaction, so the metrics count what committed.
-// If the caller's transaction rolls back, the claim and its event roll back with it.
+// If the caller's transaction rolls back, the claim and its event roll back with it. With `allowOutdated` (a
+// surge rollout, issue 13), a preset whose active version has none may give one of the same preset name on an
+// older version instead (`claimOldestOutdatedPrebuild`); the result then names that version and preset, and
+// the workspace is outdated, as if it had been created just before the rollout.
 import type { Dialect, Executor } from "../store/store.js";
-import { claimOldestPrebuild, insertPrebuildEvent, lockUnclaimedPrebuildRow } from "./queries.js";
+import {
+  claimOldestOutdatedPrebuild,
+  claimOldestPrebuild,
+  insertPrebuildEvent,
+  lockUnclaimedPrebuildRow,
+} from "./queries.js";
 
 export interface ClaimRequest {
   /** Candidate presets, most preferred first (at least one). */
@@ -19,6 +27,8 @@ export interface ClaimRequest {
   newOwnerId: string;
   newName: string;
   now: Date;
+  /** Surge rollout: fall back to an older version's prebuild of the same preset name (default false). */
+  allowOutdated?: boolean;
 }
 
 export interface ClaimedPrebuild {
@@ -27,6 +37,8 @@ export interface ClaimedPrebuild {
   presetId: string;
   /** When the prebuild was created (its age at claim time is now − this). */
   prebuildCreatedAt: Date;
+  /** Set when an older version's prebuild was taken (surge rollout): its version and preset. */
+  outdated?: { templateVersionId: string; presetId: string };
 }
 
 export class ClaimError extends Error {
@@ -48,8 +60,14 @@ export async function claimPrebuild(
   if (preferred === undefined) return null;
   for (const presetId of request.presetIds) {
     let row: Awaited<ReturnType<typeof claimOldestPrebuild>>;
+    let outdated: ClaimedPrebuild["outdated"];
     try {
       row = await claimOldestPrebuild(tx, dialect, { ...request, presetId });
+      if (!row && request.allowOutdated) {
+        const old = await claimOldestOutdatedPrebuild(tx, dialect, { ...request, presetId });
+        if (old) outdated = { templateVersionId: old.template_version_id, presetId: old.preset_id };
+        row = old;
+      }
     } catch (err) {
       throw new ClaimError(`claim prebuild for preset ${presetId}: ${(err as Error).message}`, {
         cause: err,
@@ -62,6 +80,7 @@ export async function claimPrebuild(
       templateId: row.template_id,
       presetId,
       prebuildCreatedAt: new Date(Number(row.created_at)),
+      ...(outdated ? { outdated } : {}),
     };
   }
   await insertPrebuildEvent(tx, preferred, "claim_missed", nowMs);

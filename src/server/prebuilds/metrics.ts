@@ -5,8 +5,10 @@
 // - counters (`…_created_total`, `…_failed_total`, `…_claimed_total`, `prewarm_prebuilt_workspace_claims_total`
 //   {result="hit"|"miss"}) are COUNTED IN THE DATABASE at scrape time (cached for `counterRefreshMs`): prebuild
 //   workspaces whose first build was a prebuild creation, those whose first build failed, those now owned by
-//   someone else, and the claim_succeeded / claim_missed prebuild events. So every replica reports the same
-//   values and a restart loses nothing.
+//   someone else, and the claim_succeeded / claim_missed prebuild events; and the idle counters
+//   `prewarm_prebuilds_idle_seconds_total` / `prewarm_prebuilds_idle_cost_total` (issue 13: the time prebuilds
+//   waited unclaimed and its cost by their resources' `daily_cost`, idle-cost.ts). So every replica reports the
+//   same values and a restart loses nothing.
 // - gauges (`…_desired`, `…_running`, `…_eligible`, `…_preset_hard_limited`, `…_preset_validation_failed`,
 //   `prewarm_prebuilds_reconciliation_paused`, `prewarm_prebuilds_in_flight_jobs`) are set from the latest cycle
 //   plan this process made as the leader (paused or not: the same CyclePlan the reconciler executes, so the
@@ -24,6 +26,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Clock } from "../../clock.js";
 import { systemClock } from "../../clock.js";
 import type { Store } from "../store/store.js";
+import { readIdleCosts } from "./idle-cost.js";
 import { selectClaimEventCounts, selectPrebuildCounters } from "./queries.js";
 import type { LiveCyclePlan } from "./status.js";
 
@@ -53,6 +56,8 @@ export class PrebuildMetrics {
   readonly failed: Counter<string>;
   readonly claimed: Counter<string>;
   readonly claims: Counter<string>;
+  readonly idleSeconds: Counter<string>;
+  readonly idleCost: Counter<string>;
   readonly desired: Gauge<string>;
   readonly running: Gauge<string>;
   readonly eligible: Gauge<string>;
@@ -97,6 +102,14 @@ export class PrebuildMetrics {
       "prewarm_prebuilt_workspace_claims_total",
       'Workspace creations that resolved to a preset: result="hit" claimed a prebuild, "miss" built from scratch.',
       [...PRESET_LABELS, "result"],
+    );
+    this.idleSeconds = counter(
+      "prewarm_prebuilds_idle_seconds_total",
+      "Seconds prebuilds spent waiting unclaimed (counted in the database).",
+    );
+    this.idleCost = counter(
+      "prewarm_prebuilds_idle_cost_total",
+      "What that idle time cost, by the prebuilds' resources' daily_cost (per day, prorated).",
     );
     this.desired = gauge(
       "prewarm_prebuilt_workspaces_desired",
@@ -180,11 +193,26 @@ export class PrebuildMetrics {
   async refreshCounters(): Promise<void> {
     const store = this.#store;
     if (!store) return;
-    const [counts, events] = await Promise.all([
+    const [counts, events, idle] = await Promise.all([
       selectPrebuildCounters(store.db),
       selectClaimEventCounts(store.db),
+      readIdleCosts(store.db, this.#clock.now()),
     ]);
-    for (const c of [this.created, this.failed, this.claimed, this.claims, this.replacements]) c.reset();
+    for (const c of [
+      this.created,
+      this.failed,
+      this.claimed,
+      this.claims,
+      this.replacements,
+      this.idleSeconds,
+      this.idleCost,
+    ])
+      c.reset();
+    for (const cost of idle.values()) {
+      const labels = { template_name: cost.templateName, preset_name: cost.presetName };
+      this.idleSeconds.inc(labels, cost.idleSecondsTotal);
+      this.idleCost.inc(labels, cost.idleCostTotal);
+    }
     for (const row of counts) {
       const labels = { template_name: row.template_name, preset_name: row.preset_name };
       // Presets of several versions share (template, preset) names: inc() adds them up.

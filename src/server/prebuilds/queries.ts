@@ -280,8 +280,7 @@ export async function claimOldestPrebuild(
   dialect: Dialect,
   request: { presetId: string; newOwnerId: string; newName: string; now: Date },
 ): Promise<ClaimedRow | null> {
-  const { presetId, newOwnerId, newName } = request;
-  const nowMs = request.now.getTime();
+  const { presetId } = request;
   const target = await selectClaimTarget(tx, presetId);
   if (!target) return null;
   const minCreatedAt = notExpiredSince(
@@ -292,6 +291,24 @@ export async function claimOldestPrebuild(
     },
     request.now,
   );
+  return takeOldestCandidate(tx, dialect, presetId, target, minCreatedAt, request);
+}
+
+/**
+ * Picks, locks and hands over the oldest candidate (candidatesSql) of `presetId` on `target`'s version: the
+ * statements and the race analysis of claimOldestPrebuild. Shared by the outdated-version claim of a surge
+ * rollout (claimOldestOutdatedPrebuild), whose target is an older version.
+ */
+async function takeOldestCandidate(
+  tx: Executor,
+  dialect: Dialect,
+  presetId: string,
+  target: ClaimTarget,
+  minCreatedAt: number,
+  request: { newOwnerId: string; newName: string; now: Date },
+): Promise<ClaimedRow | null> {
+  const { newOwnerId, newName } = request;
+  const nowMs = request.now.getTime();
   const from = candidatesSql(presetId, target, minCreatedAt);
   if (dialect === "sqlite") {
     const { rows } = await sql<ClaimedRow>`
@@ -317,6 +334,47 @@ export async function claimOldestPrebuild(
       returning id, template_id, created_at`.execute(tx);
     if (rows[0]) return rows[0];
     rejected.push(candidate.id);
+  }
+  return null;
+}
+
+export interface OutdatedClaimedRow extends ClaimedRow {
+  preset_id: string;
+  template_version_id: string;
+}
+
+/**
+ * Surge rollout (issue 13): while the active preset has no eligible prebuild, a claim may take one of a
+ * preset of the same name on an OLDER version of the same live, non-deprecated template — unless the preset
+ * name's rollout is `replace` (preset_settings). The newest such version first, its oldest non-expired,
+ * eligible prebuild (expiry by that old preset's own TTL and invalidation, expiry.ts). Same locking as a claim.
+ */
+export async function claimOldestOutdatedPrebuild(
+  tx: Executor,
+  dialect: Dialect,
+  request: { presetId: string; newOwnerId: string; newName: string; now: Date },
+): Promise<OutdatedClaimedRow | null> {
+  const { rows: olds } = await sql<ClaimTarget & { preset_id: string; version_id: string }>`
+    select op.id as preset_id, op.template_version_id as version_id, t.id as template_id,
+           op.template_version_id as active_version_id, op.ttl_seconds, op.last_invalidated_at
+    from presets p
+    join templates t on ${activeVersionSql("t", "p.template_version_id")}
+    join template_versions ov on ov.template_id = t.id and ov.id <> p.template_version_id
+    join presets op on op.template_version_id = ov.id and op.name = p.name
+    left join preset_settings s on s.template_id = t.id and s.preset_name = p.name
+    where p.id = ${request.presetId} and coalesce(s.rollout, 'surge') = 'surge'
+    order by ov.created_at desc, ov.id desc`.execute(tx);
+  for (const old of olds) {
+    const minCreatedAt = notExpiredSince(
+      {
+        ttlSeconds: old.ttl_seconds,
+        lastInvalidatedAt:
+          old.last_invalidated_at === null ? null : new Date(Number(old.last_invalidated_at)),
+      },
+      request.now,
+    );
+    const row = await takeOldestCandidate(tx, dialect, old.preset_id, old, minCreatedAt, request);
+    if (row) return { ...row, preset_id: old.preset_id, template_version_id: old.version_id };
   }
   return null;
 }

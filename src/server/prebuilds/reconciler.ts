@@ -65,6 +65,9 @@ export interface ReconcilerOptions {
   executor: PrebuildExecutor;
   /** Global cap on prebuild jobs in flight (default: the number of daemons — the server passes it). */
   maxInFlightJobs: number;
+  /** Server-wide ceilings on prebuilds in existence and on their idle cost per day (default: none). */
+  maxPrebuilds?: number | null;
+  maxIdleCostPerDay?: number | null;
   /** Time and timers (tests pass a fake clock and advance it instead of sleeping). */
   clock?: Clock;
   /** Periodic cycle (default 15 s). */
@@ -199,6 +202,8 @@ export class Reconciler {
     this.#config = {
       settings: { ...defaultReconcilerSettings, ...options.settings },
       maxInFlightJobs: options.maxInFlightJobs,
+      maxPrebuilds: options.maxPrebuilds ?? null,
+      maxIdleCostPerDay: options.maxIdleCostPerDay ?? null,
     };
     this.#log = (options.logger ?? silentLogger).child({ component: "reconciler" });
     this.#metrics = options.metrics;

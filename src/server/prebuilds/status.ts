@@ -4,6 +4,7 @@
 // hard-limited already shows `hard_limited`) and the rationed creations included.
 import type { CyclePlan, PresetCyclePlan } from "../../planning/cycle.js";
 import { planCycle } from "../../planning/cycle.js";
+import { autoscaleTimezone } from "../../planning/desired.js";
 import type { PresetStatus } from "../../planning/plan.js";
 import type { Executor, Store } from "../store/store.js";
 import type { ReconcilerSettings } from "./settings.js";
@@ -12,10 +13,15 @@ import { type LivePresetSnapshot, readSnapshot } from "./snapshot.js";
 export type LiveCyclePlan = CyclePlan<LivePresetSnapshot>;
 export type LivePresetPlan = PresetCyclePlan<LivePresetSnapshot>;
 
-/** What planning a cycle needs besides the snapshot: the reconciler's settings and its in-flight cap. */
+/**
+ * What planning a cycle needs besides the snapshot: the reconciler's settings, its in-flight cap and the
+ * server-wide ceilings (`--max-prebuilds`, `--max-idle-cost`; absent or null: none).
+ */
 export interface PlanConfig {
   settings: ReconcilerSettings;
   maxInFlightJobs: number;
+  maxPrebuilds?: number | null;
+  maxIdleCostPerDay?: number | null;
 }
 
 /** Reads one snapshot (inside `tx` when given: the leader's lock transaction) and plans the cycle. */
@@ -29,7 +35,11 @@ export async function readCyclePlan(
   const plan = planCycle(
     { now, paused: snapshot.paused, inFlight: snapshot.inFlightPrebuildJobs, presets: snapshot.presets },
     config.settings,
-    { maxInFlight: config.maxInFlightJobs },
+    {
+      maxInFlight: config.maxInFlightJobs,
+      maxPrebuilds: config.maxPrebuilds ?? null,
+      maxIdleCostPerDay: config.maxIdleCostPerDay ?? null,
+    },
   );
   return { ...plan, queryCount: snapshot.queryCount };
 }
@@ -54,6 +64,16 @@ export interface PresetPoolStatus {
   ttlSeconds: number | null;
   prebuilds: PoolCounts;
   backoffUntil: Date | null;
+  /** Why `prebuilds.desired` is what it is (desired.ts). */
+  desiredReason: string;
+  /** The calendar's timezone when autoscaled (the policy's, the schedule's, or UTC); null otherwise. */
+  autoscaleTimezone: string | null;
+  /** The autoscale bounds and target when autoscaled; null otherwise. */
+  autoscale: { min: number; max: number; targetHitRate: number } | null;
+  /** The replace-ahead lead in force, resolved (seconds; 0: off). */
+  replaceAheadSeconds: number;
+  /** What one prebuild of the preset costs per day. */
+  dailyCost: number;
 }
 
 export function poolCountsOf(plan: LivePresetPlan): PoolCounts {
@@ -80,5 +100,16 @@ export function poolStatuses(plan: LiveCyclePlan): PresetPoolStatus[] {
     ttlSeconds: p.preset.ttlSeconds,
     prebuilds: poolCountsOf(p),
     backoffUntil: p.backoffUntil,
+    desiredReason: p.desiredReason ?? "",
+    autoscaleTimezone: p.preset.autoscale ? autoscaleTimezone(p.preset) : null,
+    autoscale: p.preset.autoscale
+      ? {
+          min: p.preset.autoscale.policy.min,
+          max: p.preset.autoscale.policy.max,
+          targetHitRate: p.preset.autoscale.policy.targetHitRate,
+        }
+      : null,
+    replaceAheadSeconds: p.preset.replaceAheadSeconds ?? 0,
+    dailyCost: p.preset.dailyCost ?? 0,
   }));
 }

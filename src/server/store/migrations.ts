@@ -8,6 +8,7 @@ import { initialMigration } from "./migration-0001-initial.js";
 import { poolHistoryMigration } from "./migration-0003-pool-history.js";
 import { agentLogsMetadataMigration } from "./migration-0004-agent-logs-metadata.js";
 import { claimsMigration } from "./migration-0005-claims.js";
+import { presetSettingsMigration } from "./migration-0006-preset-settings.js";
 
 /** All migrations in order. Names sort lexically; Kysely applies them in that order. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
@@ -16,6 +17,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     "0003_pool_history": poolHistoryMigration(dialect),
     "0004_agent_logs_metadata": agentLogsMetadataMigration(dialect),
     "0005_claims": claimsMigration(dialect),
+    "0006_preset_settings": presetSettingsMigration(dialect),
   };
 }
 

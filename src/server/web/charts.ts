@@ -155,3 +155,56 @@ export function waterfall(spans: readonly TimingSpan[]): Html {
 ${rows}
 </svg>`;
 }
+
+/**
+ * Demand against the pool (issue 13, autoscaled presets): claims per bucket as bars and the desired count as a
+ * step line over [now - windowMs, now], on one scale. 18 buckets (10 minutes each over 3 hours).
+ */
+export function demandChart(
+  desired: readonly { at: Date; desired: number }[],
+  claims: readonly number[],
+  now: Date,
+  windowMs: number,
+): Html {
+  const width = 320;
+  const height = 90;
+  const left = 26;
+  const bottom = 16;
+  const top = 6;
+  const plotW = width - left - 4;
+  const plotH = height - top - bottom;
+  const start = now.getTime() - windowMs;
+  const buckets = 18;
+  const bucketMs = windowMs / buckets;
+  const counts = Array.from({ length: buckets }, () => 0);
+  for (const t of claims) {
+    const i = Math.floor((t - start) / bucketMs);
+    if (i >= 0 && i < buckets) counts[i]!++;
+  }
+  const max = Math.max(1, ...counts, ...desired.map((d) => d.desired));
+  const xOf = (t: number) => left + ((Math.max(t, start) - start) / windowMs) * plotW;
+  const yOf = (v: number) => top + plotH - (v / max) * plotH;
+  const bars = counts.map((n, i) => {
+    if (n === 0) return html``;
+    const x = left + (i / buckets) * plotW;
+    return html`<rect x="${round(x + 1)}" y="${round(yOf(n))}" width="${round(plotW / buckets - 2)}" height="${round(top + plotH - yOf(n))}" fill="#c8ced6"/>`;
+  });
+  const steps: string[] = [];
+  desired.forEach((d, i) => {
+    const x = round(xOf(d.at.getTime()));
+    if (i > 0) steps.push(`${x},${round(yOf((desired[i - 1] as { desired: number }).desired))}`);
+    steps.push(`${x},${round(yOf(d.desired))}`);
+  });
+  const last = desired[desired.length - 1];
+  if (last) steps.push(`${round(xOf(now.getTime()))},${round(yOf(last.desired))}`);
+  const total = counts.reduce((a, b) => a + b, 0);
+  const label = `last ${Math.round(windowMs / 60_000)} minutes: ${total} claims (bars, per ${Math.round(bucketMs / 60_000)} minutes), desired now ${last?.desired ?? "unknown"} (line)`;
+  return html`<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="${label}" data-testid="demand-chart">
+<title>${label}</title>
+<line x1="${left}" x2="${width - 4}" y1="${top + plotH}" y2="${top + plotH}" stroke="#aab2bd"/>
+<text x="${left - 4}" y="${top + 8}" font-size="9" text-anchor="end" fill="#5b6470">${max}</text>
+<text x="${left - 4}" y="${top + plotH}" font-size="9" text-anchor="end" fill="#5b6470">0</text>
+${bars}
+${steps.length > 0 && html`<polyline fill="none" stroke="${COLORS.desired}" stroke-width="1.5" points="${steps.join(" ")}"/>`}
+</svg>`;
+}

@@ -14,6 +14,7 @@ import { ApiError, httpError } from "../api/errors.js";
 import { streamJobLogs } from "../api/log-stream.js";
 import type { ServerContext } from "../context.js";
 import { forbidden, invalid, notFound } from "../domain-errors.js";
+import { setAutoscale } from "../prebuilds/demand-settings.js";
 import { invalidatePresets, resumePreset, setPaused } from "../prebuilds/operations.js";
 import type { Reconciler } from "../prebuilds/reconciler.js";
 import { getBuildByNumber } from "../store/workspaces.js";
@@ -75,6 +76,8 @@ const CSP = [
 const NOTICES: Record<string, string> = {
   invalidated: "Prebuilds invalidated: the reconciler replaces them now.",
   resumed: "Preset resumed: the reconciler creates prebuilds again.",
+  autoscaled: "Autoscaling saved: the reconciler sizes the pool from its claim history.",
+  unscaled: "Autoscaling off: instances and schedules decide again.",
   paused: "Reconciliation paused.",
   unpaused: "Reconciliation resumed.",
   created: "Workspace created.",
@@ -289,6 +292,34 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
       const before = await resumePreset(ctx.store, found.preset.id);
       ctx.logger.info({ template: name, preset, was: before, via: "dashboard" }, "preset resumed");
       return reply.redirect(`/templates/${encodeURIComponent(name)}?done=resumed`, 303);
+    },
+  );
+
+  web.post<{ Params: { name: string; preset: string } }>(
+    "/templates/:name/presets/:preset/autoscale",
+    owner,
+    async (request, reply) => {
+      const { name, preset } = request.params;
+      const body = bodyOf(request);
+      const off = str(body.action) === "off";
+      const number = (field: string) => {
+        const n = Number(str(body[field]));
+        if (str(body[field]).trim() === "" || !Number.isFinite(n))
+          throw invalid(`${field}: a number, please`, { field });
+        return n;
+      };
+      await setAutoscale(
+        ctx,
+        name,
+        preset,
+        off
+          ? null
+          : { min: number("min"), max: number("max"), targetHitRate: number("target") / 100, timezone: null },
+      );
+      return reply.redirect(
+        `/templates/${encodeURIComponent(name)}?done=${off ? "unscaled" : "autoscaled"}`,
+        303,
+      );
     },
   );
 

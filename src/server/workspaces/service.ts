@@ -234,6 +234,8 @@ export async function createWorkspace(
           newOwnerId: owner.id,
           newName: request.name,
           now,
+          // Surge rollout: an older version's prebuild only for a request the old preset serves as is.
+          allowOutdated: onlyPresetValues(request.parameters, preset?.parameters ?? {}),
         });
         if (claimed) {
           if (lease) await setWorkspaceLease(tx, claimed.workspaceId, { ...lease, deadline: null });
@@ -241,15 +243,20 @@ export async function createWorkspace(
           const previous = await getLatestBuild(tx, claimed.workspaceId);
           if (!workspace || !previous) throw new Error(`claimed prebuild ${claimed.workspaceId} vanished`);
           await rememberKey(tx, owner, request, workspace.id, now);
+          // An outdated prebuild's CLAIM build stays on its own version, preset and parameter values.
+          const outdated = claimed.outdated;
+          const claimVersion = outdated ? await getTemplateVersion(tx, outdated.templateVersionId) : version;
+          if (!claimVersion)
+            throw new Error(`version ${outdated?.templateVersionId} of a claimed prebuild vanished`);
           const { build, job } = await enqueueBuild(tx, ctx, {
             workspace,
-            version,
+            version: claimVersion,
             transition: "start",
             initiatorId: owner.id,
-            presetId: claimed.presetId,
+            presetId: outdated?.presetId ?? claimed.presetId,
             claim: true,
             reason: "claim",
-            parameters: values,
+            parameters: outdated ? await getBuildParameters(tx, previous.id) : values,
             state: previous.provisionerState,
           });
           return { workspace, build, job, claimedPrebuild: true, presetId: claimed.presetId };
@@ -386,6 +393,14 @@ export async function expireLease(ctx: ServerContext, workspaceId: string): Prom
   await notifyJobPosted(store, job);
   await notifyWorkspace(ctx, workspaceId);
   return true;
+}
+
+/** Whether a request sets no parameter beyond the preset's own values (an outdated prebuild serves it as is). */
+function onlyPresetValues(
+  requested: Readonly<Record<string, string>> | undefined,
+  presetValues: Readonly<Record<string, string>>,
+): boolean {
+  return Object.entries(requested ?? {}).every(([name, value]) => presetValues[name] === value);
 }
 
 /** Owners may act on any workspace; members only on their own (others' are reported as not found). */

@@ -19,6 +19,7 @@ import {
   type ReconcilerOptions,
 } from "../../../src/server/prebuilds/reconciler.js";
 import { poolStatuses, readCyclePlan } from "../../../src/server/prebuilds/status.js";
+import { updatePresetSettings } from "../../../src/server/store/preset-settings.js";
 import { openStore } from "../../../src/server/store/store.js";
 import { forEachDialect } from "../../support/db.js";
 import { FakeClock } from "../../support/fake-clock.js";
@@ -117,6 +118,8 @@ describe("reconciler", () => {
       const v2 = await f.version(t.templateId, { activate: true });
       const current = await f.preset(v2, { name: "small", desiredInstances: 2, ttlSeconds: 3600 });
       const expired = await f.prebuild(current, { createdAt: at(0) });
+      // (rollout replace: the old version's pool goes at once; the default, surge, is tested below)
+      await updatePresetSettings(store.db, t.templateId, "small", { rollout: "replace" }, NOW);
       const executor = new FakeExecutor();
 
       // WHEN a cycle runs

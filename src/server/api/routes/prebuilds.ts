@@ -4,6 +4,7 @@
 import { routes } from "../../../contract/api.js";
 import { presetPlanToJson } from "../../../planning/snapshot-format.js";
 import { notFound } from "../../domain-errors.js";
+import { setAutoscale, setPresetSettings } from "../../prebuilds/demand-settings.js";
 import { invalidatePresets, resumePreset, setPaused } from "../../prebuilds/operations.js";
 import { poolStatuses, readCyclePlan } from "../../prebuilds/status.js";
 import { getPreset } from "../../store/presets.js";
@@ -16,6 +17,14 @@ import { presetViews } from "../views.js";
 export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
   const { ctx } = deps;
   const { store } = ctx;
+  /** The preset a settings route changed, as `presets list` shows it. */
+  const onePreset = async (done: Awaited<ReturnType<typeof setAutoscale>>) => {
+    const [json] = await presetViews(ctx, deps.reconciler().planConfig, done.template, done.version, [
+      done.preset,
+    ]);
+    if (!json) throw notFound(`preset "${done.preset.name}"`);
+    return json;
+  };
 
   app.route({
     ...routes.prebuildsStatus,
@@ -85,6 +94,36 @@ export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
     },
   });
 
+  // Demand-driven pools: autoscale, replace-ahead and rollout (per template and preset name).
+  app.route({
+    ...routes.setPresetAutoscale,
+    handler: async (request) => {
+      const { name, preset } = request.params;
+      const { min, max, targetHitRate, timezone } = request.body;
+      const done = await setAutoscale(ctx, name, preset, {
+        min,
+        max,
+        targetHitRate,
+        timezone: timezone ?? null,
+      });
+      return onePreset(done);
+    },
+  });
+  app.route({
+    ...routes.deletePresetAutoscale,
+    handler: async (request) => {
+      const done = await setAutoscale(ctx, request.params.name, request.params.preset, null);
+      return onePreset(done);
+    },
+  });
+  app.route({
+    ...routes.updatePresetSettings,
+    handler: async (request) => {
+      const done = await setPresetSettings(ctx, request.params.name, request.params.preset, request.body);
+      return onePreset(done);
+    },
+  });
+
   app.route({
     ...routes.prebuildsPlan,
     handler: async () => {
@@ -95,8 +134,9 @@ export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
         inFlightJobs: plan.inFlight,
         maxInFlightJobs: plan.maxInFlight,
         creationBudget: plan.budget,
+        ...(plan.ceilings ? { ceilings: plan.ceilings } : {}),
         presets: plan.presets.map((p) => ({
-          ...presetPlanToJson(p, plan),
+          ...presetPlanToJson(p, plan, { withReasons: true }),
           template: p.preset.templateName,
           templateVersion: p.preset.versionName,
           preset: p.preset.presetName,

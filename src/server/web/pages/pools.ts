@@ -1,10 +1,13 @@
-// The landing page: every prebuild pool grouped by template, with its bar, TTL, schedule window, status badges,
-// claim hit rate over the last hour and history chart, plus the reconciler's state. The `#pools` section
+// The landing page: every prebuild pool grouped by template, with its bar, TTL, schedule window (or, autoscaled,
+// the sizing model's reason), status badges, claim hit rate over the last hour, idle cost (24 h / 7 d) and
+// history chart — for an autoscaled pool also desired over time against claims — plus the reconciler's state. The `#pools` section
 // reloads itself every few seconds through htmx (without JavaScript the page is simply static); its links carry
 // ids so htmx gives keyboard focus back to the same link after each swap.
 
 import { matchingSchedule, nextScheduleChange, type Scheduling } from "../../../planning/schedule.js";
 import type { ServerContext } from "../../context.js";
+import { selectClaimTimes } from "../../prebuilds/demand-queries.js";
+import { costKey, type IdleCost, readIdleCosts } from "../../prebuilds/idle-cost.js";
 import { countPrebuildEvents, countPresetEvents } from "../../prebuilds/queries.js";
 import type { Reconciler } from "../../prebuilds/reconciler.js";
 import { type ClaimRehearsal, claimRehearsals } from "../../prebuilds/rehearsal.js";
@@ -16,7 +19,7 @@ import {
 } from "../../prebuilds/status.js";
 import { type PoolSample, readPoolHistory } from "../../store/pool-history.js";
 import { listPresets, type Preset } from "../../store/presets.js";
-import { historyChart, poolBar } from "../charts.js";
+import { demandChart, historyChart, poolBar } from "../charts.js";
 import { type Html, html } from "../html.js";
 import { badge, formatDuration, time } from "../layout.js";
 
@@ -32,6 +35,10 @@ export interface PoolRow {
   /** The claim rehearsal (null: not run yet) and how many real claims replaced resources. */
   rehearsal: ClaimRehearsal | null;
   claimReplacements: number;
+  /** Idle prebuild-hours and cost of the preset name (undefined: no prebuilds yet). */
+  cost: IdleCost | undefined;
+  /** Claim request times in the history window (autoscaled presets only). */
+  claims: number[];
 }
 
 export interface ReconcilerState {
@@ -63,12 +70,15 @@ export async function loadPools(ctx: ServerContext, reconciler: Reconciler): Pro
   const plan = await readCyclePlan(ctx.store, now, reconciler.planConfig);
   const statuses = poolStatuses(plan);
   const ids = statuses.map((p) => p.presetId);
-  const [presets, events, history, rehearsals, replaced] = await Promise.all([
+  const autoscaled = statuses.filter((s) => s.autoscale).map((s) => s.presetId);
+  const [presets, events, history, rehearsals, replaced, costs, claims] = await Promise.all([
     listPresets(db, { presetIds: ids }),
     countPrebuildEvents(db, new Date(now.getTime() - HIT_RATE_WINDOW_MS)),
     readPoolHistory(db, ids, new Date(now.getTime() - HISTORY_WINDOW_MS)),
     claimRehearsals(db, ids),
     countPresetEvents(db, ids, "replacement"),
+    readIdleCosts(db, now, { recentOnly: true }),
+    selectClaimTimes(db, autoscaled, now.getTime() - HISTORY_WINDOW_MS),
   ]);
   const byId = new Map(presets.map((p) => [p.id, p]));
   const count = (id: string, type: string) =>
@@ -94,6 +104,8 @@ export async function loadPools(ctx: ServerContext, reconciler: Reconciler): Pro
       history: history.get(s.presetId) ?? [],
       rehearsal: rehearsals.get(s.presetId) ?? null,
       claimReplacements: replaced.get(s.presetId) ?? 0,
+      cost: costs.get(costKey(s.template, s.preset)),
+      claims: claims.filter((c) => c.preset_id === s.presetId).map((c) => Number(c.created_at)),
     })),
   };
 }
@@ -135,6 +147,10 @@ export function chartWindowMs(history: readonly PoolSample[], now: Date): number
 }
 
 export function scheduleWindow(preset: Preset | undefined, s: PresetPoolStatus, now: Date): Html {
+  if (s.autoscale) {
+    const pct = Number((s.autoscale.targetHitRate * 100).toFixed(1));
+    return html`autoscaled ${s.autoscale.min}–${s.autoscale.max} for ${pct}% <span class="muted">(${s.autoscaleTimezone})</span>: ${s.desiredReason}`;
+  }
   const scheduling = schedulingOf(preset);
   if (!scheduling) return html`always ${s.desiredInstances ?? 0}`;
   const index = matchingSchedule(scheduling, now);
@@ -184,6 +200,16 @@ function hitRate(row: PoolRow): Html {
   return html`${Math.round((row.hits / total) * 100)}% <span class="muted">(${row.hits} of ${total} claims warm, last hour)</span>`;
 }
 
+const money = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
+
+function idleCost(row: PoolRow): Html {
+  const c = row.cost;
+  if (!c) return html`<span class="muted">no prebuilds yet</span>`;
+  const perClaim = c.costPerClaim24h === null ? "no claims" : `${money(c.costPerClaim24h)} per claim`;
+  return html`24 h: ${c.idleHours24h.toFixed(1)} prebuild-h, ${money(c.idleCost24h)} (${perClaim}, ${c.wasted24h} wasted)
+<span class="muted">· 7 d: ${c.idleHours7d.toFixed(1)} prebuild-h, ${money(c.idleCost7d)}, ${c.wasted7d} wasted</span>`;
+}
+
 function poolCard(row: PoolRow, data: PoolsData): Html {
   const s = row.status;
   const p = s.prebuilds;
@@ -203,10 +229,17 @@ ${poolBar(p)}
 <dt>TTL</dt><dd>${s.ttlSeconds ? formatDuration(s.ttlSeconds) : "never expires"}</dd>
 <dt>Desired</dt><dd>${scheduleWindow(row.preset, s, data.now)}</dd>
 <dt>Claim hit rate</dt><dd>${hitRate(row)}</dd>
+<dt>Idle cost</dt><dd data-testid="idle-cost">${idleCost(row)}</dd>
 </dl>
 <h4 class="small">History, last ${formatDuration(window / 1000)}</h4>
 ${historyChart(row.history, data.now, window)}
 <div class="legend"><span><span class="sw desired"></span>desired (dashed)</span><span><span class="sw running"></span>running</span><span><span class="sw eligible"></span>eligible</span></div>
+${
+  s.autoscale &&
+  html`<h4 class="small">Demand, last ${formatDuration(HISTORY_WINDOW_MS / 1000)}</h4>
+${demandChart(row.history, row.claims, data.now, HISTORY_WINDOW_MS)}
+<div class="legend"><span><span class="sw starting"></span>claims per 10 min</span><span><span class="sw desired"></span>desired</span></div>`
+}
 </article>`;
 }
 

@@ -1,11 +1,13 @@
 // Templates: the list, and one template's page — versions (active marked), the active version's presets with
-// their parameters, TTL, schedules and next schedule change, pool counts, and (owners) buttons to invalidate
-// the template's prebuilds and to resume a hard-limited or validation-failed preset.
+// their parameters, TTL, schedules and next schedule change, pool counts, demand-driven settings (autoscale,
+// replace-ahead, rollout), and (owners) buttons to invalidate the template's prebuilds, to resume a
+// hard-limited or validation-failed preset and a form to autoscale a preset or turn it off.
 
 import { nextScheduleChange } from "../../../planning/schedule.js";
-import { poolsById, templateViews, versionSummaryViews } from "../../api/views.js";
+import { poolsById, presetDemand, templateViews, versionSummaryViews } from "../../api/views.js";
 import type { ServerContext } from "../../context.js";
-import type { PlanConfig } from "../../prebuilds/status.js";
+import type { PlanConfig, PresetPoolStatus } from "../../prebuilds/status.js";
+import type { PresetSettings } from "../../store/preset-settings.js";
 import { listPresets } from "../../store/presets.js";
 import { listTemplates, listTemplateVersions, type Template } from "../../store/templates.js";
 import { type Html, html } from "../html.js";
@@ -14,6 +16,37 @@ import type { Session } from "../session.js";
 import { schedulingOf } from "./pools.js";
 
 const tPath = (name: string) => `/templates/${encodeURIComponent(name)}`;
+
+/** Autoscale, replace-ahead and rollout of a preset (issue 13). */
+function demandRows(settings: PresetSettings | undefined, pool: PresetPoolStatus | undefined): Html {
+  const a = settings?.autoscale;
+  const lead = pool?.replaceAheadSeconds ?? 0;
+  const setting = settings?.replaceAhead ?? null;
+  return html`<dt>Autoscale</dt><dd data-testid="autoscale">${
+    a
+      ? html`${a.min}–${a.max} for ${Number((a.targetHitRate * 100).toFixed(1))}%${pool?.desiredReason && html`: ${pool.desiredReason}`}`
+      : "off"
+  }</dd>
+<dt>Replace-ahead</dt><dd>${setting === null ? "server default" : setting === "auto" ? "auto" : `${setting} s`} → ${lead > 0 ? formatDuration(lead) : "off"}</dd>
+<dt>Rollout</dt><dd>${settings?.rollout ?? "surge"}</dd>`;
+}
+
+function autoscaleForm(
+  template: string,
+  preset: string,
+  settings: PresetSettings | undefined,
+  session: Session,
+): Html {
+  const a = settings?.autoscale;
+  const action = `${tPath(template)}/presets/${encodeURIComponent(preset)}/autoscale`;
+  return html`<form class="inline" method="post" action="${action}" data-testid="autoscale-form">${csrfField(session)}
+<label>min <input name="min" type="number" min="0" value="${a?.min ?? 1}" required size="3"></label>
+<label>max <input name="max" type="number" min="0" value="${a?.max ?? 5}" required size="3"></label>
+<label>target % <input name="target" type="number" min="1" max="99.9" step="0.1" value="${a ? Number((a.targetHitRate * 100).toFixed(1)) : 95}" required size="4"></label>
+<button type="submit" name="action" value="on">${a ? "Update autoscale" : "Autoscale"}</button>
+${a && html`<button type="submit" name="action" value="off" class="secondary" formnovalidate>Turn off</button>`}
+</form>`;
+}
 
 export async function templatesPage(ctx: ServerContext): Promise<Html> {
   const views = await templateViews(ctx.store.db, await listTemplates(ctx.store.db));
@@ -43,12 +76,13 @@ export async function templatePage(
   const now = ctx.clock.now();
   const owner = session.user.role === "owner";
   const versions = (await listTemplateVersions(db, template.id)).reverse();
-  const [summaries, presets, pools] = await Promise.all([
+  const [summaries, presets, pools, demand] = await Promise.all([
     versionSummaryViews(db, template, versions),
     template.activeVersionId
       ? listPresets(db, { versionIds: [template.activeVersionId] })
       : Promise.resolve([]),
     poolsById(ctx, plan),
+    presetDemand(ctx, template),
   ]);
   const active = template.deprecated === "" && !template.deleted;
   return html`<h1>Template ${template.name}</h1>
@@ -83,7 +117,9 @@ ${
 }
 ${pool && html`<dt>Pool</dt><dd>${pool.eligible} eligible / ${pool.running} running / ${pool.desired} desired, ${pool.starting} starting, ${pool.expired} expired</dd>`}
 ${p.lastInvalidatedAt && html`<dt>Invalidated</dt><dd>${time(p.lastInvalidatedAt, now)}</dd>`}
+${p.desiredInstances !== null && demandRows(demand(p.name).settings, pools.get(p.id))}
 </dl>
+${owner && p.desiredInstances !== null && autoscaleForm(template.name, p.name, demand(p.name).settings, session)}
 ${
   owner &&
   status !== "healthy" &&

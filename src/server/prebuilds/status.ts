@@ -22,6 +22,8 @@ export interface PlanConfig {
   maxInFlightJobs: number;
   maxPrebuilds?: number | null;
   maxIdleCostPerDay?: number | null;
+  /** The fair-share cursor of the cycle to plan (ties between equally full pools rotate with it). */
+  rotation?: number;
 }
 
 /** Reads one snapshot (inside `tx` when given: the leader's lock transaction) and plans the cycle. */
@@ -33,7 +35,13 @@ export async function readCyclePlan(
 ): Promise<LiveCyclePlan & { queryCount: number }> {
   const snapshot = await readSnapshot(store, now, config.settings, tx ? { tx } : {});
   const plan = planCycle(
-    { now, paused: snapshot.paused, inFlight: snapshot.inFlightPrebuildJobs, presets: snapshot.presets },
+    {
+      now,
+      paused: snapshot.paused,
+      inFlight: snapshot.inFlightPrebuildJobs,
+      presets: snapshot.presets,
+      rotation: config.rotation ?? 0,
+    },
     config.settings,
     {
       maxInFlight: config.maxInFlightJobs,

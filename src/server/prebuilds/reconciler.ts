@@ -63,8 +63,8 @@ export interface PrebuildExecutor {
 export interface ReconcilerOptions {
   store: Store;
   executor: PrebuildExecutor;
-  /** Global cap on prebuild jobs in flight (default: the number of daemons — the server passes it). */
-  maxInFlightJobs: number;
+  /** Cap on prebuild jobs pending or running; null: two per active daemon (status.ts autoInFlightCap). */
+  maxInFlightJobs: number | null;
   /** Server-wide ceilings on prebuilds in existence and on their idle cost per day (default: none). */
   maxPrebuilds?: number | null;
   maxIdleCostPerDay?: number | null;
@@ -223,10 +223,6 @@ export class Reconciler {
 
   get settings(): Readonly<ReconcilerSettings> {
     return this.#config.settings;
-  }
-
-  get maxInFlightJobs(): number {
-    return this.#config.maxInFlightJobs;
   }
 
   /** What status.ts needs to plan a cycle exactly as this reconciler's next cycle would. */

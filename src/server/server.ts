@@ -19,6 +19,7 @@ import { registerApiRoutes } from "./api/routes.js";
 import type { ServerContext } from "./context.js";
 import { startReaper } from "./jobs/reaper.js";
 import { createLogger, type Logger } from "./logger.js";
+import { outageLog } from "./outage-log.js";
 import { PrebuildMetrics } from "./prebuilds/metrics.js";
 import { requestReconcile } from "./prebuilds/operations.js";
 import { type CycleReport, Reconciler } from "./prebuilds/reconciler.js";
@@ -218,6 +219,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       );
     }
 
+    const reaperOutage = outageLog(logger, "job reaper");
     const reaper = startReaper({
       store,
       clock,
@@ -230,7 +232,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         for (const job of reaped) logger.warn({ jobId: job.id, kind: job.kind }, job.error);
         ctx.events.reconcileSoon("jobs reaped");
       },
-      onError: (err) => logger.warn({ err }, "job reaper failed"),
+      onError: (err) => reaperOutage.failed(err, "job reaper failed"),
+      onSuccess: () => reaperOutage.succeeded(),
     });
     cleanups.push(() => reaper.stop());
     const leases = startLeaseSweep(ctx, options.leaseSweepIntervalMs ?? 15_000);

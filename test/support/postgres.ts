@@ -112,7 +112,15 @@ function stopCluster(bin: string, dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-async function startCluster(bin: string): Promise<string> {
+interface Cluster {
+  url: string;
+  /** pg_ctl stop (fast: connections are terminated, as when a database server goes down). */
+  pause(): void;
+  /** Starts it again on the same port and data. */
+  resume(): void;
+}
+
+async function startCluster(bin: string): Promise<Cluster> {
   sweepAbandonedClusters(bin);
   const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
   writeFileSync(join(dir, "owner.pid"), String(process.pid));
@@ -148,7 +156,7 @@ async function startCluster(bin: string): Promise<string> {
       "-c full_page_writes=off",
       "-c max_connections=200",
     ].join(" ");
-    try {
+    const start = () =>
       runAsPostgres(join(bin, "pg_ctl"), [
         "-D",
         data,
@@ -161,7 +169,13 @@ async function startCluster(bin: string): Promise<string> {
         "30",
         "start",
       ]);
-      return `postgres://postgres@127.0.0.1:${port}`;
+    try {
+      start();
+      return {
+        url: `postgres://postgres@127.0.0.1:${port}`,
+        pause: () => runAsPostgres(join(bin, "pg_ctl"), ["-D", data, "-m", "fast", "-w", "stop"]),
+        resume: start,
+      };
     } catch (err) {
       lastError = err; // most likely the port was taken between probing and binding: try another
     }
@@ -180,7 +194,7 @@ function server(): Promise<string> {
     else {
       const bin = findPostgresBin();
       if (!bin) throw new Error(POSTGRES_MISSING);
-      serverUrl = startCluster(bin);
+      serverUrl = startCluster(bin).then((c) => c.url);
     }
   }
   return serverUrl;
@@ -254,4 +268,16 @@ export async function startPostgres(options: { template?: string } = {}): Promis
     url,
     stop: () => admin((c) => c.query(`drop database if exists ${database} with (force)`)).then(() => {}),
   };
+}
+
+/**
+ * A cluster of its own (not the shared one) that a fault test can stop and start again: `url` is its
+ * `postgres` database. Call `skipUnless(postgresAvailable(), POSTGRES_MISSING)` first.
+ */
+export async function startOwnCluster(): Promise<Cluster> {
+  skipUnless(postgresAvailable(), POSTGRES_MISSING);
+  const bin = findPostgresBin();
+  if (!bin) throw new Error(POSTGRES_MISSING);
+  const cluster = await startCluster(bin);
+  return { ...cluster, url: withDatabase(cluster.url, "postgres") };
 }

@@ -102,6 +102,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     const known = httpError(error);
     if (known) {
       ({ status, body } = known);
+      if (known.retryAfterSeconds !== undefined) reply.header("retry-after", String(known.retryAfterSeconds));
     } else if (error.validation) {
       const first = error.validation[0];
       const field =

@@ -3,6 +3,10 @@
 // app.ts turns both into the one error body every route uses: { message, detail?, field? }. The dashboard's
 // error handler (web/index.ts) reads the same table.
 import { DomainError, type DomainErrorKind } from "../domain-errors.js";
+import { storageFault } from "../store/errors.js";
+
+/** Seconds a client is told to wait when the database cannot serve (Retry-After). */
+export const STORAGE_RETRY_AFTER_SECONDS = 5;
 
 export type ErrorBody = { message: string; detail?: string; field?: string };
 
@@ -31,8 +35,14 @@ export const unauthorized = (
   message = "authentication required: pass a token as `Authorization: Bearer …`",
 ) => new ApiError(401, message);
 
-/** Status and body for a DomainError or ApiError; undefined for anything else (the handler decides). */
-export function httpError(error: unknown): { status: number; body: ErrorBody } | undefined {
+/**
+ * Status and body for a DomainError, an ApiError or a storage fault (503/507 with the reason and
+ * `retryAfterSeconds` for the Retry-After header: nothing was half-written, the request may be retried);
+ * undefined for anything else (the handler decides).
+ */
+export function httpError(
+  error: unknown,
+): { status: number; body: ErrorBody; retryAfterSeconds?: number } | undefined {
   if (error instanceof DomainError) {
     const body: ErrorBody = { message: error.message };
     if (error.detail !== undefined) body.detail = error.detail;
@@ -40,5 +50,12 @@ export function httpError(error: unknown): { status: number; body: ErrorBody } |
     return { status: STATUS_OF_KIND[error.kind], body };
   }
   if (error instanceof ApiError) return { status: error.statusCode, body: { message: error.message } };
+  const fault = storageFault(error);
+  if (fault)
+    return {
+      status: fault.status,
+      body: { message: `storage unavailable: ${fault.reason}; retry later` },
+      retryAfterSeconds: STORAGE_RETRY_AFTER_SECONDS,
+    };
   return undefined;
 }

@@ -106,6 +106,8 @@ export interface ReaperLoopOptions extends ReaperOptions {
   /** After a pass that reaped something. */
   onReaped?: (reaped: ReapedJob[]) => void;
   onError?: (err: unknown) => void;
+  /** After a pass that did not fail. */
+  onSuccess?: () => void;
 }
 
 export interface ReaperLoop {
@@ -120,6 +122,7 @@ export function startReaper(options: ReaperLoopOptions): ReaperLoop {
     try {
       const reaped = await reapHungJobs(store, clock.now(), options);
       if (reaped.length > 0) options.onReaped?.(reaped);
+      options.onSuccess?.();
     } catch (err) {
       options.onError?.(err);
     }

@@ -33,6 +33,7 @@ import { type Clock, systemClock, type TimerHandle } from "../../clock.js";
 import type { CycleAction } from "../../planning/cycle.js";
 import type { DeleteReason } from "../../planning/plan.js";
 import { silentLogger } from "../logger.js";
+import { type OutageLog, outageLog } from "../outage-log.js";
 import { channels, type Subscription } from "../store/pubsub.js";
 import type { Store } from "../store/store.js";
 import { withLeadership } from "./leader.js";
@@ -188,6 +189,7 @@ export class Reconciler {
   readonly #metrics: PrebuildMetrics | undefined;
   readonly #listen: boolean;
   readonly #onCycle: ((report: CycleReport) => void) | undefined;
+  readonly #outage: OutageLog;
 
   #mode: LoopMode = { name: "stopped" };
   #tickHandle: TimerHandle | undefined;
@@ -215,6 +217,7 @@ export class Reconciler {
     this.#metrics = options.metrics;
     this.#listen = options.listen ?? true;
     this.#onCycle = options.onCycle;
+    this.#outage = outageLog(this.#log, "reconciler");
   }
 
   get intervalMs(): number {
@@ -369,8 +372,9 @@ export class Reconciler {
       report = led.leader ? led.value : emptyReport(startedAt, "not_leader");
     } catch (err) {
       report = { ...emptyReport(startedAt, "failed"), error: `reconcile: ${message(err)}` };
-      this.#log.error({ err: message(err) }, "reconciliation cycle failed");
+      this.#outage.failed(err, "reconciliation cycle failed");
     }
+    if (report.outcome !== "failed") this.#outage.succeeded();
     report.durationMs = performance.now() - t0;
     if (report.outcome !== "not_leader") this.#metrics?.observeReconciliation(report.durationMs / 1000);
     this.#lastReport = report;

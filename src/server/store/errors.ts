@@ -1,4 +1,5 @@
-// Recognising constraint violations the same way on both dialects, so the API can map them to 409.
+// Recognising driver errors the same way on both dialects: constraint violations, so the API can map them to
+// 409, and storage faults (a database that went away, a full disk), so it can answer 503/507 with the reason.
 // PostgreSQL names the violated constraint (`err.constraint`); SQLite names the columns ("UNIQUE constraint
 // failed: workspaces.owner_id, workspaces.name") or, for expression indexes, the index. The table below maps
 // SQLite's wording back to the constraint names used in migrations.ts.
@@ -78,4 +79,60 @@ export function uniqueViolation(err: unknown): string | undefined {
 export function isUniqueViolation(err: unknown, constraint?: UniqueConstraintName): boolean {
   const name = uniqueViolation(err);
   return name !== undefined && (constraint === undefined || name === constraint);
+}
+
+/** A storage fault: the database cannot serve now, through no fault of the request. */
+export interface StorageFault {
+  /** 507 for a full disk, 503 for everything that passes by itself (unreachable, busy, read-only, I/O). */
+  status: 503 | 507;
+  reason: string;
+}
+
+/** Node's socket errors and PostgreSQL's "cannot serve now" codes (class 08 is matched by prefix). */
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+  "EPIPE",
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now (starting up, shutting down)
+  "53300", // too_many_connections
+]);
+
+/** pg reports a dropped connection by message only. */
+const LOST_CONNECTION =
+  /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i;
+
+function faultOf(code: string, message: string): StorageFault | undefined {
+  if (code === "SQLITE_FULL") return { status: 507, reason: "the database or the disk is full" };
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+    return { status: 503, reason: "the database is busy (another writer holds it)" };
+  if (code.startsWith("SQLITE_READONLY")) return { status: 503, reason: "the database is read-only" };
+  if (code.startsWith("SQLITE_IOERR") || code === "SQLITE_CANTOPEN")
+    return { status: 503, reason: "the database file cannot be read or written" };
+  if (UNREACHABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))
+    return { status: 503, reason: `the database is unreachable (${code})` };
+  if (LOST_CONNECTION.test(message))
+    return { status: 503, reason: "the connection to the database was lost" };
+  return undefined;
+}
+
+/** The storage fault behind `err` (itself or its cause chain, AggregateError members included), if any. */
+export function storageFault(err: unknown): StorageFault | undefined {
+  const queue: unknown[] = [err];
+  for (let seen = 0; seen < 16 && queue.length > 0; seen++) {
+    const current = queue.shift();
+    if (typeof current !== "object" || current === null) continue;
+    const e = current as DriverError & { errors?: unknown };
+    const fault = faultOf(typeof e.code === "string" ? e.code : "", String(e.message ?? ""));
+    if (fault) return fault;
+    if (e.cause !== undefined) queue.push(e.cause);
+    if (Array.isArray(e.errors)) queue.push(...e.errors);
+  }
+  return undefined;
 }

@@ -191,6 +191,10 @@ function openPostgres(url: string, options: OpenStoreOptions): Store {
   // An idle client losing its connection (server restart) must not crash the process; the next query that
   // needs a connection gets a fresh one or a visible error.
   pool.on("error", () => {});
+  // pg-pool takes its idle listener off a client while it is checked out (a transaction between statements, the
+  // migration lock): a connection lost then would be an unhandled 'error' event that ends the process. The
+  // query in progress, or the next one, fails with the reason instead, and pg-pool drops the dead client.
+  pool.on("connect", (client) => client.on("error", () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return new Store(db, "postgres", pool, url);
 }

@@ -153,6 +153,7 @@ function installGuards(web: FastifyInstance, deps: WebDeps): void {
     if (known) {
       status = known.status;
       message = known.body.message;
+      if (known.retryAfterSeconds !== undefined) reply.header("retry-after", String(known.retryAfterSeconds));
     } else if (error.validation || (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)) {
       status = error.statusCode ?? 400;
       message = error.message;

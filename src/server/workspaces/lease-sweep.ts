@@ -3,6 +3,7 @@
 // replicas sweeping at once never act twice). A bounded batch per pass; what is left waits for the next.
 import type { TimerHandle } from "../../clock.js";
 import type { ServerContext } from "../context.js";
+import { outageLog } from "../outage-log.js";
 import { selectExpiredLeases } from "../store/workspaces.js";
 import { expireLease } from "./service.js";
 
@@ -16,6 +17,7 @@ export interface LeaseSweep {
 
 export function startLeaseSweep(ctx: ServerContext, intervalMs: number): LeaseSweep {
   let running: Promise<number> | undefined;
+  const outage = outageLog(ctx.logger, "lease sweep");
   const sweep = () => {
     running ??= (async () => {
       let enqueued = 0;
@@ -34,7 +36,11 @@ export function startLeaseSweep(ctx: ServerContext, intervalMs: number): LeaseSw
     return running;
   };
   const timer: TimerHandle = ctx.clock.setInterval(
-    () => void sweep().catch((err) => ctx.logger.warn({ err }, "lease sweep failed")),
+    () =>
+      void sweep().then(
+        () => outage.succeeded(),
+        (err) => outage.failed(err, "lease sweep failed"),
+      ),
     intervalMs,
     { ref: false },
   );

@@ -5,12 +5,7 @@
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastifySwagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyRequest,
-} from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
 import type { AuthKind } from "../../contract/api.js";
 import type { ServerContext } from "../context.js";
 import { registerDaemonService } from "../daemon-api/service.js";

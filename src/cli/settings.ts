@@ -125,25 +125,26 @@ function resolve(command: Command, declared: readonly Declared[], config: Declar
   const configFile = command.getOptionValue(config.key) as string | undefined;
   const fromFile = configFile ? readConfigFile(configFile, declared) : {};
   for (const d of declared) {
-    const source = command.getOptionValueSource(d.key);
+    let source = command.getOptionValueSource(d.key);
     let value = command.getOptionValue(d.key) as Value;
     if (source === "env") {
       value = fromEnvironment(d, value);
-      labels.set(d.name, `${d.env} (--${d.name})`);
+      if (value === undefined) source = undefined;
+      else labels.set(d.name, `${d.env} (--${d.name})`);
     } else if (source === "cli") {
       labels.set(d.name, `--${d.name}`);
     }
     const fileValue = fromFile[d.name];
-    if (
-      (source === undefined || source === "default" || (source === "env" && value === undefined)) &&
-      fileValue !== undefined
-    ) {
+    if ((source === undefined || source === "default") && fileValue !== undefined) {
       value = fromConfig(d, fileValue, configFile ?? "");
+      source = "config";
       labels.set(d.name, `--${d.name} (${d.name} in ${configFile})`);
-    } else if (source === "env" && value === undefined) {
+    } else if (source === undefined) {
       value = d.option.defaultValue as Value;
+      source = value === undefined ? undefined : "default";
     }
-    command.setOptionValue(d.key, value);
+    // With its source: readSecret() asks whether a secret came from the command line.
+    command.setOptionValueWithSource(d.key, value, source);
   }
   for (const d of declared) {
     if (d.file) readSecret(command, d, labels);
@@ -256,11 +257,11 @@ function readSecret(command: Command, d: Declared, labels: Map<string, string>):
     // Files written by `echo` or editors end in a newline that is not part of the key.
     const value = text.replace(/\r?\n$/, "");
     if (value === "") throw new CliError(`${settingName(labels, file)}: ${path} is empty`, 2);
-    command.setOptionValue(d.key, value);
+    command.setOptionValueWithSource(d.key, value, "file");
     labels.set(d.name, `--${d.name} (from ${path})`);
   } else if (direct !== undefined && command.getOptionValueSource(d.key) === "cli") {
     process.stderr.write(
-      `prewarm: warning: --${d.name} on the command line is visible to every user in ps; use ${d.env} or --${d.name}-file\n`,
+      `prewarm: warning: --${d.name} on the command line can be read by other users (ps, shell history); use ${d.env} or --${d.name}-file\n`,
     );
     maskInProcessTitle(direct);
   }
@@ -273,7 +274,7 @@ function settingName(labels: Map<string, string>, d: Declared): string {
 /** What ps shows from now on: the command line with the secret replaced (Linux rewrites the argv area). */
 function maskInProcessTitle(secret: string): void {
   try {
-    process.title = process.argv
+    process.title = [process.argv[0] ?? "node", ...process.execArgv, ...process.argv.slice(1)]
       .map((arg) =>
         arg === secret ? "***" : arg.endsWith(`=${secret}`) ? `${arg.slice(0, -secret.length)}***` : arg,
       )

@@ -89,6 +89,25 @@ describe("prewarm server: settings", () => {
     assert.doesNotMatch(res.stderr, new RegExp(SECRET_PSK));
   });
 
+  test("GIVEN the key as a flag THEN a warning that names the safer ways, without the key", async () => {
+    const res = await runCli([
+      "provisioner",
+      "start",
+      "--url",
+      "http://127.0.0.1:1",
+      "--psk",
+      SECRET_PSK,
+      "--type",
+      "no-such-type",
+    ]);
+    assert.equal(res.code, 2, res.stderr);
+    assert.match(
+      res.stderr,
+      /warning: --psk on the command line .* use PREWARM_PROVISIONER_PSK or --psk-file/,
+    );
+    assert.doesNotMatch(res.stderr, new RegExp(SECRET_PSK));
+  });
+
   test("GIVEN --postgres-url-file THEN the server uses that URL and never prints its password", async () => {
     const file = join(tmp, "postgres-url");
     writeFileSync(file, `postgres://prewarm:${SECRET_PASSWORD}@127.0.0.1:1/prewarm\n`);

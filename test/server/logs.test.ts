@@ -73,7 +73,8 @@ describe("log formats", () => {
       assert.equal(err.stack, undefined);
       assert.ok(err.message);
     }
-    assert.equal((out.records()[0]?.err as { kind: string }).kind, "conflict");
+    const first = out.records()[0]!;
+    assert.equal((first.err as { kind: string }).kind, "conflict");
   });
 });
 

@@ -103,7 +103,7 @@ export function addSettings(command: Command, settings: readonly Setting[], envP
     {
       flags: "--config <file>",
       description:
-        "a YAML or JSON file of these settings; its keys are the flag names (reconcile-interval: 15s)",
+        "a YAML or JSON file of these settings, keyed by flag name (below flags and the environment)",
     },
     envPrefix,
   );

@@ -1,10 +1,14 @@
-// Durations on the command line and in config: "500ms", "15s", "1m", "24h", "1h30m", or a bare number of
-// milliseconds. Returns milliseconds; throws a message naming the input when it is not a duration.
+// Durations on the command line, in config and in query strings: "500ms", "15s", "1m", "24h", "1h30m", or "0".
+// Returns milliseconds; throws a message naming the input when it is not a duration. A bare number other than
+// 0 is refused: `--reconcile-interval 15` once meant 15 ms to the parser and 15 s to the person typing it.
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 export function parseDuration(input: string): number {
   const text = input.trim();
-  if (/^\d+$/.test(text)) return Number(text);
+  if (/^0+$/.test(text)) return 0;
+  if (/^\d+(?:\.\d+)?$/.test(text)) {
+    throw new Error(`invalid duration "${input}": give a unit (e.g. ${text}s, ${text}m or ${text}ms)`);
+  }
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
   let total = 0;
   let matched = 0;

@@ -166,6 +166,10 @@ describe("templates push (real CLI)", () => {
       const bad = await runCli(["templates", "edit", "echo-demo", "--max-lease", "soon"], { env: ctx.env });
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /--max-lease/);
+      // A bare number is not taken as milliseconds (nor seconds): it needs a unit.
+      const bare = await runCli(["templates", "edit", "echo-demo", "--max-lease", "3600"], { env: ctx.env });
+      assert.equal(bare.code, 2);
+      assert.match(bare.stderr, /^prewarm: --max-lease: .*give a unit/m);
     } finally {
       await ctx.cleanup();
     }

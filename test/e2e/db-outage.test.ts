@@ -85,20 +85,26 @@ describe("a database that goes away", { timeout: 120_000 }, () => {
     assert.equal(started.child.exitCode, null, "the server never exited");
 
     // Logs: the reconciler ticked ~20 times during the outage but warned once, and said when it was back.
+    const count = (re: RegExp) =>
+      started
+        .output()
+        .split("\n")
+        .filter((line) => re.test(line)).length;
+    await eventually(() => count(/reconciler: storage available again/) === 1, started.output);
     const output = started.output();
-    const count = (re: RegExp) => output.split("\n").filter((line) => re.test(line)).length;
-    await eventually(() => count(/reconciler: storage available again/) === 1);
     assert.equal(count(/reconciler: storage unavailable, skipping until it returns/), 1, output.slice(-4000));
+    assert.equal(count(/request failed/), 0, "a 503 for a storage fault is not logged per request");
     assert.doesNotMatch(output, /Unhandled 'error' event|uncaughtException/);
     assert.equal(await Promise.race([exited, Promise.resolve("running")]), "running");
   });
 });
 
 /** Waits for `ok` (checked every 100 ms, at most 10 s): the reconciler's next cycle after recovery logs it. */
-async function eventually(ok: () => boolean): Promise<void> {
+async function eventually(ok: () => boolean, output: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!ok()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for the recovery log line");
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for the recovery log line; output:\n${output().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -46,7 +46,7 @@ export function runCli(
   });
 }
 
-/** Starts a long-running CLI process and resolves once a line of its stdout matches `ready`. */
+/** Starts a long-running CLI process and resolves once its output (stdout and stderr) matches `ready`. */
 export function startCli(
   args: string[],
   ready: RegExp,
@@ -75,10 +75,9 @@ export function startCli(
         resolve({ child, match: m, output: () => out });
       }
     };
+    // The server's banner is on stderr (its stdout carries log records), so either stream may say "ready".
     child.stdout?.on("data", onData);
-    child.stderr?.on("data", (d: Buffer) => {
-      out += d;
-    });
+    child.stderr?.on("data", onData);
     child.on("exit", (code) => {
       if (!done) {
         done = true;

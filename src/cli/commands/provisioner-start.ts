@@ -12,57 +12,82 @@ import { hostProvisioners } from "../../provisionerd/hosted-provisioners.js";
 import { UnknownProvisionerTypeError } from "../../provisioners/registry.js";
 import { version } from "../../version.js";
 import { CliError } from "../errors.js";
-import { collect, parseKeyValues } from "./shared.js";
+import { addSettings, type Setting, settingLabel } from "../settings.js";
+import { parseKeyValues } from "./shared.js";
 
 interface StartOptions {
   url: string;
-  psk?: string;
-  type: string[];
+  psk: string;
+  type?: string[];
   name?: string;
-  tag: string[];
-  provisioner: string[];
+  tag?: string[];
+  provisioner?: string[];
 }
+
+/**
+ * The daemon's flags as settings (../settings.ts): each has an environment variable, PREWARM_DAEMON_ + the flag
+ * in upper snake case unless named here (the URL and the key are the ones the CLI and the server use), and a
+ * --config key. A new flag is one entry here.
+ */
+const DAEMON_SETTINGS: readonly Setting[] = [
+  { flags: "--url <url>", description: "the server's URL", env: "PREWARM_URL", required: true },
+  {
+    flags: "--psk <key>",
+    description: "the server's pre-shared daemon key (prefer the env or the file: ps shows flags)",
+    env: "PREWARM_PROVISIONER_PSK",
+    secret: true,
+    required: true,
+  },
+  {
+    flags: "--type <type>",
+    description: "a provisioner type this daemon runs (repeatable)",
+    defaultDescription: "echo",
+    repeatable: true,
+  },
+  { flags: "--name <name>", description: "daemon name, unique per server", defaultDescription: "host-pid" },
+  {
+    flags: "--tag <key=value>",
+    description: "a tag; the daemon takes jobs whose tags it has (repeatable)",
+    repeatable: true,
+  },
+  {
+    flags: "--provisioner <type=address>",
+    description: "use an external gRPC provisioner for a type (repeatable)",
+    repeatable: true,
+  },
+];
 
 export function registerProvisionerStart(provisioner: Command): void {
-  provisioner
-    .command("start")
-    .description("Run an external provisioner daemon that takes jobs from a prewarm server")
-    .requiredOption("--url <url>", "the server's URL", process.env.PREWARM_URL)
-    .option(
-      "--psk <key>",
-      "the server's pre-shared daemon key (env PREWARM_PROVISIONER_PSK)",
-      process.env.PREWARM_PROVISIONER_PSK,
-    )
-    .option("--type <type>", "a provisioner type this daemon runs (repeatable; default echo)", collect, [])
-    .option("--name <name>", "daemon name, unique per server (default: host-pid)")
-    .option("--tag <key=value>", "a tag; the daemon takes jobs whose tags it has (repeatable)", collect, [])
-    .option(
-      "--provisioner <type=address>",
-      "use an external gRPC provisioner for a type (repeatable)",
-      collect,
-      [],
-    )
-    .action(async (options: StartOptions) => startDaemon(options));
+  addSettings(
+    provisioner
+      .command("start")
+      .description("Run an external provisioner daemon that takes jobs from a prewarm server"),
+    DAEMON_SETTINGS,
+    "PREWARM_DAEMON_",
+  ).action(async (options: StartOptions, command: Command) =>
+    startDaemon(options, (flag) => settingLabel(command, flag)),
+  );
 }
 
-async function startDaemon(options: StartOptions): Promise<void> {
-  if (!options.psk) throw new CliError("--psk is required (or set PREWARM_PROVISIONER_PSK)", 2);
+async function startDaemon(options: StartOptions, label: (flag: string) => string): Promise<void> {
   let url: URL;
   try {
     url = new URL(options.url);
   } catch {
-    throw new CliError(`--url: not a URL: "${options.url}"`, 2);
+    throw new CliError(`${label("--url")}: not a URL: "${options.url}"`, 2);
   }
-  const tags = parseKeyValues("--tag", options.tag);
-  const external = parseKeyValues("--provisioner", options.provisioner);
-  const types = options.type.length > 0 ? options.type : Object.keys(external).length > 0 ? [] : ["echo"];
+  const tags = parseKeyValues(label("--tag"), options.tag ?? []);
+  const external = parseKeyValues(label("--provisioner"), options.provisioner ?? []);
+  const requested = options.type ?? [];
+  const types = requested.length > 0 ? requested : Object.keys(external).length > 0 ? [] : ["echo"];
   const runDir = mkdtempSync(join(tmpdir(), "prewarm-daemon-"));
   let hosted: Awaited<ReturnType<typeof hostProvisioners>>;
   try {
     hosted = await hostProvisioners({ types, runDirectory: runDir, external });
   } catch (err) {
     rmSync(runDir, { recursive: true, force: true });
-    if (err instanceof UnknownProvisionerTypeError) throw new CliError(`--type: ${err.message}`, 2);
+    if (err instanceof UnknownProvisionerTypeError)
+      throw new CliError(`${label("--type")}: ${err.message}`, 2);
     throw err;
   }
   const name = options.name ?? `${hostname()}-${process.pid}`;

@@ -4,8 +4,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { CliError } from "../errors.js";
+import { shouldUseColor } from "../output.js";
+import { addSettings, type Setting, settingLabel } from "../settings.js";
 import { buildTemplateArchive } from "../template-archive.js";
-import { collect, parseDurationFlag, parseKeyValues, parseReplaceAheadFlag } from "./shared.js";
+import { parseDurationFlag, parseKeyValues, parseReplaceAheadFlag } from "./shared.js";
+
+// Kept here rather than imported from the server's logger, so `--help` does not load pino.
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "silent"] as const;
+const LOG_FORMATS = ["human", "json"] as const;
 
 // The server module is loaded only when the command runs (import() below); its types come along at no cost.
 type ServerModule = typeof import("../../server/server.js");
@@ -21,7 +27,7 @@ interface ServerFlags {
   daemons: string;
   provisionerPsk?: string;
   provisionerTypes?: string;
-  provisioner: string[];
+  provisioner?: string[];
   jobHangTimeout: string;
   jobPendingTimeout: string;
   replaceAhead: string;
@@ -30,13 +36,17 @@ interface ServerFlags {
   maxPrebuildJobs?: string;
   dev?: boolean;
   logLevel: string;
+  logFormat?: string;
 }
 
-function serverOptions(flags: ServerFlags): ServerOptions {
+/** Names a flag in a message, with where its value came from (settings.ts). */
+type Label = (flag: string) => string;
+
+function serverOptions(flags: ServerFlags, label: Label): ServerOptions {
   const daemons = Number(flags.daemons);
   if (!Number.isInteger(daemons) || daemons < 0)
-    throw new CliError(`--daemons must be a whole number, got "${flags.daemons}"`, 2);
-  const external = parseKeyValues("--provisioner", flags.provisioner);
+    throw new CliError(`${label("--daemons")} must be a whole number, got "${flags.daemons}"`, 2);
+  const external = parseKeyValues(label("--provisioner"), flags.provisioner ?? []);
   return {
     dataDir: flags.dataDir,
     listen: flags.listen,
@@ -48,19 +58,19 @@ function serverOptions(flags: ServerFlags): ServerOptions {
       ? flags.provisionerTypes.split(",").map((t) => t.trim())
       : undefined,
     externalProvisioners: external,
-    reconcileIntervalMs: parseDurationFlag("--reconcile-interval", flags.reconcileInterval),
-    jobHungTimeoutMs: parseDurationFlag("--job-hang-timeout", flags.jobHangTimeout),
-    jobPendingTimeoutMs: parseDurationFlag("--job-pending-timeout", flags.jobPendingTimeout),
-    reconcilerSettings: { replaceAhead: parseReplaceAheadFlag("--replace-ahead", flags.replaceAhead) },
+    reconcileIntervalMs: parseDurationFlag(label("--reconcile-interval"), flags.reconcileInterval),
+    jobHungTimeoutMs: parseDurationFlag(label("--job-hang-timeout"), flags.jobHangTimeout),
+    jobPendingTimeoutMs: parseDurationFlag(label("--job-pending-timeout"), flags.jobPendingTimeout),
+    reconcilerSettings: { replaceAhead: parseReplaceAheadFlag(label("--replace-ahead"), flags.replaceAhead) },
     ...(flags.maxPrebuilds === undefined
       ? {}
-      : { maxPrebuilds: parseCountFlag("--max-prebuilds", flags.maxPrebuilds) }),
+      : { maxPrebuilds: parseCountFlag(label("--max-prebuilds"), flags.maxPrebuilds) }),
     ...(flags.maxIdleCost === undefined
       ? {}
-      : { maxIdleCostPerDay: parseAmountFlag("--max-idle-cost", flags.maxIdleCost) }),
+      : { maxIdleCostPerDay: parseAmountFlag(label("--max-idle-cost"), flags.maxIdleCost) }),
     ...(flags.maxPrebuildJobs === undefined
       ? {}
-      : { maxInFlightJobs: parsePositiveFlag("--max-prebuild-jobs", flags.maxPrebuildJobs) }),
+      : { maxInFlightJobs: parsePositiveFlag(label("--max-prebuild-jobs"), flags.maxPrebuildJobs) }),
     dev: flags.dev ?? false,
   };
 }
@@ -85,56 +95,95 @@ function parseAmountFlag(flag: string, text: string): number {
   return n;
 }
 
-function addServerFlags(command: Command): Command {
-  return command
-    .option(
-      "--data-dir <dir>",
-      "where the embedded database and the admin token live",
-      process.env.PREWARM_DATA_DIR ?? ".prewarm",
-    )
-    .option("--listen <host:port>", "address of the dashboard, API, metrics and daemon API", "127.0.0.1:7080")
-    .option(
-      "--postgres-url <url>",
-      "use PostgreSQL instead of embedded SQLite (env PREWARM_POSTGRES_URL)",
-      process.env.PREWARM_POSTGRES_URL,
-    )
-    .option("--access-url <url>", "how workspaces reach this server (default: the listen URL)")
-    .option("--reconcile-interval <duration>", "prebuilds reconciliation period", "15s")
-    .option("--daemons <n>", "in-process provisioner daemons", "2")
-    .option(
-      "--provisioner-psk <key>",
-      "pre-shared key for external daemons (env PREWARM_PROVISIONER_PSK)",
-      process.env.PREWARM_PROVISIONER_PSK,
-    )
-    .option(
-      "--provisioner-types <list>",
-      "provisioner types served in-process (default: echo, and terraform when installed)",
-    )
-    .option(
-      "--provisioner <type=address>",
-      "use an external gRPC provisioner for a type (repeatable)",
-      collect,
-      [],
-    )
-    .option("--job-hang-timeout <duration>", "fail running jobs without a heartbeat for this long", "5m")
-    .option("--job-pending-timeout <duration>", "fail jobs no daemon picked up for this long", "30m")
-    .option(
-      "--replace-ahead <auto|0|duration>",
+/**
+ * Every flag of `server` and `demo`, each with its environment variable (PREWARM_ + the flag in upper snake
+ * case) and its --config key (the flag name) derived in ../settings.ts. A new flag is one entry here.
+ */
+const SERVER_SETTINGS: readonly Setting[] = [
+  {
+    flags: "--data-dir <dir>",
+    description: "where the embedded database and the admin token live",
+    default: ".prewarm",
+  },
+  {
+    flags: "--listen <host:port>",
+    description: "address of the dashboard, API, metrics and daemon API",
+    default: "127.0.0.1:7080",
+  },
+  {
+    flags: "--postgres-url <url>",
+    description:
+      "use PostgreSQL instead of embedded SQLite (the URL holds a password: prefer the env or the file)",
+    secret: true,
+  },
+  {
+    flags: "--access-url <url>",
+    description: "how workspaces reach this server",
+    defaultDescription: "the listen URL",
+  },
+  {
+    flags: "--reconcile-interval <duration>",
+    description: "prebuilds reconciliation period",
+    default: "15s",
+  },
+  { flags: "--daemons <n>", description: "in-process provisioner daemons", default: "2" },
+  {
+    flags: "--provisioner-psk <key>",
+    description: "pre-shared key for external daemons (prefer the env or the file)",
+    defaultDescription: "random, in-process daemons only",
+    secret: true,
+  },
+  {
+    flags: "--provisioner-types <list>",
+    description: "provisioner types served in-process",
+    defaultDescription: "echo, and terraform when installed",
+  },
+  {
+    flags: "--provisioner <type=address>",
+    description: "use an external gRPC provisioner for a type (repeatable)",
+    repeatable: true,
+  },
+  {
+    flags: "--job-hang-timeout <duration>",
+    description: "fail running jobs without a heartbeat for this long",
+    default: "5m",
+  },
+  {
+    flags: "--job-pending-timeout <duration>",
+    description: "fail jobs no daemon picked up for this long",
+    default: "30m",
+  },
+  {
+    flags: "--replace-ahead <auto|0|duration>",
+    description:
       "start replacing a prebuild this long before its TTL ends (auto: the p90 build time; 0: off), for presets without their own",
-      "auto",
-    )
-    .option("--max-prebuilds <n>", "ceiling on prebuilds (running or starting) across all presets")
-    .option("--max-idle-cost <cost>", "ceiling on the idle prebuilds' summed daily_cost per day")
-    .option(
-      "--max-prebuild-jobs <n>",
-      "cap on prebuild jobs pending or running (default: two per active provisioner daemon)",
-    )
-    .option(
-      "--log-level <level>",
-      "server log level (trace, debug, info, warn, error)",
-      process.env.PREWARM_LOG_LEVEL ?? "info",
-    );
-}
+    default: "auto",
+  },
+  {
+    flags: "--max-prebuilds <n>",
+    description: "ceiling on prebuilds (running or starting) across all presets",
+  },
+  {
+    flags: "--max-idle-cost <cost>",
+    description: "ceiling on the idle prebuilds' summed daily_cost per day",
+  },
+  {
+    flags: "--max-prebuild-jobs <n>",
+    description: "cap on prebuild jobs pending or running (default: two per active provisioner daemon)",
+  },
+  { flags: "--log-level <level>", description: "server log level", choices: LOG_LEVELS, default: "info" },
+  {
+    flags: "--log-format <format>",
+    description: "log lines for people or for collectors",
+    choices: LOG_FORMATS,
+    defaultDescription: "human on a terminal, else json",
+  },
+];
+
+const DEV_SETTING: Setting = {
+  flags: "--dev",
+  description: "create an admin user, print its token and write it to <data-dir>/admin-token",
+};
 
 /** Runs until SIGINT/SIGTERM, then shuts down gracefully. */
 async function runUntilSignal(server: RunningServer): Promise<void> {
@@ -143,16 +192,24 @@ async function runUntilSignal(server: RunningServer): Promise<void> {
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
-  process.stdout.write("shutting down…\n");
+  process.stderr.write("shutting down…\n");
   await server.close();
 }
 
-async function start(flags: ServerFlags): Promise<RunningServer> {
-  const options = serverOptions(flags);
+async function start(flags: ServerFlags, label: Label): Promise<RunningServer> {
+  const options = serverOptions(flags, label);
   const { startServer } = await import("../../server/server.js");
   const { createLogger } = await import("../../server/logger.js");
+  // Logs go to stdout (JSON for a collector, or lines for a person at a terminal); the banner and other words
+  // for the person go to stderr, so `prewarm server | collector` gets nothing but log records.
+  const format = (flags.logFormat ?? (process.stdout.isTTY ? "human" : "json")) as "human" | "json";
+  const logger = createLogger({
+    level: flags.logLevel,
+    format,
+    colors: format === "human" && shouldUseColor(process.stdout.isTTY, process.env),
+  });
   try {
-    return await startServer({ ...options, logger: createLogger({ level: flags.logLevel }) });
+    return await startServer({ ...options, logger });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === "EADDRINUSE")
@@ -174,35 +231,37 @@ function printBanner(server: RunningServer, dataDir: string) {
       `  try: export PREWARM_URL=${server.url} PREWARM_TOKEN=$(cat ${join(dataDir, "admin-token")})`,
     );
   }
-  process.stdout.write(`${lines.join("\n")}\n`);
+  process.stderr.write(`${lines.join("\n")}\n`);
 }
 
 export function registerServerCommands(program: Command): void {
-  addServerFlags(
+  addSettings(
     program
       .command("server")
       .description("Run the prewarm server: dashboard, API, reconciler and in-process daemons"),
-  )
-    .option("--dev", "create an admin user, print its token and write it to <data-dir>/admin-token")
-    .action(async (flags: ServerFlags) => {
-      const server = await start(flags);
-      printBanner(server, flags.dataDir);
-      await runUntilSignal(server);
-    });
+    [...SERVER_SETTINGS, DEV_SETTING],
+    "PREWARM_",
+  ).action(async (flags: ServerFlags, command: Command) => {
+    const server = await start(flags, (flag) => settingLabel(command, flag));
+    printBanner(server, flags.dataDir);
+    await runUntilSignal(server);
+  });
 
-  addServerFlags(
+  addSettings(
     program
       .command("demo")
       .description(
         "A dev server with the echo demo template pushed, whose prebuild pool fills up (npm start)",
       ),
-  ).action(async (flags: ServerFlags) => {
-    const server = await start({ ...flags, dev: true });
+    SERVER_SETTINGS,
+    "PREWARM_",
+  ).action(async (flags: ServerFlags, command: Command) => {
+    const server = await start({ ...flags, dev: true }, (flag) => settingLabel(command, flag));
     printBanner(server, flags.dataDir);
     const demoDir = fileURLToPath(new URL("../../../examples/templates/echo-demo", import.meta.url));
     const { pushDemoTemplate } = await import("../../server/demo.js");
     const presets = await pushDemoTemplate(server, "echo-demo", (await buildTemplateArchive(demoDir)).bytes);
-    process.stdout.write(
+    process.stderr.write(
       `pushed template "echo-demo"; presets: ${presets.map((p) => `${p.name} (pool of ${p.desiredInstances ?? 0})`).join(", ")}\n` +
         `  watch the pool fill: prewarm presets list echo-demo\n` +
         `  claim one:           prewarm create mine --template echo-demo --preset ${presets.find((p) => p.desiredInstances)?.name ?? "<preset>"}\n`,

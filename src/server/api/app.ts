@@ -19,6 +19,8 @@ declare module "fastify" {
     user?: User;
     /** The authenticated workspace agent (routes with auth "agent"). */
     agent?: { agent: Agent; jobId: string };
+    /** A 4xx answer's message, for the request log line. */
+    errorMessage?: string;
   }
   interface FastifyContextConfig {
     auth?: AuthKind;
@@ -52,12 +54,34 @@ function bearer(request: FastifyRequest): string | undefined {
 export async function buildApp(options: AppOptions): Promise<App> {
   const { ctx } = options;
   const app = Fastify({
+    // Fastify's own logger stays off (it would log two lines per request at info); the request log is the
+    // one line at debug of the onResponse hook below, through the server's logger.
     logger: false,
     bodyLimit: options.bodyLimit,
     // Long-polling daemons and log followers keep requests open.
     requestTimeout: 0,
     forceCloseConnections: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // One line per request at debug: the request id, the route (its pattern, so ids do not make every line
+  // unique), the status and how long it took. The query string is left out: it may carry a token. A user
+  // error's message comes along (the error handler below leaves it on the request), never its stack.
+  const httpLog = ctx.logger.child({ component: "http" });
+  app.addHook("onResponse", async (request, reply) => {
+    if (!httpLog.isLevelEnabled("debug")) return;
+    httpLog.debug(
+      {
+        reqId: request.id,
+        method: request.method,
+        route: request.routeOptions.url ?? null,
+        path: request.url.split("?")[0],
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+        ...(request.errorMessage === undefined ? {} : { error: request.errorMessage }),
+      },
+      "request",
+    );
+  });
 
   // Template archives arrive as raw bytes.
   app.addContentTypeParser(
@@ -131,9 +155,16 @@ export async function buildApp(options: AppOptions): Promise<App> {
     } else if (typeof error.statusCode === "number" && error.statusCode >= 400 && error.statusCode < 500) {
       status = error.statusCode;
       body = { message: error.message };
-    } else {
-      ctx.logger.error({ err: error, url: request.url, method: request.method }, "request failed");
     }
+    if (known?.retryAfterSeconds !== undefined) {
+      // A storage fault: the outage is logged once by the loops (outage-log.ts), not once per request.
+      request.errorMessage = body.message;
+    } else if (status >= 500) {
+      httpLog.error(
+        { err: error, reqId: request.id, route: request.routeOptions.url, method: request.method },
+        "request failed",
+      );
+    } else request.errorMessage = body.message;
     return reply.status(status).send(body);
   });
 

@@ -42,6 +42,21 @@ import { markPresetUnhealthy } from "./queries.js";
 import { defaultReconcilerSettings, type ReconcilerSettings } from "./settings.js";
 import { type LiveCyclePlan, type LivePresetPlan, type PlanConfig, readCyclePlan } from "./status.js";
 
+/**
+ * The line an operator should see when the reconciler's state changes between two cycles (undefined: no
+ * change worth a line). The first cycle says so only when it does not simply run: a paused or standby start.
+ * A failing cycle logs its own error every time; its recovery is the change logged here.
+ */
+export function stateChange(previous: CycleOutcome | undefined, next: CycleOutcome): string | undefined {
+  if (previous === next || next === "failed") return undefined;
+  if (next === "paused") return "reconciler paused: prebuilds are planned but nothing is created or deleted";
+  if (next === "not_leader") return "reconciler on standby: another replica holds the reconciliation lock";
+  if (previous === undefined) return undefined;
+  if (previous === "paused") return "reconciler resumed";
+  if (previous === "not_leader") return "reconciler took over: this replica now reconciles";
+  return "reconciliation recovered";
+}
+
 /** What the reconciler asks of the workspace/build services. Each method uses its own transaction(s). */
 export interface PrebuildExecutor {
   /**
@@ -255,6 +270,7 @@ export class Reconciler {
       );
     }
     this.#armTick();
+    this.#log.info({ intervalMs: this.#intervalMs }, "reconciler started");
     this.trigger("start");
   }
 
@@ -268,13 +284,15 @@ export class Reconciler {
 
   /** Stops the loop and waits for a cycle in progress. */
   async stop(): Promise<void> {
+    const wasStarted = this.#mode.name !== "stopped";
     if (this.#mode.name === "debouncing") this.#clock.clearTimeout(this.#mode.timer);
-    if (this.#mode.name !== "stopped") this.#enter({ name: "stopped" });
+    if (wasStarted) this.#enter({ name: "stopped" });
     this.#subscription?.();
     this.#subscription = undefined;
     if (this.#tickHandle !== undefined) this.#clock.clearTimeout(this.#tickHandle);
     this.#tickHandle = undefined;
     await this.#tail.catch(() => {});
+    if (wasStarted) this.#log.info("reconciler stopped");
   }
 
   /**
@@ -377,6 +395,8 @@ export class Reconciler {
     if (report.outcome !== "failed") this.#outage.succeeded();
     report.durationMs = performance.now() - t0;
     if (report.outcome !== "not_leader") this.#metrics?.observeReconciliation(report.durationMs / 1000);
+    const change = stateChange(this.#lastReport?.outcome, report.outcome);
+    if (change) this.#log.info({ state: report.outcome }, change);
     this.#lastReport = report;
     try {
       this.#onCycle?.(report);

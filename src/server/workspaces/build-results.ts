@@ -78,8 +78,22 @@ export async function completeWorkspaceBuild(
       );
     }
   }
+  ctx.logger.info(buildFields(build, now), "workspace build succeeded");
   await notifyWorkspace(ctx, build.workspaceId);
   if (build.transition === "start") await noteIfUsable(ctx, build.workspaceId);
+}
+
+/** What a build's log line says about it: which workspace, which build, what kind, how long since queued. */
+function buildFields(build: WorkspaceBuild, now: Date) {
+  return {
+    workspaceId: build.workspaceId,
+    build: build.buildNumber,
+    transition: build.transition,
+    reason: build.reason,
+    ...(build.prebuildStage === "none" ? {} : { prebuildStage: build.prebuildStage }),
+    jobId: build.jobId,
+    durationMs: now.getTime() - build.createdAt.getTime(),
+  };
 }
 
 /** The build-log line for one resource a claim replaced. */
@@ -131,6 +145,8 @@ export async function failWorkspaceBuild(
       if (partial) await insertJobTimings(tx, job.id, timingsFromProto(partial.timings));
     },
   });
+  // warn, not info: a failed build is something to look at (a template's fault, a provisioner's, a cloud's).
+  ctx.logger.warn({ ...buildFields(build, now), error: failure.error }, "workspace build failed");
   await notifyWorkspace(ctx, build.workspaceId);
 }
 

@@ -298,6 +298,18 @@ export async function createWorkspace(
   await notifyJobPosted(store, result.job);
   await notifyWorkspace(ctx, result.workspace.id);
   if (result.claimedPrebuild) ctx.events.reconcileSoon("claim");
+  // Claims and misses at info: how often a create found a warm prebuild is what an operator sizes pools by.
+  if (pools.length > 0) {
+    const fields = {
+      workspaceId: result.workspace.id,
+      workspace: result.workspace.name,
+      owner: owner.username,
+      template: template.name,
+      preset: pools.find((p) => p.id === result.presetId)?.name ?? preset?.name ?? null,
+    };
+    if (result.claimedPrebuild) ctx.logger.info({ ...fields, jobId: result.job.id }, "prebuild claimed");
+    else ctx.logger.info(fields, "prebuild claim missed: no ready prebuild, building from scratch");
+  }
   return result;
 }
 

@@ -26,7 +26,7 @@ import { applyFailed, buildEchoArchive, type EchoStepInit } from "../../../src/p
 import { createEchoProvisioner } from "../../../src/provisioners/echo/provisioner.js";
 import { type ProvisionerServer, serve } from "../../../src/provisionersdk/serve.js";
 import type { Provisioner } from "../../../src/provisionersdk/types.js";
-import { silentLogger } from "../../../src/server/logger.js";
+import { type Logger, silentLogger } from "../../../src/server/logger.js";
 import { type ClaimRehearsal, claimRehearsals } from "../../../src/server/prebuilds/rehearsal.js";
 import type { ReconcilerSettings } from "../../../src/server/prebuilds/settings.js";
 import { type PresetPoolStatus, poolStatuses, readCyclePlan } from "../../../src/server/prebuilds/status.js";
@@ -142,6 +142,8 @@ export interface PrebuildWorld {
 
 export interface WorldOptions {
   daemons?: number;
+  /** The server's logger (default: silent). */
+  logger?: Logger;
   reconcilerSettings?: Partial<ReconcilerSettings>;
 }
 
@@ -183,7 +185,7 @@ export async function startWorld(dialect: DialectName, options: WorldOptions = {
       dev: false,
       // Fake time for what the server decides and records; real timers for its daemons, long polls and loops.
       clock: withRealTimers(clock),
-      logger: silentLogger,
+      logger: options.logger ?? silentLogger,
       onReconcileCycle: changes.bump,
     });
     cleanups.push(() => server.close());

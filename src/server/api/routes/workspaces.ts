@@ -64,7 +64,11 @@ const MAX_WAIT_MS = 10 * 60_000;
 
 function waitTimeoutMs(text: string | undefined): number {
   if (text === undefined) return DEFAULT_WAIT_MS;
-  return parseDuration(text);
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw invalid(`timeout: ${(err as Error).message}`, { field: "timeout" });
+  }
 }
 
 /**

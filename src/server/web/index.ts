@@ -500,7 +500,7 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
     if (request.url.startsWith("/api/") || !wantsHtml) return reply.callNotFound();
     const session = await sessionOf(ctx, request);
     const path = request.url.split("?")[0] ?? "";
-    const body = html`${errorBody(404, `there is no page at ${path}`)}<div data-testid="not-found"></div>`;
+    const body = errorBody(404, `there is no page at ${path}`);
     return sendHtml(reply, 404, page({ title: "Not found", session, body }));
   });
 

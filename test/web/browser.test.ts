@@ -118,7 +118,7 @@ describe("dashboard in a browser", {
   let page: Page;
   let profile: string;
   const offOrigin: string[] = [];
-  const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, name) });
+  const shot = (name: string, fullPage = false) => page.screenshot({ path: join(ARTIFACTS, name), fullPage });
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -235,7 +235,10 @@ describe("dashboard in a browser", {
       (await page.textContent(`${problem} [data-testid=failure-count]`)) ?? "",
       /2 failed creations/,
     );
+    // The README's screenshot at a common laptop width.
+    await page.setViewportSize({ width: 1280, height: 720 });
     await shot("pools.png");
+    await page.setViewportSize({ width: 1000, height: 760 });
     if (process.env.PREWARM_UPDATE_SCREENSHOTS === "1") {
       mkdirSync(new URL("../../docs/images/", import.meta.url).pathname, { recursive: true });
       copyFileSync(join(ARTIFACTS, "pools.png"), README_SHOT);
@@ -299,7 +302,7 @@ describe("dashboard in a browser", {
     assert.match(error ?? "", /preset sets it/);
     assert.equal(await page.getAttribute("#param-region", "aria-invalid"), "true");
     assert.equal(await page.inputValue("#param-region"), "us-east");
-    await shot("invalid-parameter.png");
+    await shot("invalid-parameter.png", true);
   });
 
   test("GIVEN a full pool WHEN a workspace is created with the dev preset THEN it claims a prebuild and its logs stream to the end", async () => {

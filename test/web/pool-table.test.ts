@@ -67,6 +67,15 @@ describe("pools table sorting", () => {
     assert.deepEqual(names(sortPools(rows, { key: "failures", dir: "desc" }, same)), ["a/z", "a/y", "b/x"]);
   });
 
+  test("GIVEN numbered names THEN they sort naturally", () => {
+    const rows = ["pool-10", "pool-2", "pool-1"].map((preset) => pool({ preset }));
+    assert.deepEqual(names(sortPools(rows, { key: "pool", dir: "asc" }, same)), [
+      "t/pool-1",
+      "t/pool-2",
+      "t/pool-10",
+    ]);
+  });
+
   test("GIVEN pools without claims or cost THEN they sort last in both directions", () => {
     const rows = [
       pool({ preset: "none" }),

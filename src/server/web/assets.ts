@@ -23,6 +23,7 @@ main { max-width:1400px; margin:0 auto; padding:1rem; }
 .sr-only { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); white-space:nowrap; }
 .card > h2:first-child { margin-top:0; }
 .strip { display:flex; flex-wrap:wrap; gap:.3rem 1.2rem; align-items:center; }
+.card.strip { padding:.4rem 1rem; margin-bottom:.6rem; }
 h4 { margin:.6rem 0 .2rem; }
 h1 { font-size:1.45rem; margin:.3rem 0 1rem; } h2 { font-size:1.15rem; margin:1.4rem 0 .6rem; } h3 { font-size:1rem; margin:0 0 .4rem; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:.9rem 1rem; margin:0 0 1rem; }
@@ -34,9 +35,10 @@ table { border-collapse:collapse; width:100%; } th, td { text-align:left; paddin
 th { font-size:.85rem; color:var(--muted); font-weight:600; }
 .table-wrap { overflow-x:auto; }
 table.dense { font-size:.87rem; background:var(--card); } table.dense th, table.dense td { padding:.2rem .45rem; vertical-align:middle; white-space:nowrap; }
+table.dense th { white-space:normal; vertical-align:bottom; } table.dense td.status { white-space:normal; min-width:7rem; }
 table.dense th a { color:inherit; text-decoration:none; } table.dense th a:hover { text-decoration:underline; }
 table.dense th[aria-sort=ascending] a, table.dense th[aria-sort=descending] a { color:var(--fg); }
-table.dense .badge { margin:0 .2rem 0 0; font-size:.75rem; }
+table.dense .badge { margin:.05rem .2rem .05rem 0; font-size:.75rem; white-space:nowrap; }
 th.num, td.num { text-align:right; }
 td.barcell { min-width:10rem; } td.barcell svg.bar { display:inline-block; width:6.5rem; height:.8rem; vertical-align:middle; margin-right:.4rem; }
 tr.trouble td { border-bottom:none; } tr.trouble td:first-child { box-shadow:inset 3px 0 0 var(--bad); }

@@ -109,7 +109,8 @@ export function sortPools<T>(items: readonly T[], sort: PoolSort, view: (item: T
 
 function compare(a: number | string | null, b: number | string | null): number {
   if (typeof a === "number" && typeof b === "number") return a - b;
-  return String(a).localeCompare(String(b));
+  // Natural order: "pool-2" before "pool-10".
+  return String(a).localeCompare(String(b), "en", { numeric: true });
 }
 
 /** What a pool's state says, for the severity and the problem row. */

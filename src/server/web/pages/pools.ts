@@ -374,8 +374,8 @@ const COLUMNS: Column[] = [
   { key: "starting", label: "Starting", cls: "opt num" },
   { key: "expired", label: "Expired", cls: "opt num" },
   { key: null, label: "TTL", cls: "opt" },
-  { key: "hitrate", label: "Hit rate (1 h)", cls: "num" },
-  { key: "cost", label: "Idle cost (24 h)", cls: "opt num" },
+  { key: "hitrate", label: "Hit rate (1\u00a0h)", cls: "num" },
+  { key: "cost", label: "Idle cost (24\u00a0h)", cls: "opt num" },
   { key: "failures", label: "Failures", cls: "num" },
 ];
 
@@ -410,7 +410,7 @@ function tableRow(row: PoolRow, data: PoolsData, session: Session): Html {
   const c = row.cost;
   return html`<tr data-testid="pool" data-preset="${s.preset}" data-template="${s.template}" data-preset-id="${s.presetId}" data-eligible="${p.eligible}" data-desired="${p.desired}" data-failures="${row.failures}" data-status="${s.status}" class="${trouble ? "trouble" : ""}">
 <td><a id="pools-template-${s.presetId}" href="/templates/${encodeURIComponent(s.template)}">${s.template}</a> / <a id="pool-${s.presetId}" href="${poolPath(row)}" data-testid="pool-link">${s.preset}</a> <span class="muted small">${s.templateVersion}</span></td>
-<td>${statusBadges(s, data.reconciler.paused, data.now)}</td>
+<td class="status">${statusBadges(s, data.reconciler.paused, data.now)}</td>
 <td class="barcell">${poolBar(p)}<span data-testid="counts">${p.eligible}/${p.desired}</span></td>
 ${desiredCell(row)}
 <td class="opt num">${p.running}</td><td class="opt num">${p.starting}</td><td class="opt num">${p.expired}</td>

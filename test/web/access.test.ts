@@ -225,6 +225,22 @@ describe("dashboard access control", { timeout: 90_000 }, () => {
     assert.doesNotMatch((await web.get("/templates/echo-demo?done=%3Cb%3Ehi")).text, /hi<|&lt;b&gt;hi/);
     const resumed = await web.post("/templates/echo-demo/presets/dev/resume", { _csrf: csrf });
     assert.equal(resumed.status, 303);
+    // From the pools table or a pool's page, the buttons lead back there (a fixed code, never a URL).
+    const back = async (path: string, form: Record<string, string>) =>
+      (await web.post(path, { _csrf: csrf, ...form })).location;
+    assert.equal(await back("/templates/echo-demo/invalidate", { back: "pools" }), "/?done=invalidated");
+    assert.equal(
+      await back("/templates/echo-demo/invalidate", { back: "pool", preset_id: "p/1" }),
+      "/pools/p%2F1?done=invalidated",
+    );
+    assert.equal(
+      await back("/templates/echo-demo/invalidate", { back: "https://evil.example" }),
+      "/templates/echo-demo?done=invalidated",
+    );
+    assert.match(
+      (await back("/templates/echo-demo/presets/dev/resume", { back: "pool" })) ?? "",
+      /^\/pools\/[^/?]+\?done=resumed$/,
+    );
     assert.equal((await web.post("/templates/echo-demo/presets/nope/resume", { _csrf: csrf })).status, 404);
   });
 

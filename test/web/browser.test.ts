@@ -181,6 +181,7 @@ describe("dashboard in a browser", {
     const error = await page.textContent("[data-testid=login-error]");
     assert.match(error ?? "", /wrong username or password/);
     await shot("login-error.png");
+    await assertAccessible(page, "the sign-in page");
     await page.fill("#password", "correct horse");
     await page.click("button[type=submit]");
     await page.waitForURL(`${server.url}/`);
@@ -360,6 +361,13 @@ describe("dashboard in a browser", {
     assert.equal((await admin.get(`/api/v1/workspaces/${id}`)).status, 404);
   });
 
+  test("GIVEN the other pages THEN they pass axe-core's rules too", async () => {
+    for (const path of ["/templates", "/templates/echo-demo", "/workspaces", "/workspaces?prebuilds=1"]) {
+      await page.goto(`${server.url}${path}`);
+      await assertAccessible(page, path);
+    }
+  });
+
   test("GIVEN an unknown page THEN the browser shows the dashboard's 404 page", async () => {
     const answer = await page.goto(`${server.url}/no-such-page`);
     assert.equal(answer?.status(), 404);
@@ -376,6 +384,7 @@ describe("dashboard in a browser", {
     assert.match((await page.textContent("[data-testid=reconciler-state]")) ?? "", /paused/);
     assert.equal((await admin.get<{ paused: boolean }>("/api/v1/prebuilds/status")).body.paused, true);
     await shot("reconciler-paused.png");
+    await assertAccessible(page, "the reconciler page");
     await page.click("[data-testid=pause-toggle]");
     await page.waitForURL(/done=unpaused/);
     assert.equal((await page.textContent("[data-testid=pause-toggle]"))?.trim(), "Pause reconciliation");

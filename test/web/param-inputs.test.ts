@@ -143,7 +143,7 @@ describe("parameter controls", () => {
         body: { paramlist_ides: "multi", param_ides: ["vim", "code"] },
         expected: { ides: '["vim","code"]' },
       },
-      { body: { paramlist_ides: "multi" }, expected: { ides: "[]" } },
+      { body: { paramlist_ides: "multi" }, expected: {} },
       { body: { paramlist_tags: "lines", param_tags: "a\r\n\n b \n" }, expected: { tags: '["a","b"]' } },
       { body: { paramlist_tags: "lines", param_tags: "  " }, expected: {} },
     ];

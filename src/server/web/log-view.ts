@@ -16,7 +16,7 @@ export interface LogLine {
   output: string;
 }
 
-export const isStageHeader = (l: Pick<LogLine, "output" | "source">): boolean =>
+const isStageHeader = (l: Pick<LogLine, "output" | "source">): boolean =>
   l.output === "" && l.source === "provisioner_daemon";
 
 export interface StageSpan {
@@ -43,7 +43,7 @@ export function stageSpans(lines: readonly LogLine[], endedAt: Date | null): Sta
 }
 
 /** "10:04:05.123": the time of day in UTC (app.js formats streamed lines the same way: ISO characters 11–23). */
-export const timeOfDay = (d: Date): string => d.toISOString().slice(11, 23);
+const timeOfDay = (d: Date): string => d.toISOString().slice(11, 23);
 
 /** Stages are often seconds long: tenths up to a minute ("1.5s"), then formatDuration's "1m 30s". */
 export function stageDuration(ms: number): string {

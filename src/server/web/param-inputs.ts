@@ -12,7 +12,7 @@
 // an empty text, the dropdown's and the radio group's "default" choice. A checkbox, switch or slider always
 // submits a value, so it carries a hidden `paramdefault_<name>` with what it showed at first: a submitted value
 // equal to it is left unset. Lists carry `paramlist_<name>` ("multi" or "lines"): their values are sent as the
-// JSON array the server expects for list(string).
+// JSON array the server expects for list(string); none ticked or typed is unset too.
 import type { TemplateParameter } from "../store/templates.js";
 import { type Html, html } from "./html.js";
 
@@ -76,7 +76,8 @@ export function parseParameters(body: Body): Record<string, string> {
       const items = (list === "lines" ? submitted.flatMap((v) => v.split(/\r?\n/)) : submitted)
         .map((v) => v.trim())
         .filter((v) => v !== "");
-      value = list === "lines" && items.length === 0 ? undefined : JSON.stringify(items);
+      // Nothing ticked or typed: unset, like an empty text (the preset's value or the default).
+      value = items.length === 0 ? undefined : JSON.stringify(items);
     } else if (shown !== undefined) {
       // A checkbox or switch sends nothing when off.
       value = submitted[0] ?? "false";

@@ -56,7 +56,7 @@ export function parseSort(query: Record<string, unknown> | undefined): PoolSort 
 }
 
 /** Names read A→Z and the status worst-first ascending; counts, rates, costs and failures largest first. */
-export function defaultDir(key: SortKey): SortDir {
+function defaultDir(key: SortKey): SortDir {
   return key === "pool" || key === "status" ? "asc" : "desc";
 }
 

@@ -49,6 +49,8 @@ import type { Session } from "../session.js";
 
 export const HISTORY_WINDOW_MS = 3 * 3_600_000;
 const HIT_RATE_WINDOW_MS = 3_600_000;
+/** How many failed creations a pool's page lists. */
+const FAILED_SHOWN = 20;
 
 export interface PoolRow {
   status: PresetPoolStatus;
@@ -247,10 +249,10 @@ function idleCost(row: PoolRow): Html {
 <span class="muted">· 7 d: ${c.idleHours7d.toFixed(1)} prebuild-h, ${money(c.idleCost7d)}, ${c.wasted7d} wasted</span>`;
 }
 
-export const poolPath = (row: { status: { presetId: string } }) =>
+const poolPath = (row: { status: { presetId: string } }) =>
   `/pools/${encodeURIComponent(row.status.presetId)}`;
 
-export function healthOf(row: PoolRow, now: Date): PoolHealth {
+function healthOf(row: PoolRow, now: Date): PoolHealth {
   const s = row.status;
   return {
     status: s.status,
@@ -264,7 +266,7 @@ export function healthOf(row: PoolRow, now: Date): PoolHealth {
   };
 }
 
-export function sortableOf(row: PoolRow, now: Date): SortablePool {
+function sortableOf(row: PoolRow, now: Date): SortablePool {
   const s = row.status;
   return {
     template: s.template,
@@ -472,9 +474,6 @@ ${failed.map(
 ${failed.length >= FAILED_SHOWN && html`<p class="muted small">The ${FAILED_SHOWN} most recent of ${row.failures}.</p>`}`
 }`;
 }
-
-/** How many failed creations a pool's page lists. */
-export const FAILED_SHOWN = 20;
 
 /** A pool's page data: the pool among all (so paused, reconciler state and badges agree with the table). */
 export async function loadPool(

@@ -44,6 +44,8 @@ td.barcell { min-width:10rem; } td.barcell svg.bar { display:inline-block; width
 tr.trouble td { border-bottom:none; } tr.trouble td:first-child { box-shadow:inset 3px 0 0 var(--bad); }
 tr.problem td { white-space:normal; background:#fdeeee; box-shadow:inset 3px 0 0 var(--bad); padding:.3rem .6rem .45rem; }
 tr.problem .notice { margin:.2rem 0; background:transparent; }
+/* On a screen narrower than the table, the problem stays in view (and wraps) while the table scrolls. */
+tr.problem .problem-body { position:sticky; left:.6rem; max-width:calc(100vw - 2.5rem); }
 code.error { background:#fff; font-weight:normal; }
 .actions { display:inline-flex; flex-wrap:wrap; gap:.4rem; align-items:center; margin:.2rem 0 .6rem; }
 tr.problem .actions { margin:0 0 0 .6rem; vertical-align:middle; } tr.problem button { padding:.15rem .6rem; font-size:.85rem; }

@@ -5,7 +5,9 @@
 // CSRF token (see session.ts); "owner" routes answer 403 to members. What a member may see inside a page is
 // decided by the same services as the API (workspaceForUser: another user's workspace is "not found").
 // Errors are mapped in one place, the error handler below: a DomainError gets the status the API gives its
-// kind (api/errors.ts) and its message is shown on the error page.
+// kind (api/errors.ts) and its message is shown on the error page. A browser asking for an unknown page gets
+// that page too (a 404), while API paths and non-HTML clients keep the API's JSON 404.
+// Actions call the API's services (workspaces/service.ts, prebuilds/operations.ts) under the same rules.
 import fastifyCookie from "@fastify/cookie";
 import fastifyFormbody from "@fastify/formbody";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";

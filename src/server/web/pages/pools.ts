@@ -421,7 +421,7 @@ ${desiredCell(row)}
 <td class="opt num" data-testid="idle-cost">${c ? html`${money(c.idleCost24h)} <span class="muted small">(${c.idleHours24h.toFixed(1)} h)</span>` : html`<span class="muted">—</span>`}</td>
 <td class="num">${row.failures > 0 ? html`<a id="failcount-${s.presetId}" href="${poolPath(row)}#failures" class="error">${row.failures}</a>` : html`<span class="muted">0</span>`}</td>
 </tr>
-${trouble && html`<tr class="problem" data-testid="pool-problem" data-preset="${s.preset}" data-template="${s.template}"><td colspan="${COLUMNS.length}">${problem(row, data, session, "pools")}</td></tr>`}`;
+${trouble && html`<tr class="problem" data-testid="pool-problem" data-preset="${s.preset}" data-template="${s.template}"><td colspan="${COLUMNS.length}"><div class="problem-body">${problem(row, data, session, "pools")}</div></td></tr>`}`;
 }
 
 /** The self-refreshing section (also served alone as the htmx fragment), sorted as asked. */

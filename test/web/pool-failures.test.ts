@@ -48,13 +48,7 @@ describe("pool failure streaks", () => {
 
       const rows = await selectFailureStreak(store.db, [broken, recovered, fine], 2);
       assert.deepEqual(
-        rows.map((r) => [
-          r.workspace_id,
-          r.build_number,
-          Number(r.workspace_deleted),
-          r.error,
-          r.completed_at,
-        ]),
+        rows.map((r) => [r.workspace_id, r.build_number, r.workspace_deleted, r.error, r.completed_at]),
         [
           [third, 1, 0, "boom", at(3 * MINUTE + 1).getTime()],
           [second, 1, 0, "boom", at(2 * MINUTE + 1).getTime()],
@@ -62,7 +56,7 @@ describe("pool failure streaks", () => {
       );
       const all = await selectFailureStreak(store.db, [broken], 20);
       assert.deepEqual(
-        all.map((r) => [r.workspace_id, Number(r.workspace_deleted)]),
+        all.map((r) => [r.workspace_id, r.workspace_deleted]),
         [
           [third, 0],
           [second, 0],

@@ -239,6 +239,7 @@ export async function selectFailureStreak(
     ...r,
     completed_at: Number(r.completed_at),
     build_number: Number(r.build_number),
+    workspace_deleted: Number(r.workspace_deleted),
   }));
 }
 

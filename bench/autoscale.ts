@@ -9,10 +9,12 @@
 // and prebuild-hours of static pools of every size, of the schedule and of autoscale, and the ratio of
 // autoscale's prebuild-hours to the cheapest static pool reaching the same hit rate (the goal: at most 0.5).
 // `--quick`: 9 days (measured: the second Monday and Tuesday), static sizes up to 12.
+
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { type SimulationInput, type SimulationPolicy, simulate } from "../src/planning/simulate.js";
 import { generateTrace } from "./autoscale-trace.js";
+import { record } from "./results.js";
 
 const { values } = parseArgs({
   options: {
@@ -110,5 +112,14 @@ if (atTarget) {
       `autoscale ${autoscale.hitRate >= TARGET ? "reaches" : "MISSES"} the target`,
   );
 }
+if (same)
+  record({
+    measure: `autoscale prebuild-hours / cheapest static pool at its hit rate (${same.policy})`,
+    value: autoscale.hours,
+    unit: "h",
+    floor: same.hours,
+    ratio: autoscale.hours / same.hours,
+    goal: "≤ 0.5",
+  });
 console.log(`schedule / autoscale prebuild-hours: ${(schedule.hours / autoscale.hours).toFixed(2)}`);
 console.log(`(${statics.length + 2} simulations in ${(elapsed / 1000).toFixed(1)} s)`);

@@ -8,6 +8,7 @@
 // record the hit), as workspace creation runs it — without the CLAIM build the workspace service adds. The pool
 // holds enough ready prebuilds that every claim hits: 100 presets, claims spread round-robin over them (each
 // preset's pool ≈ 20 prebuilds, so 64 concurrent claimers still meet on the same preset). Floor and claims alternate per concurrency level.
+
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -15,6 +16,7 @@ import { sql } from "kysely";
 import { claimPrebuild } from "../src/server/prebuilds/claim.js";
 import type { Store } from "../src/server/store/store.js";
 import { type BenchDialect, openBenchStore, percentile, populate } from "./prebuild-fixtures.js";
+import { record } from "./results.js";
 
 const { values } = parseArgs({
   options: {
@@ -107,6 +109,18 @@ async function bench(dialect: BenchDialect): Promise<void> {
       console.log(
         `    ${String(concurrency).padStart(11)}   ${String(n).padStart(6)}   ${c50.toFixed(2).padStart(7)} / ${c99.toFixed(2).padEnd(9)}   ${f50.toFixed(2).padStart(7)} / ${f99.toFixed(2).padEnd(9)}   ${(c50 / f50).toFixed(1).padStart(5)}× / ${(c99 / f99).toFixed(1)}×`,
       );
+      for (const [name, value, floorValue] of [
+        ["p50", c50, f50],
+        ["p99", c99, f99],
+      ] as const)
+        record({
+          measure: `claim ${name}, ${concurrency} concurrent, ${dialect}`,
+          value,
+          unit: "ms",
+          floor: floorValue,
+          ratio: value / floorValue,
+          goal: "≤ 2",
+        });
     }
     if (misses > 0) console.log(`    (${misses} claims missed: the pool ran dry — increase the population)`);
     if (claimed === 0) throw new Error("bench: nothing was claimed");

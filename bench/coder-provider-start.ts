@@ -5,6 +5,7 @@
 // test's template (needs terraform on PATH).
 //
 //   node --import tsx bench/coder-provider-start.ts [--starts 20] [--terraform]
+
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,6 +19,7 @@ import {
   terraformOk,
 } from "../test/provisioners/terraform/coder-provider-fixtures.js";
 import { selfSignedCertificate } from "../test/support/terraform-provider-coder/cert.js";
+import { record } from "./results.js";
 
 const { values } = parseArgs({
   options: { starts: { type: "string", default: "20" }, terraform: { type: "boolean", default: false } },
@@ -67,6 +69,13 @@ try {
   }
   console.log(`floor (bare node):    ${fmt(floor)}`);
   console.log(`test coder provider:  ${fmt(provider)}`);
+  record({
+    measure: "test coder provider start (p50)",
+    value: percentile(provider, 0.5),
+    unit: "ms",
+    floor: percentile(floor, 0.5),
+    ratio: percentile(provider, 0.5) / percentile(floor, 0.5),
+  });
   console.log(`ratio (p50):          ${(percentile(provider, 0.5) / percentile(floor, 0.5)).toFixed(2)}x`);
 
   if (values.terraform) {

@@ -7,6 +7,7 @@
 //
 // PostgreSQL: --postgres-url, else PREWARM_BENCH_POSTGRES_URL, else an ephemeral cluster like the tests use
 // (skipped with a message when the server binaries are missing).
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,7 @@ import { getUserByUsername } from "../src/server/store/users.js";
 import { createTemplateVersion, uploadTemplateFile } from "../src/server/templates/service.js";
 import { createWorkspace } from "../src/server/workspaces/service.js";
 import { postgresAvailable, startPostgres } from "../test/support/postgres.js";
+import { record } from "./results.js";
 
 const { values } = parseArgs({
   options: { jobs: { type: "string", default: "200" }, "postgres-url": { type: "string" } },
@@ -90,6 +92,13 @@ async function run(label: string, daemons: number, postgresUrl?: string) {
       .where("error", "is not", null)
       .executeTakeFirstOrThrow();
     const floorPerSecond = await floor(ctx.store, JOBS);
+    record({
+      measure: `echo builds, ${daemons} daemon${daemons === 1 ? "" : "s"}, ${label} (ratio: jobs / insert+update)`,
+      value: jobsPerSecond,
+      unit: "jobs/s",
+      floor: floorPerSecond,
+      ratio: jobsPerSecond / floorPerSecond,
+    });
     console.log(
       `${label.padEnd(10)} daemons=${daemons}  ${jobsPerSecond.toFixed(1).padStart(7)} jobs/s   floor ${floorPerSecond
         .toFixed(0)

@@ -7,10 +7,12 @@
 // The population is deterministic (seeded) and mixes what real pools hold: a TTL on most presets, some
 // expired, stopped and failed prebuilds, in-flight builds, backoff, inactive versions, and a schedule on 1 in 5
 // presets (evaluated through Intl in a real timezone).
+
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { planCycle } from "../src/planning/cycle.js";
 import { defaultPlanSettings, type PrebuildSnapshot, type PresetSnapshot } from "../src/planning/plan.js";
+import { record } from "./results.js";
 
 const { values } = parseArgs({
   options: {
@@ -137,3 +139,10 @@ console.log(
   `  planner (planCycle, full state + actions + rationing): ${planMs.toFixed(2)} ms = ${perSecond(planMs)} presets/s`,
 );
 console.log(`  ratio planner/floor: ${median(ratios).toFixed(1)}×`);
+record({
+  measure: `planCycle, ${PRESETS} presets × ${PREBUILDS} prebuilds`,
+  value: planMs,
+  unit: "ms",
+  floor: floorMs,
+  ratio: median(ratios),
+});

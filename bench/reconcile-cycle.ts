@@ -8,12 +8,14 @@
 // workspace service. Floor: one read transaction that selects every prebuild workspace row (id, created_at) —
 // the least any reconciler must read. The printed ratio is the median of per-round cycle/floor ratios
 // (floor and cycle alternate, so background load hits both alike). Also printed: statements per cycle.
+
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { Reconciler } from "../src/server/prebuilds/reconciler.js";
 import { PREBUILDS_USER_ID } from "../src/server/prebuilds/system-user.js";
 import { FakeClock } from "../test/support/fake-clock.js";
 import { type BenchDialect, median, openBenchStore, populate } from "./prebuild-fixtures.js";
+import { record } from "./results.js";
 
 const { values } = parseArgs({
   options: {
@@ -97,6 +99,14 @@ async function bench(dialect: BenchDialect): Promise<void> {
     console.log(`    floor (read all prebuild rows):  ${median(floorTimes).toFixed(1)} ms`);
     console.log(`    full cycle:                      ${median(cycleTimes).toFixed(1)} ms`);
     console.log(`    ratio cycle/floor:               ${median(ratios).toFixed(1)}×`);
+    record({
+      measure: `reconcile cycle, ${report.presets} presets × ${PREBUILDS} prebuilds, ${dialect}`,
+      value: median(cycleTimes),
+      unit: "ms",
+      floor: median(floorTimes),
+      ratio: median(ratios),
+      goal: "≤ 2",
+    });
     console.log(
       `    statements per cycle:            ${report.queryCount} (snapshot) + 1 (leader lock, PostgreSQL only)`,
     );

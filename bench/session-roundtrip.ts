@@ -51,6 +51,7 @@ import {
   type ProvisionerClient,
   serve,
 } from "../src/provisionersdk/index.js";
+import { record } from "./results.js";
 
 const { values } = parseArgs({
   options: {
@@ -226,6 +227,14 @@ console.log(line("echo provisioner via serve() + SDK client", totals.echo));
 console.log(line("stub provisioner via serve() + SDK client", totals.stub));
 console.log(line("floor: raw handler, bare stream, same stack", totals.floor));
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
+record({
+  measure: `echo Session round trips, concurrency ${CONCURRENCY}`,
+  value: perSecond(totals.echo),
+  unit: "sessions/s",
+  floor: perSecond(totals.floor),
+  ratio: perSecond(totals.echo) / perSecond(totals.floor),
+  goal: "≥ 0.5",
+});
 console.log(
   `  ratio echo/floor: ${ratio(perSecond(totals.echo), perSecond(totals.floor))} (aim ≥ 0.50);` +
     ` stub/floor: ${ratio(perSecond(totals.stub), perSecond(totals.floor))};` +

@@ -14,8 +14,9 @@
 //      prebuild job: it takes one unit of the budget, before creations; without budget it waits for a later cycle;
 //   4. rationing (§5 rule 10): creations share the global in-flight cap. budget = cap − prebuild jobs in flight
 //      − deletions planned this cycle (deletions are never deferred: they free resources, they only take
-//      precedence over creations); the budget is dealt round-robin, one creation at a time, over the presets
-//      that want some, in snapshot order, so one big pool cannot take it all. A `create` action carries
+//      precedence over creations); the budget is dealt one creation at a time to the least full pool, refills
+//      before replace-ahead and surge, ties rotating across cycles (fair-share.ts), so one big or churning pool
+//      cannot starve another. A `create` action carries
 //      `wanted` (what the preset needs) and `granted` (what this cycle starts; `count` = `granted`); a preset
 //      granted nothing keeps its create with count 0, so every view shows the deferral.
 //      The server-wide ceilings (issue 13: `maxPrebuilds`, `maxIdleCostPerDay`) are budgets of the same
@@ -29,6 +30,7 @@
 // set; the executor then does nothing.
 import type { AutoscaleDecision } from "./autoscale.js";
 import { resolveDesired } from "./desired.js";
+import { type CeilingName, type CreationAsk, dealCreations } from "./fair-share.js";
 import {
   type BlockedReason,
   backoffUntil,
@@ -53,15 +55,14 @@ export interface CycleBudget {
   maxIdleCostPerDay?: number | null;
 }
 
-/** A ceiling that left a preset fewer creations than it wanted. */
-export type CeilingName = "max_prebuilds" | "max_idle_cost";
-
 export interface CycleSnapshot<P extends PresetSnapshot = PresetSnapshot> {
   now: Date;
   paused: boolean;
   /** Prebuild jobs pending, running or cancelling, across all presets. */
   inFlight: number;
   presets: readonly P[];
+  /** The fair-share cursor (fair-share.ts): ties between equally full pools go to the first at or after it. */
+  rotation?: number;
 }
 
 export type CycleAction =
@@ -117,65 +118,29 @@ export function effectiveStatus(preset: PresetSnapshot): PresetStatus {
     : preset.status;
 }
 
-interface CreationAsk {
-  wanted: number;
-  /** What each creation adds to the idle cost per day. */
-  dailyCost: number;
-}
-
-/** What is left to deal this cycle; null: unlimited. */
-interface DealBudgets {
-  creations: number | null;
-  prebuilds: number | null;
-  idleCostPerDay: number | null;
-}
-
-interface Dealt {
-  granted: number;
-  /** The ceiling that stopped this preset short of `wanted` (not set for the in-flight cap: jobs end soon). */
-  limitedBy: CeilingName | null;
-}
-
 /**
- * Deals creations round-robin, one at a time, over the asks (in the map's order), each creation taking one from
- * `creations` and `prebuilds` and its `dailyCost` from `idleCostPerDay`. A preset whose next creation does not
- * fit a ceiling stops there (a cheaper preset may still get one); nobody gets one when `creations` runs out.
+ * A preset's claim on this cycle's creations. Of `count`, the refill part is what the pool lacks counting only
+ * non-expired, starting and surge-covered prebuilds; the rest replaces prebuilds ahead of expiry or fills a
+ * surge rollout's pool early, and waits until every pool is refilled.
  */
-function dealCreations(asks: ReadonlyMap<string, CreationAsk>, budgets: DealBudgets): Map<string, Dealt> {
-  const dealt = new Map<string, Dealt>([...asks.keys()].map((id) => [id, { granted: 0, limitedBy: null }]));
-  let creations = budgets.creations === null ? Number.POSITIVE_INFINITY : Math.max(0, budgets.creations);
-  let prebuilds = budgets.prebuilds === null ? Number.POSITIVE_INFINITY : Math.max(0, budgets.prebuilds);
-  let cost = budgets.idleCostPerDay === null ? Number.POSITIVE_INFINITY : Math.max(0, budgets.idleCostPerDay);
-  let progress = true;
-  while (creations > 0 && progress) {
-    progress = false;
-    for (const [id, ask] of asks) {
-      if (creations === 0) break;
-      const d = dealt.get(id)!;
-      if (d.granted >= ask.wanted || d.limitedBy !== null) continue;
-      if (prebuilds < 1) {
-        d.limitedBy = "max_prebuilds";
-        continue;
-      }
-      if (ask.dailyCost > cost) {
-        d.limitedBy = "max_idle_cost";
-        continue;
-      }
-      d.granted++;
-      creations--;
-      prebuilds--;
-      cost -= ask.dailyCost;
-      progress = true;
-    }
-  }
-  return dealt;
-}
-
-/** Deals `budget` creations round-robin, one at a time, over the wanted counts (in the map's order). */
-export function rationCreations(wanted: ReadonlyMap<string, number>, budget: number): Map<string, number> {
-  const asks = new Map([...wanted].map(([id, n]) => [id, { wanted: n, dailyCost: 0 }]));
-  const dealt = dealCreations(asks, { creations: budget, prebuilds: null, idleCostPerDay: null });
-  return new Map([...dealt].map(([id, d]) => [id, d.granted]));
+function creationAsk(
+  index: number,
+  plan: PresetPlan,
+  count: number,
+  preset: PresetSnapshot,
+  covered: ReadonlyMap<string, number>,
+): CreationAsk {
+  const { desired, running, expired, eligible, starting } = plan.state;
+  const cover = covered.get(plan.id) ?? 0;
+  const lack = desired - (running - expired) - starting - cover;
+  return {
+    index,
+    desired,
+    have: eligible + starting + cover,
+    wanted: count,
+    refill: Math.max(0, Math.min(count, lack)),
+    dailyCost: preset.dailyCost ?? 0,
+  };
 }
 
 /** Running prebuilds this plan deletes (expired, extraneous, outdated); stopped and failed ones are not running. */
@@ -241,6 +206,8 @@ export function planCycle<P extends PresetSnapshot>(
   for (const preset of snapshot.presets) if (preset.active) planOne(preset);
   // What each successor still lacks is shared by its outdated presets, the newest version first.
   const lacking = new Map<string, number>();
+  // Outdated prebuilds a surge rollout keeps claimable, per successor: they cover part of its pool meanwhile.
+  const covered = new Map<string, number>();
   for (let i = snapshot.presets.length - 1; i >= 0; i--) {
     const preset = snapshot.presets[i]!;
     if (preset.active) continue;
@@ -250,7 +217,9 @@ export function planCycle<P extends PresetSnapshot>(
       const { desired, eligible } = successor.plan.state;
       const lack = lacking.get(successorId) ?? Math.max(0, desired - eligible);
       planOne(preset, lack);
-      lacking.set(successorId, Math.max(0, lack - keepCount(byId.get(preset.id)!.plan, preset)));
+      const kept = Math.min(lack, keepCount(byId.get(preset.id)!.plan, preset));
+      lacking.set(successorId, lack - kept);
+      covered.set(successorId, (covered.get(successorId) ?? 0) + kept);
     } else planOne(preset);
   }
   const planned = snapshot.presets.map((preset) => ({ preset, ...byId.get(preset.id)! }));
@@ -259,13 +228,13 @@ export function planCycle<P extends PresetSnapshot>(
   let deletions = 0;
   let heldPrebuilds = 0;
   let heldCost = 0;
-  for (const { preset, plan } of planned) {
+  for (const [index, { preset, plan }] of planned.entries()) {
     const held = Math.max(0, plan.state.running - runningDeleted(plan)) + plan.state.starting;
     heldPrebuilds += held;
     heldCost += held * (preset.dailyCost ?? 0);
     for (const action of plan.actions) {
       if (action.type === "create")
-        asks.set(plan.id, { wanted: action.count, dailyCost: preset.dailyCost ?? 0 });
+        asks.set(plan.id, creationAsk(index, plan, action.count, preset, covered));
       if (action.type === "delete") deletions += action.ids.length;
     }
   }
@@ -281,11 +250,16 @@ export function planCycle<P extends PresetSnapshot>(
   }
   const maxPrebuilds = budget.maxPrebuilds ?? null;
   const maxIdleCostPerDay = budget.maxIdleCostPerDay ?? null;
-  const dealt = dealCreations(asks, {
-    creations: left,
-    prebuilds: maxPrebuilds === null ? null : maxPrebuilds - heldPrebuilds,
-    idleCostPerDay: maxIdleCostPerDay === null ? null : maxIdleCostPerDay - heldCost,
-  });
+  const dealt = dealCreations(
+    asks,
+    {
+      creations: left,
+      prebuilds: maxPrebuilds === null ? null : maxPrebuilds - heldPrebuilds,
+      idleCostPerDay: maxIdleCostPerDay === null ? null : maxIdleCostPerDay - heldCost,
+    },
+    snapshot.rotation ?? 0,
+    planned.length,
+  );
 
   let totalWanted = 0;
   let totalGranted = 0;

@@ -52,6 +52,8 @@ export interface ServerOptions {
   maxPrebuilds?: number;
   /** `--max-idle-cost`: their summed `daily_cost` per day; absent: no ceiling. */
   maxIdleCostPerDay?: number;
+  /** `--max-prebuild-jobs`: cap on prebuild jobs in flight; absent: two per active daemon. */
+  maxInFlightJobs?: number;
   /** A running job without a heartbeat for this long is failed as hung (default 5 min, as Coder). */
   jobHungTimeoutMs?: number;
   /** A job nobody acquired for this long is failed (default 30 min). */
@@ -237,7 +239,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const reconciler = new Reconciler({
       store,
       executor: createPrebuildExecutor(ctx),
-      maxInFlightJobs: Math.max(1, options.daemons),
+      maxInFlightJobs: options.maxInFlightJobs ?? null,
       maxPrebuilds: options.maxPrebuilds ?? null,
       maxIdleCostPerDay: options.maxIdleCostPerDay ?? null,
       clock,

@@ -126,8 +126,8 @@ describe("presets autoscale / presets set (real CLI)", () => {
     suite.fake.on(routes.listPresets, { status: 200, body: [autoscaled()] });
     const res = await runCli(["presets", "list", "echo-demo"], { env: suite.ctx.env });
     assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stdout, /^PRESET .* TTL +AUTOSCALE +STATUS$/m);
-    assert.match(res.stdout, / 1–6 for 95% +healthy$/m);
+    assert.match(res.stdout, /^PRESET .* TTL +AUTOSCALE +STATUS +REHEARSAL$/m);
+    assert.match(res.stdout, / 1–6 for 95% +healthy +-$/m);
   });
 
   test("prebuilds plan: a create a ceiling held back names it", async () => {

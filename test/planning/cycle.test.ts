@@ -2,7 +2,7 @@
 // reads. plan.test.ts covers the per-preset rules; these tests cover what the cycle adds on top.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type CycleSnapshot, planCycle, rationCreations } from "../../src/planning/cycle.js";
+import { type CycleSnapshot, planCycle } from "../../src/planning/cycle.js";
 import { defaultPlanSettings, type PresetSnapshot } from "../../src/planning/plan.js";
 import { ago, berlinOfficeHours, HOUR, MINUTE, NOW, preset, running } from "./fixtures.js";
 
@@ -12,50 +12,94 @@ function snapshot(presets: PresetSnapshot[], over: Partial<CycleSnapshot> = {}):
 
 const NO_CAP = { maxInFlight: null };
 
-describe("rationCreations", () => {
-  test("shares a budget round-robin, one at a time, in the given order", () => {
-    const table: { wanted: [string, number][]; budget: number; want: [string, number][] }[] = [
-      {
-        wanted: [
-          ["a", 2],
-          ["b", 2],
-        ],
-        budget: 10,
-        want: [
-          ["a", 2],
-          ["b", 2],
-        ],
-      },
-      {
-        wanted: [
-          ["a", 2],
-          ["b", 2],
-        ],
-        budget: 3,
-        want: [
-          ["a", 2],
-          ["b", 1],
-        ],
-      },
-      {
-        wanted: [
-          ["a", 5],
-          ["b", 1],
-          ["c", 1],
-        ],
-        budget: 4,
-        want: [
-          ["a", 2],
-          ["b", 1],
-          ["c", 1],
-        ],
-      },
-      { wanted: [["a", 2]], budget: 0, want: [["a", 0]] },
-      { wanted: [["a", 2]], budget: -3, want: [["a", 0]] },
-    ];
-    for (const row of table) {
-      assert.deepEqual([...rationCreations(new Map(row.wanted), row.budget)], row.want, JSON.stringify(row));
+/** Granted creations per preset id. */
+function granted(plan: ReturnType<typeof planCycle>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of plan.presets)
+    for (const a of p.actions) if (a.type === "create") out[p.id] = (out[p.id] ?? 0) + a.granted;
+  return out;
+}
+
+const eligibleFor = (n: number, prefix: string) =>
+  Array.from({ length: n }, (_, i) => running(`${prefix}${i}`, ago(MINUTE + i)));
+
+describe("planCycle: fair share of the creations", () => {
+  test("GIVEN a budget THEN the least full pool gets creations first, whatever its size or place", () => {
+    // big: 8 of 10 eligible (wants 2); small: 0 of 2 (wants 2). Two slots: both go to the empty pool.
+    const big = preset({ id: "big", desiredInstances: 10, prebuilds: eligibleFor(8, "b") });
+    const small = preset({ id: "small", desiredInstances: 2 });
+    assert.deepEqual(granted(planCycle(snapshot([big, small]), defaultPlanSettings, { maxInFlight: 2 })), {
+      big: 0,
+      small: 2,
+    });
+    // Three slots: small reaches 1/2 = 0.5 < 0.8 after one, then 2/2 = 1.0 > 0.8, so big gets the third.
+    assert.deepEqual(granted(planCycle(snapshot([big, small]), defaultPlanSettings, { maxInFlight: 3 })), {
+      big: 1,
+      small: 2,
+    });
+  });
+
+  test("GIVEN equally full pools THEN ties rotate with the cursor instead of going to the first every cycle", () => {
+    const pools = ["a", "b", "c"].map((id) => preset({ id, desiredInstances: 1 }));
+    const winners = [0, 1, 2, 3, 5].map((rotation) => {
+      const g = granted(planCycle(snapshot(pools, { rotation }), defaultPlanSettings, { maxInFlight: 1 }));
+      return Object.keys(g).find((id) => g[id] === 1);
+    });
+    assert.deepEqual(winners, ["a", "b", "c", "a", "c"]);
+  });
+
+  test("GIVEN replace-ahead creations and a pool to refill THEN the refill goes first", () => {
+    // ahead: 2 running but not yet ready, both expiring within the lead (fullness 0/2, but nothing is missing);
+    // refill: 1 of 2 eligible (fullness 0.5). One slot: the pool that lacks a prebuild gets it.
+    const ahead = preset({
+      id: "ahead",
+      desiredInstances: 2,
+      ttlSeconds: 3600,
+      replaceAheadSeconds: 600,
+      prebuilds: [running("x1", ago(HOUR - MINUTE), false), running("x2", ago(HOUR - MINUTE), false)],
+    });
+    const refill = preset({ id: "refill", desiredInstances: 2, prebuilds: eligibleFor(1, "r") });
+    const plan = planCycle(snapshot([ahead, refill]), defaultPlanSettings, { maxInFlight: 1 });
+    assert.deepEqual(granted(plan), { ahead: 0, refill: 1 });
+    // With budget to spare, the replace-ahead creations follow.
+    const roomy = planCycle(snapshot([ahead, refill]), defaultPlanSettings, { maxInFlight: 5 });
+    assert.deepEqual(granted(roomy), { ahead: 2, refill: 1 });
+  });
+
+  test("GIVEN a churning big pool first in order and a small cap THEN every pool has an eligible prebuild within three cycles", () => {
+    // The soak that starved a pool: "churn" (30 instances, a TTL shorter than a cycle, so every prebuild is
+    // expired at the next cycle) and two pools of 10, with 6 of the 8 slots busy every cycle. A granted
+    // creation is eligible at the next cycle. Under round-robin in snapshot order "churn" and "p1" took both
+    // free slots every cycle and "p2" stayed empty.
+    const ids = ["churn", "p1", "p2"] as const;
+    const held: Record<string, number> = { churn: 0, p1: 0, p2: 0 };
+    const firstEligible: Record<string, number> = {};
+    for (let cycle = 1; cycle <= 3; cycle++) {
+      const now = new Date(NOW.getTime() + cycle * MINUTE);
+      const pools = ids.map((id) =>
+        preset({
+          id,
+          desiredInstances: id === "churn" ? 30 : 10,
+          ttlSeconds: id === "churn" ? 30 : 0,
+          prebuilds: Array.from({ length: held[id]! }, (_, i) =>
+            running(`${id}-${cycle}-${i}`, new Date(now.getTime() - MINUTE)),
+          ),
+        }),
+      );
+      const plan = planCycle(snapshot(pools, { now, inFlight: 6, rotation: cycle }), defaultPlanSettings, {
+        maxInFlight: 8,
+      });
+      const g = granted(plan);
+      for (const id of ids) {
+        if (id === "churn")
+          held[id] = g[id] ?? 0; // its older prebuilds expired and are deleted
+        else held[id] = held[id]! + (g[id] ?? 0);
+        if (held[id]! > 0 && firstEligible[id] === undefined) firstEligible[id] = cycle + 1;
+      }
     }
+    assert.deepEqual(Object.keys(firstEligible).sort(), ["churn", "p1", "p2"]);
+    for (const id of ids)
+      assert.ok(firstEligible[id]! <= 3, `${id} first eligible at cycle ${firstEligible[id]}`);
   });
 });
 

@@ -27,6 +27,7 @@ interface ServerFlags {
   replaceAhead: string;
   maxPrebuilds?: string;
   maxIdleCost?: string;
+  maxPrebuildJobs?: string;
   dev?: boolean;
   logLevel: string;
 }
@@ -57,8 +58,17 @@ function serverOptions(flags: ServerFlags): ServerOptions {
     ...(flags.maxIdleCost === undefined
       ? {}
       : { maxIdleCostPerDay: parseAmountFlag("--max-idle-cost", flags.maxIdleCost) }),
+    ...(flags.maxPrebuildJobs === undefined
+      ? {}
+      : { maxInFlightJobs: parsePositiveFlag("--max-prebuild-jobs", flags.maxPrebuildJobs) }),
     dev: flags.dev ?? false,
   };
+}
+
+function parsePositiveFlag(flag: string, text: string): number {
+  const n = parseCountFlag(flag, text);
+  if (n === 0) throw new CliError(`${flag} must be at least 1, got "${text}"`, 2);
+  return n;
 }
 
 function parseCountFlag(flag: string, text: string): number {
@@ -115,6 +125,10 @@ function addServerFlags(command: Command): Command {
     )
     .option("--max-prebuilds <n>", "ceiling on prebuilds (running or starting) across all presets")
     .option("--max-idle-cost <cost>", "ceiling on the idle prebuilds' summed daily_cost per day")
+    .option(
+      "--max-prebuild-jobs <n>",
+      "cap on prebuild jobs pending or running (default: two per active provisioner daemon)",
+    )
     .option(
       "--log-level <level>",
       "server log level (trace, debug, info, warn, error)",

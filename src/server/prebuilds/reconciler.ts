@@ -63,8 +63,8 @@ export interface PrebuildExecutor {
 export interface ReconcilerOptions {
   store: Store;
   executor: PrebuildExecutor;
-  /** Global cap on prebuild jobs in flight (default: the number of daemons — the server passes it). */
-  maxInFlightJobs: number;
+  /** Cap on prebuild jobs pending or running; null: two per active daemon (status.ts autoInFlightCap). */
+  maxInFlightJobs: number | null;
   /** Server-wide ceilings on prebuilds in existence and on their idle cost per day (default: none). */
   maxPrebuilds?: number | null;
   maxIdleCostPerDay?: number | null;
@@ -72,7 +72,11 @@ export interface ReconcilerOptions {
   clock?: Clock;
   /** Periodic cycle (default 15 s). */
   intervalMs?: number;
-  /** A trigger runs a cycle this long after the first of a burst of triggers (default 250 ms). */
+  /**
+   * A trigger runs a cycle this long after the first of a burst of triggers. Default 0: at the next turn of the
+   * event loop, so a finished build, a claim or a new version starts the next creations at once, and triggers
+   * of one burst (or arriving while a cycle runs) still make one cycle.
+   */
   debounceMs?: number;
   /** Presets reconciled at the same time (default 4). */
   concurrency?: number;
@@ -191,13 +195,15 @@ export class Reconciler {
   #tail: Promise<unknown> = Promise.resolve();
   #pendingReasons = new Set<string>();
   #lastReport: CycleReport | undefined;
+  /** The fair-share cursor (src/planning/fair-share.ts): one step per executed cycle. */
+  #rotation = 0;
 
   constructor(options: ReconcilerOptions) {
     this.#store = options.store;
     this.#executor = options.executor;
     this.#clock = options.clock ?? systemClock;
     this.#intervalMs = options.intervalMs ?? 15_000;
-    this.#debounceMs = options.debounceMs ?? 250;
+    this.#debounceMs = options.debounceMs ?? 0;
     this.#concurrency = options.concurrency ?? 4;
     this.#config = {
       settings: { ...defaultReconcilerSettings, ...options.settings },
@@ -219,13 +225,9 @@ export class Reconciler {
     return this.#config.settings;
   }
 
-  get maxInFlightJobs(): number {
-    return this.#config.maxInFlightJobs;
-  }
-
-  /** What status.ts needs to plan a cycle exactly as this reconciler would. */
+  /** What status.ts needs to plan a cycle exactly as this reconciler's next cycle would. */
   get planConfig(): PlanConfig {
-    return this.#config;
+    return { ...this.#config, rotation: this.#rotation };
   }
 
   /** The last cycle's report (undefined before the first). */
@@ -352,13 +354,16 @@ export class Reconciler {
     let report: CycleReport;
     try {
       const led = await withLeadership(this.#store, async (reader) => {
-        const plan = await readCyclePlan(this.#store, startedAt, this.#config, reader);
+        const plan = await readCyclePlan(this.#store, startedAt, this.planConfig, reader);
         this.#metrics?.recordPlan(plan);
         const result = emptyReport(startedAt, plan.paused ? "paused" : "ran");
         result.plan = plan;
         result.presets = plan.presets.length;
         result.queryCount = plan.queryCount;
-        if (!plan.paused) await this.#execute(plan, result);
+        if (!plan.paused) {
+          this.#rotation++;
+          await this.#execute(plan, result);
+        }
         return result;
       });
       report = led.leader ? led.value : emptyReport(startedAt, "not_leader");

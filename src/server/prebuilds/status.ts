@@ -6,6 +6,7 @@ import type { CyclePlan, PresetCyclePlan } from "../../planning/cycle.js";
 import { planCycle } from "../../planning/cycle.js";
 import { autoscaleTimezone } from "../../planning/desired.js";
 import type { PresetStatus } from "../../planning/plan.js";
+import { countActiveDaemons } from "../store/daemons.js";
 import type { Executor, Store } from "../store/store.js";
 import type { ReconcilerSettings } from "./settings.js";
 import { type LivePresetSnapshot, readSnapshot } from "./snapshot.js";
@@ -19,9 +20,24 @@ export type LivePresetPlan = PresetCyclePlan<LivePresetSnapshot>;
  */
 export interface PlanConfig {
   settings: ReconcilerSettings;
-  maxInFlightJobs: number;
+  /** The cap on prebuild jobs in flight; null: follow the daemons (autoInFlightCap). */
+  maxInFlightJobs: number | null;
   maxPrebuilds?: number | null;
   maxIdleCostPerDay?: number | null;
+  /** The fair-share cursor of the cycle to plan (ties between equally full pools rotate with it). */
+  rotation?: number;
+}
+
+/** A daemon counts as active this long after its last acquire (its long poll renews every 30 s at most). */
+const ACTIVE_DAEMON_WINDOW_MS = 90_000;
+
+/**
+ * The default cap on prebuild jobs in flight: two per active daemon (in-process or external) — one running and
+ * one queued behind it, so every daemon stays busy between cycles while a human build (acquired first) waits
+ * behind at most the build its daemon is running. At least 2, so a pool fills before the first daemon polls.
+ */
+export function autoInFlightCap(activeDaemons: number): number {
+  return 2 * Math.max(1, activeDaemons);
 }
 
 /** Reads one snapshot (inside `tx` when given: the leader's lock transaction) and plans the cycle. */
@@ -32,11 +48,20 @@ export async function readCyclePlan(
   tx?: Executor,
 ): Promise<LiveCyclePlan & { queryCount: number }> {
   const snapshot = await readSnapshot(store, now, config.settings, tx ? { tx } : {});
+  const maxInFlight =
+    config.maxInFlightJobs ??
+    autoInFlightCap(await countActiveDaemons(tx ?? store.db, now, ACTIVE_DAEMON_WINDOW_MS));
   const plan = planCycle(
-    { now, paused: snapshot.paused, inFlight: snapshot.inFlightPrebuildJobs, presets: snapshot.presets },
+    {
+      now,
+      paused: snapshot.paused,
+      inFlight: snapshot.inFlightPrebuildJobs,
+      presets: snapshot.presets,
+      rotation: config.rotation ?? 0,
+    },
     config.settings,
     {
-      maxInFlight: config.maxInFlightJobs,
+      maxInFlight,
       maxPrebuilds: config.maxPrebuilds ?? null,
       maxIdleCostPerDay: config.maxIdleCostPerDay ?? null,
     },

@@ -71,3 +71,31 @@ export async function upsertDaemon(
     .executeTakeFirstOrThrow();
   return daemonFromRow(row);
 }
+
+/**
+ * Daemons that can take jobs now: seen within `window` ms (every acquire long-poll, at most 30 s apart, refreshes
+ * last_seen_at) or running a job (a daemon busy with a long build does not poll).
+ */
+export async function countActiveDaemons(db: Executor, now: Date, windowMs: number): Promise<number> {
+  const since = toMillis(now) - windowMs;
+  const row = await db
+    .selectFrom("provisioner_daemons")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where((eb) =>
+      eb.or([
+        eb("last_seen_at", ">=", since),
+        eb(
+          "id",
+          "in",
+          eb
+            .selectFrom("provisioner_jobs")
+            .select("worker_id")
+            .where("completed_at", "is", null)
+            .where("started_at", "is not", null)
+            .where("worker_id", "is not", null),
+        ),
+      ]),
+    )
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -144,7 +144,7 @@ describe("prebuilds API", { timeout: 120_000 }, () => {
     const status = await admin.get<PrebuildsStatusT>("/api/v1/prebuilds/status");
     assert.equal(status.status, 200);
     assert.equal(status.body.paused, false);
-    assert.equal(status.body.maxInFlightJobs, 2);
+    assert.equal(status.body.maxInFlightJobs, 4, "two per active daemon (2 in-process daemons)");
     assert.equal(status.body.reconcileIntervalSeconds, 60);
     const dev = status.body.presets.find((p) => p.preset === "dev");
     assert.equal(dev?.template, "echo-demo");

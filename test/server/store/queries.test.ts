@@ -9,7 +9,7 @@ import {
 } from "../../../src/server/prebuilds/queries.js";
 import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
 import { setAgentLifecycle } from "../../../src/server/store/agent-reports.js";
-import { upsertDaemon } from "../../../src/server/store/daemons.js";
+import { countActiveDaemons, upsertDaemon } from "../../../src/server/store/daemons.js";
 import { getFile, insertFile } from "../../../src/server/store/files.js";
 import { tryAdvisoryXactLock } from "../../../src/server/store/locks.js";
 import {
@@ -113,6 +113,39 @@ describe("store queries", () => {
     const { token } = await createApiToken(store.db, { userId: PREBUILDS_USER_ID, name: "x", now: T0 });
     assert.equal(await authenticateApiToken(store.db, token, T0), undefined);
   });
+
+  forEachDialect(
+    "active daemons: seen within the window, or running a job however long ago they polled",
+    async ({ store }) => {
+      const MINUTE = 60_000;
+      const daemon = (name: string, seen: Date) =>
+        upsertDaemon(store.db, { name, provisioners: ["echo"], tags: {}, version: "0.1.0", now: seen });
+      await daemon("fresh", at(9 * MINUTE));
+      await daemon("gone", at(0));
+      const busy = await daemon("busy", at(0));
+      const w = await world(store);
+      const { build } = await workspaceWithBuild(w, { now: at(0) });
+      const now = at(10 * MINUTE);
+      assert.equal(await countActiveDaemons(store.db, now, 2 * MINUTE), 1, "only the one that polled lately");
+      await store.db
+        .updateTable("provisioner_jobs")
+        .set({ worker_id: busy.id, started_at: at(MINUTE).getTime() })
+        .where("id", "=", build.jobId)
+        .execute();
+      assert.equal(
+        await countActiveDaemons(store.db, now, 2 * MINUTE),
+        2,
+        "the busy one counts while its job runs",
+      );
+      await store.db
+        .updateTable("provisioner_jobs")
+        .set({ completed_at: at(2 * MINUTE).getTime() })
+        .where("id", "=", build.jobId)
+        .execute();
+      assert.equal(await countActiveDaemons(store.db, now, 2 * MINUTE), 1, "not once the job completed");
+      assert.equal(await countActiveDaemons(store.db, now, 11 * MINUTE), 3);
+    },
+  );
 
   forEachDialect("identical uploads are stored once, also when they race", async ({ store }) => {
     const alice = await insertUser(store.db, { username: "alice", role: "owner", now: T0 });

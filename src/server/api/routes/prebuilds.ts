@@ -38,7 +38,7 @@ export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
         lastReconcileAt: last ? last.startedAt.toISOString() : null,
         lastReconcileDurationMs: last ? last.durationMs : null,
         inFlightJobs: plan.inFlight,
-        maxInFlightJobs: reconciler.maxInFlightJobs,
+        maxInFlightJobs: plan.maxInFlight ?? 0,
         presets: poolStatuses(plan).map((p) => ({
           ...p,
           backoffUntil: p.backoffUntil ? p.backoffUntil.toISOString() : null,

@@ -127,7 +127,7 @@ export async function loadPools(ctx: ServerContext, reconciler: Reconciler): Pro
       paused: plan.paused,
       intervalMs: reconciler.intervalMs,
       inFlightJobs: plan.inFlight,
-      maxInFlightJobs: reconciler.maxInFlightJobs,
+      maxInFlightJobs: plan.maxInFlight ?? 0,
       lastCycleAt: last?.startedAt ?? null,
       lastCycleMs: last?.durationMs ?? null,
       lastOutcome: last?.outcome ?? null,

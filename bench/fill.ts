@@ -1,0 +1,163 @@
+// How soon a pool is full, and full again after a claim, through the real server at its default settings (echo,
+// in-process daemons, SQLite), against floors measured in the same run on the same server and daemons:
+//
+//   fill:   push a version with a preset of N instances → N eligible prebuilds (its import included);
+//           floor: N human builds of a preset-less template created at once → all succeeded (the same builds on
+//           the same daemons without the reconciler in between).
+//   refill: claim one prebuild → N eligible again (median of --claims);
+//           floor: one human build → succeeded (median of as many).
+//
+//   node --import tsx bench/fill.ts [--instances 10] [--daemons 2] [--claims 5]
+//
+// Pools are observed by planning the live snapshot every 10 ms (what `prewarm presets list` shows), so a
+// figure may be up to one poll late.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { silentLogger } from "../src/server/logger.js";
+import { readCyclePlan } from "../src/server/prebuilds/status.js";
+import { type RunningServer, startServer } from "../src/server/server.js";
+import { getJob } from "../src/server/store/jobs.js";
+import { getUserByUsername } from "../src/server/store/users.js";
+import { createTemplateVersion, uploadTemplateFile } from "../src/server/templates/service.js";
+import { createWorkspace } from "../src/server/workspaces/service.js";
+import { prebuildTemplateArchive } from "../test/server/prebuilds/integration-harness.js";
+import { record } from "./results.js";
+
+const { values } = parseArgs({
+  options: {
+    instances: { type: "string", default: "10" },
+    daemons: { type: "string", default: "2" },
+    claims: { type: "string", default: "5" },
+  },
+});
+const INSTANCES = Number(values.instances);
+const DAEMONS = Number(values.daemons);
+const CLAIMS = Number(values.claims);
+const SETTINGS = { maxArchiveBytes: 10 * 1024 * 1024, provisionerTypes: ["echo"] };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function until(what: string, done: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await done())) {
+    if (performance.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+async function eligible(server: RunningServer, presetName: string): Promise<number> {
+  const plan = await readCyclePlan(server.store, new Date(), server.reconciler.planConfig);
+  const pool = plan.presets.find(
+    (p) => p.preset.active && p.preset.presetName === presetName && p.preset.templateName === "pool",
+  );
+  return pool?.state.eligible ?? 0;
+}
+
+async function push(server: RunningServer, name: string, archive: Uint8Array) {
+  const admin = (await getUserByUsername(server.store.db, "admin"))!;
+  const { hash } = await uploadTemplateFile(server.ctx, admin, archive, SETTINGS);
+  const { version } = await createTemplateVersion(
+    server.ctx,
+    admin,
+    name,
+    { fileHash: hash, provisioner: "echo", activate: true },
+    SETTINGS,
+  );
+  return { admin, version };
+}
+
+async function buildsSucceeded(server: RunningServer, jobIds: string[]): Promise<boolean> {
+  for (const id of jobIds) {
+    const job = await getJob(server.store.db, id);
+    if (job?.status === "failed" || job?.status === "canceled") throw new Error(`bench: build ${job.status}`);
+    if (job?.status !== "succeeded") return false;
+  }
+  return true;
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), "prewarm-bench-fill-"));
+const server = await startServer({
+  dataDir,
+  listen: "127.0.0.1:0",
+  daemons: DAEMONS,
+  provisionerTypes: ["echo"],
+  reconcileIntervalMs: 15_000, // the server's default
+  dev: true,
+  logger: silentLogger,
+});
+try {
+  // Floors first: the pool's template without its preset (the same builds), so the reconciler has nothing to do.
+  const plain = await push(server, "floor", prebuildTemplateArchive({ presets: [] }));
+  await until("the floor template's import", () => buildsSucceeded(server, [plain.version.jobId]));
+  const create = async (name: string) =>
+    (await createWorkspace(server.ctx, plain.admin, { name, template: "floor" })).build.jobId;
+  const f0 = performance.now();
+  const jobs = await Promise.all(Array.from({ length: INSTANCES }, (_, i) => create(`floor-${i}`)));
+  await until("the floor builds", () => buildsSucceeded(server, jobs));
+  const fillFloorMs = performance.now() - f0;
+  const oneBuild: number[] = [];
+  for (let i = 0; i < CLAIMS; i++) {
+    const t0 = performance.now();
+    const job = await create(`single-${i}`);
+    await until("a single build", () => buildsSucceeded(server, [job]));
+    oneBuild.push(performance.now() - t0);
+  }
+
+  // The pool: push → INSTANCES eligible.
+  const t0 = performance.now();
+  const pool = await push(
+    server,
+    "pool",
+    prebuildTemplateArchive({ presets: [{ name: "dev", instances: INSTANCES }] }),
+  );
+  await until("the pool to fill", async () => (await eligible(server, "dev")) >= INSTANCES);
+  const fillMs = performance.now() - t0;
+
+  const refills: number[] = [];
+  for (let i = 0; i < CLAIMS; i++) {
+    const c0 = performance.now();
+    const claimed = await createWorkspace(server.ctx, pool.admin, {
+      name: `claim-${i}`,
+      template: "pool",
+      preset: "dev",
+    });
+    if (!claimed.claimedPrebuild) throw new Error("bench: the claim missed (pool not full?)");
+    await until("the pool to refill", async () => (await eligible(server, "dev")) >= INSTANCES);
+    refills.push(performance.now() - c0);
+  }
+
+  const refillMs = median(refills);
+  const buildMs = median(oneBuild);
+  console.log(
+    `pool fill and refill: ${INSTANCES} instances, ${DAEMONS} in-process daemons, echo, SQLite, default settings`,
+  );
+  console.log(
+    `  fill:   ${fillMs.toFixed(0).padStart(6)} ms   floor (${INSTANCES} builds at once) ${fillFloorMs.toFixed(0).padStart(6)} ms   ratio ${(fillMs / fillFloorMs).toFixed(2)} (goal ≤ 2)`,
+  );
+  console.log(
+    `  refill: ${refillMs.toFixed(0).padStart(6)} ms   floor (one build)          ${buildMs.toFixed(0).padStart(6)} ms   ratio ${(refillMs / buildMs).toFixed(2)} (goal ≤ 2; median of ${CLAIMS})`,
+  );
+  record({
+    measure: `fill a pool of ${INSTANCES}, ${DAEMONS} daemons, push → all eligible`,
+    value: fillMs,
+    unit: "ms",
+    floor: fillFloorMs,
+    ratio: fillMs / fillFloorMs,
+    goal: "≤ 2",
+  });
+  record({
+    measure: `pool of ${INSTANCES} full again after a claim (median of ${CLAIMS})`,
+    value: refillMs,
+    unit: "ms",
+    floor: buildMs,
+    ratio: refillMs / buildMs,
+    goal: "≤ 2",
+  });
+} finally {
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+process.exit(0);

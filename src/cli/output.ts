@@ -180,21 +180,5 @@ export class Progress {
   }
 }
 
-const inProgress = { start: "starting", stop: "stopping", delete: "deleting" } as const;
-const done = { start: "running", stop: "stopped", delete: "deleted" } as const;
-
-/** A workspace's state from its latest build: running / stopped / deleted, starting…, failed, canceled. */
-export function workspaceState(build: { transition: "start" | "stop" | "delete"; status: string }): string {
-  switch (build.status) {
-    case "pending":
-    case "running":
-      return inProgress[build.transition];
-    case "succeeded":
-      return done[build.transition];
-    case "canceling":
-    case "canceled":
-      return build.status;
-    default:
-      return "failed";
-  }
-}
+/** A workspace's state from its latest build (shared with the dashboard). */
+export { workspaceState } from "../contract/workspace-state.js";

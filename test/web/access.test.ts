@@ -151,6 +151,12 @@ describe("dashboard access control", { timeout: 90_000 }, () => {
       transition: "stop",
     });
     assert.equal(stop.status, 404);
+    assert.equal((await web.post(`/workspaces/${adminWorkspace.id}/cancel`, { _csrf: csrf })).status, 404);
+    assert.equal((await web.get(`/workspaces/${adminWorkspace.id}/builds/1/log-lines`)).status, 404);
+    // Her own workspace's build has ended: nothing to cancel (the API's conflict, as an HTML page).
+    const ended = await web.post(`/workspaces/${miaWorkspace.id}/cancel`, { _csrf: csrf });
+    assert.equal(ended.status, 409);
+    assert.match(ended.text, /already ended/);
     // …while an owner sees both.
     const ownerList = await (await owner()).get("/workspaces");
     assert.match(ownerList.text, /admins-box/);
@@ -163,6 +169,10 @@ describe("dashboard access control", { timeout: 90_000 }, () => {
     assert.equal((await web.get("/reconciler")).status, 403);
     assert.equal((await web.post("/reconciler/resume", { _csrf: csrf })).status, 403);
     assert.equal((await web.post("/templates/echo-demo/invalidate", { _csrf: csrf })).status, 403);
+    assert.equal(
+      (await web.post("/templates/echo-demo/presets/dev/resume", { _csrf: csrf, back: "pools" })).status,
+      403,
+    );
     assert.equal(await paused(), true);
     const home = await web.get("/");
     assert.equal(home.status, 200);
@@ -188,7 +198,8 @@ describe("dashboard access control", { timeout: 90_000 }, () => {
       const error = new RegExp(`id="${c.field}-error"[^>]*>([^<]*)<`).exec(answer.text);
       assert.ok(error, `no error next to ${c.field}`);
       assert.match(error[1] ?? "", c.text);
-      assert.match(answer.text, new RegExp(`aria-describedby="${c.field}-error"`));
+      // the field names its error first (then its hint, if any)
+      assert.match(answer.text, new RegExp(`aria-describedby="${c.field}-error[ "]`));
     }
   });
 
@@ -214,6 +225,22 @@ describe("dashboard access control", { timeout: 90_000 }, () => {
     assert.doesNotMatch((await web.get("/templates/echo-demo?done=%3Cb%3Ehi")).text, /hi<|&lt;b&gt;hi/);
     const resumed = await web.post("/templates/echo-demo/presets/dev/resume", { _csrf: csrf });
     assert.equal(resumed.status, 303);
+    // From the pools table or a pool's page, the buttons lead back there (a fixed code, never a URL).
+    const back = async (path: string, form: Record<string, string>) =>
+      (await web.post(path, { _csrf: csrf, ...form })).location;
+    assert.equal(await back("/templates/echo-demo/invalidate", { back: "pools" }), "/?done=invalidated");
+    assert.equal(
+      await back("/templates/echo-demo/invalidate", { back: "pool", preset_id: "p/1" }),
+      "/pools/p%2F1?done=invalidated",
+    );
+    assert.equal(
+      await back("/templates/echo-demo/invalidate", { back: "https://evil.example" }),
+      "/templates/echo-demo?done=invalidated",
+    );
+    assert.match(
+      (await back("/templates/echo-demo/presets/dev/resume", { back: "pool" })) ?? "",
+      /^\/pools\/[^/?]+\?done=resumed$/,
+    );
     assert.equal((await web.post("/templates/echo-demo/presets/nope/resume", { _csrf: csrf })).status, 404);
   });
 
@@ -240,12 +267,44 @@ describe("dashboard access control", { timeout: 90_000 }, () => {
     assert.deepEqual([on.status, on.location], [303, "/templates/echo-demo?done=autoscaled"]);
     assert.deepEqual((await dev())?.autoscale, { min: 1, max: 6, targetHitRate: 0.95, timezone: "UTC" });
     assert.match((await web.get("/templates/echo-demo")).text, /data-testid="autoscale">1–6 for 95%/);
-    assert.match((await web.get("/")).text, /data-testid="demand-chart"/);
+    // The pools table links the pool's page, which has the demand chart.
+    const devPool = async () => {
+      const link = /href="(\/pools\/[^"]+)" data-testid="pool-link">dev</.exec((await web.get("/")).text);
+      assert.ok(link?.[1], "no link to the dev pool's page");
+      return (await web.get(link[1])).text;
+    };
+    assert.match(await devPool(), /data-testid="demand-chart"/);
 
     const off = await web.post(path, { _csrf: csrf, action: "off" });
     assert.deepEqual([off.status, off.location], [303, "/templates/echo-demo?done=unscaled"]);
     assert.equal((await dev())?.autoscale, null);
-    assert.doesNotMatch((await web.get("/")).text, /data-testid="demand-chart"/);
+    assert.doesNotMatch(await devPool(), /data-testid="demand-chart"/);
+  });
+
+  test("GIVEN an unknown page THEN a browser gets an HTML 404 in the dashboard's shell; API clients keep JSON", async () => {
+    const web = await mia();
+    const page = await web.request("GET", "/no/such/page?x=<b>", undefined, { accept: "text/html" });
+    assert.equal(page.status, 404);
+    assert.match(page.headers.get("content-type") ?? "", /text\/html/);
+    assert.match(page.text, /<h1>Not found<\/h1>/);
+    assert.match(page.text, /there is no page at \/no\/such\/page</);
+    assert.match(page.text, /<nav aria-label="Main">/);
+    const anonymous = await new WebClient(server.url).request("GET", "/nope", undefined, {
+      accept: "text/html",
+    });
+    assert.equal(anonymous.status, 404);
+    assert.doesNotMatch(anonymous.text, /<nav/);
+    for (const [path, accept] of [
+      ["/api/v1/nope", "text/html"],
+      ["/nope", "application/json"],
+    ] as const) {
+      const answer = await web.request("GET", path, undefined, { accept });
+      assert.equal(answer.status, 404, path);
+      assert.match(answer.text, /"message":"no such route/, path);
+    }
+    const pool = await web.request("GET", "/pools/no-such-preset", undefined, { accept: "text/html" });
+    assert.equal(pool.status, 404);
+    assert.match(pool.text, /data-testid="error">pool no-such-preset/);
   });
 
   test("GIVEN a signed-in user WHEN they sign out THEN the session token no longer works", async () => {

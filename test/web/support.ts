@@ -23,8 +23,13 @@ export class WebClient {
     }
   }
 
-  async request(method: string, path: string, form?: Record<string, string>): Promise<WebAnswer> {
-    const headers: Record<string, string> = {};
+  async request(
+    method: string,
+    path: string,
+    form?: Record<string, string>,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<WebAnswer> {
+    const headers: Record<string, string> = { ...extraHeaders };
     if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
     let body: string | undefined;
     if (form) {

@@ -193,6 +193,56 @@ export async function selectHardLimitedPresets(db: Executor, limit: number): Pro
   return rows.map((r) => r.preset_id);
 }
 
+export interface FailedCreationRow {
+  preset_id: string;
+  workspace_id: string;
+  build_number: number;
+  /** 1: the failed prebuild was deleted since (its build is gone from the workspace pages). */
+  workspace_deleted: number;
+  error: string | null;
+  completed_at: number;
+}
+
+/** The failure streak behind backoff and the hard limit: failed creations after the preset's latest success. */
+const failureStreakSql = (presetIds: readonly string[]) => sql`from workspace_builds b
+    join provisioner_jobs j on j.id = b.job_id
+    join workspaces w on w.id = b.workspace_id
+    where b.prebuild_stage = 'create' and b.transition = 'start'
+      and b.preset_id in (${sql.join([...presetIds])}) and ${failedSql("j")}
+      and j.completed_at > coalesce((
+        select max(j2.completed_at) from workspace_builds b2 join provisioner_jobs j2 on j2.id = b2.job_id
+        where b2.preset_id = b.preset_id and b2.prebuild_stage = 'create' and b2.transition = 'start'
+          and ${succeededSql("j2")}), -1)`;
+
+/** Per preset: how many creations failed since its latest successful one (the dashboard's failure count). */
+export async function countFailureStreaks(
+  db: Executor,
+  presetIds: readonly string[],
+): Promise<Map<string, number>> {
+  if (presetIds.length === 0) return new Map();
+  const { rows } = await sql<{ preset_id: string; n: number }>`
+    select b.preset_id, count(*) as n ${failureStreakSql(presetIds)} group by b.preset_id`.execute(db);
+  return new Map(rows.map((r) => [r.preset_id, Number(r.n)]));
+}
+
+/** The most recent failed creations of the streak, newest first, at most `limit` per call. */
+export async function selectFailureStreak(
+  db: Executor,
+  presetIds: readonly string[],
+  limit: number,
+): Promise<FailedCreationRow[]> {
+  if (presetIds.length === 0) return [];
+  const { rows } = await sql<FailedCreationRow>`
+    select b.preset_id, b.workspace_id, b.build_number, w.deleted as workspace_deleted, j.error, j.completed_at
+    ${failureStreakSql(presetIds)} order by j.completed_at desc, b.id desc limit ${limit}`.execute(db);
+  return rows.map((r) => ({
+    ...r,
+    completed_at: Number(r.completed_at),
+    build_number: Number(r.build_number),
+    workspace_deleted: Number(r.workspace_deleted),
+  }));
+}
+
 /** Prebuild jobs not yet finished (pending, running or cancelling): what the in-flight cap limits. */
 export async function countInFlightPrebuildJobs(db: Executor): Promise<number> {
   const { rows } = await sql<{ n: number }>`

@@ -5,7 +5,9 @@
 // CSRF token (see session.ts); "owner" routes answer 403 to members. What a member may see inside a page is
 // decided by the same services as the API (workspaceForUser: another user's workspace is "not found").
 // Errors are mapped in one place, the error handler below: a DomainError gets the status the API gives its
-// kind (api/errors.ts) and its message is shown on the error page.
+// kind (api/errors.ts) and its message is shown on the error page. A browser asking for an unknown page gets
+// that page too (a 404), while API paths and non-HTML clients keep the API's JSON 404.
+// Actions call the API's services (workspaces/service.ts, prebuilds/operations.ts) under the same rules.
 import fastifyCookie from "@fastify/cookie";
 import fastifyFormbody from "@fastify/formbody";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -17,18 +19,19 @@ import { forbidden, invalid, notFound } from "../domain-errors.js";
 import { setAutoscale } from "../prebuilds/demand-settings.js";
 import { invalidatePresets, resumePreset, setPaused } from "../prebuilds/operations.js";
 import type { Reconciler } from "../prebuilds/reconciler.js";
-import { getBuildByNumber } from "../store/workspaces.js";
+import { getBuildByNumber, getLatestBuild } from "../store/workspaces.js";
 import { requireActivePreset, requireTemplate } from "../templates/service.js";
-import { createWorkspace, startBuild, workspaceForUser } from "../workspaces/service.js";
+import { cancelJobFor, createWorkspace, startBuild, workspaceForUser } from "../workspaces/service.js";
 import { clientScript, htmxScript, stylesheet } from "./assets.js";
 import { type Html, html } from "./html.js";
 import { type NavItem, page } from "./layout.js";
 import { createPage, errorsFrom, formFields, loadForm, parseCreateForm } from "./pages/create.js";
 import { loginPage, safeNext } from "./pages/login.js";
-import { loadPools, poolsSection } from "./pages/pools.js";
+import { loadPool, loadPools, poolPage, poolsSection } from "./pages/pools.js";
 import { reconcilerPage } from "./pages/reconciler.js";
 import { templatePage, templatesPage } from "./pages/templates.js";
-import { detailPage, listPage, loadDetail, statusSection } from "./pages/workspaces.js";
+import { detailPage, listPage, loadDetail, logSection, statusSection } from "./pages/workspaces.js";
+import { parseSort } from "./pool-table.js";
 import {
   checkCredentials,
   clearSessionCookie,
@@ -83,6 +86,7 @@ const NOTICES: Record<string, string> = {
   created: "Workspace created.",
   claimed: "Workspace created from a ready prebuild.",
   build: "Build started.",
+  canceled: "Cancel requested: a pending build ends now, a running one as soon as its provisioner stops.",
 };
 
 type Body = Record<string, unknown>;
@@ -91,6 +95,19 @@ const bodyOf = (request: FastifyRequest): Body =>
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 const noticeOf = (request: FastifyRequest): string | undefined =>
   NOTICES[str((request.query as Record<string, unknown> | undefined)?.done)];
+
+/**
+ * Where a pool action returns: the form's `back` is a fixed code (never a URL): "pools" → the pools table,
+ * "pool" → that pool's page (`preset_id`, or the preset acted on); otherwise `fallback` (the template page).
+ */
+function backTo(request: FastifyRequest, fallback: string, done: string, presetId?: string): string {
+  const body = bodyOf(request);
+  const back = str(body.back);
+  const id = presetId ?? str(body.preset_id);
+  if (back === "pools") return `/?done=${done}`;
+  if (back === "pool" && id) return `/pools/${encodeURIComponent(id)}?done=${done}`;
+  return `${fallback}?done=${done}`;
+}
 
 function sendHtml(reply: FastifyReply, status: number, body: Html): FastifyReply {
   return reply.code(status).type("text/html; charset=utf-8").send(body.value);
@@ -160,11 +177,15 @@ function installGuards(web: FastifyInstance, deps: WebDeps): void {
     } else {
       ctx.logger.error({ err: error, url: request.url }, "dashboard request failed");
     }
-    const body = html`<h1>${status === 404 ? "Not found" : status === 403 ? "Not allowed" : "Error"}</h1>
-<p class="notice bad" role="alert" data-testid="error">${message}</p><p><a href="/">Back to the pools</a></p>`;
+    const body = errorBody(status, message);
     if (request.headers["hx-request"]) return sendHtml(reply, status, body);
     return sendHtml(reply, status, page({ title: "Error", session: request.webSession, body }));
   });
+}
+
+function errorBody(status: number, message: string): Html {
+  return html`<h1>${status === 404 ? "Not found" : status === 403 ? "Not allowed" : "Error"}</h1>
+<p class="notice bad" role="alert" data-testid="error">${message}</p><p><a href="/">Back to the pools</a></p>`;
 }
 
 function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
@@ -252,13 +273,32 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
   });
 
   // ---- pools -------------------------------------------------------------------------------------------
+  const sortOf = (request: FastifyRequest) => parseSort(request.query as Record<string, unknown>);
   web.get("/", user, async (request, reply) => {
     const data = await loadPools(ctx, deps.reconciler());
-    return render(request, reply, "Pools", "pools", html`<h1>Prebuild pools</h1>${poolsSection(data)}`);
+    const notice = noticeOf(request);
+    return render(
+      request,
+      reply,
+      "Pools",
+      "pools",
+      html`<h1>Prebuild pools</h1>${notice && html`<p class="notice ok" role="status">${notice}</p>`}${poolsSection(data, sessionFor(request), sortOf(request))}`,
+    );
   });
-  web.get("/fragments/pools", user, async (_request, reply) =>
-    sendHtml(reply, 200, poolsSection(await loadPools(ctx, deps.reconciler()))),
+  web.get("/fragments/pools", user, async (request, reply) =>
+    sendHtml(
+      reply,
+      200,
+      poolsSection(await loadPools(ctx, deps.reconciler()), sessionFor(request), sortOf(request)),
+    ),
   );
+  web.get<{ Params: { id: string } }>("/pools/:id", user, async (request, reply) => {
+    const found = await loadPool(ctx, deps.reconciler(), request.params.id);
+    if (!found) throw notFound(`pool ${request.params.id}`);
+    const { row, data, failed } = found;
+    const body = poolPage(row, data, failed, sessionFor(request), noticeOf(request));
+    return render(request, reply, `${row.status.template}/${row.status.preset}`, "pools", body);
+  });
 
   // ---- templates ---------------------------------------------------------------------------------------
   web.get("/templates", user, async (request, reply) =>
@@ -282,7 +322,10 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
       { template: template.name, presets: touched.length, via: "dashboard" },
       "prebuilds invalidated",
     );
-    return reply.redirect(`/templates/${encodeURIComponent(template.name)}?done=invalidated`, 303);
+    return reply.redirect(
+      backTo(request, `/templates/${encodeURIComponent(template.name)}`, "invalidated"),
+      303,
+    );
   });
   web.post<{ Params: { name: string; preset: string } }>(
     "/templates/:name/presets/:preset/resume",
@@ -292,7 +335,10 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
       const found = await requireActivePreset(ctx, name, preset);
       const before = await resumePreset(ctx.store, found.preset.id);
       ctx.logger.info({ template: name, preset, was: before, via: "dashboard" }, "preset resumed");
-      return reply.redirect(`/templates/${encodeURIComponent(name)}?done=resumed`, 303);
+      return reply.redirect(
+        backTo(request, `/templates/${encodeURIComponent(name)}`, "resumed", found.preset.id),
+        303,
+      );
     },
   );
 
@@ -391,8 +437,35 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
 
   web.get<{ Params: { id: string } }>("/workspaces/:id/status", user, async (request, reply) => {
     const workspace = await workspaceForUser(db, sessionFor(request).user, request.params.id);
-    return sendHtml(reply, 200, statusSection(await loadDetail(ctx, workspace), ctx.clock.now()));
+    return sendHtml(
+      reply,
+      200,
+      statusSection(await loadDetail(ctx, workspace), sessionFor(request), ctx.clock.now()),
+    );
   });
+
+  // Cancels the latest build (the API's rule: owners, or the workspace's owner; an ended build is a conflict).
+  web.post<{ Params: { id: string } }>("/workspaces/:id/cancel", user, async (request, reply) => {
+    const session = sessionFor(request);
+    const workspace = await workspaceForUser(db, session.user, request.params.id);
+    const latest = await getLatestBuild(db, workspace.id);
+    if (!latest) throw notFound(`a build of workspace ${workspace.name}`);
+    await cancelJobFor(ctx, session.user, latest.jobId);
+    return reply.redirect(`/workspaces/${encodeURIComponent(workspace.id)}?done=canceled#logs`, 303);
+  });
+
+  // The server-rendered log lines of one build (timestamps, stage durations): app.js swaps them in at its end.
+  web.get<{ Params: { id: string; number: string } }>(
+    "/workspaces/:id/builds/:number/log-lines",
+    user,
+    async (request, reply) => {
+      const workspace = await workspaceForUser(db, sessionFor(request).user, request.params.id);
+      const data = await loadDetail(ctx, workspace, Number(request.params.number));
+      if (data.shown.number !== Number(request.params.number))
+        throw notFound(`build #${request.params.number}`);
+      return sendHtml(reply, 200, logSection(data));
+    },
+  );
 
   web.post<{ Params: { id: string } }>("/workspaces/:id/builds", user, async (request, reply) => {
     const session = sessionFor(request);
@@ -420,6 +493,19 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
       return reply;
     },
   );
+
+  // ---- unknown pages ------------------------------------------------------------------------------------
+  // A browser asking for a page that does not exist gets an HTML 404 in the dashboard's shell (with the
+  // navigation when signed in). The API's paths, and clients that do not ask for HTML, keep the API's JSON 404.
+  // Registered routes always win over this wildcard.
+  web.get("/*", pub, async (request, reply) => {
+    const wantsHtml = (request.headers.accept ?? "").includes("text/html");
+    if (request.url.startsWith("/api/") || !wantsHtml) return reply.callNotFound();
+    const session = await sessionOf(ctx, request);
+    const path = request.url.split("?")[0] ?? "";
+    const body = errorBody(404, `there is no page at ${path}`);
+    return sendHtml(reply, 404, page({ title: "Not found", session, body }));
+  });
 
   // ---- reconciler --------------------------------------------------------------------------------------
   web.get("/reconciler", owner, async (request, reply) =>

@@ -93,13 +93,22 @@ export type Tone = "ok" | "warn" | "bad" | "idle";
 
 export const badge = (text: string, tone: Tone): Html => html`<span class="badge ${tone}">${text}</span>`;
 
+/** A job, preset, agent or workspace state (contract/workspace-state.ts) as a badge, toned by what it means. */
 export function statusBadge(status: string): Html {
   const tone: Tone =
     status === "succeeded" || status === "running" || status === "ready" || status === "healthy"
       ? "ok"
-      : status === "failed" || status === "canceled" || status === "start_error"
+      : status === "failed" ||
+          status === "canceled" ||
+          status === "start_error" ||
+          status === "hard_limited" ||
+          status === "validation_failed"
         ? "bad"
-        : status === "pending" || status === "starting" || status === "canceling"
+        : status === "pending" ||
+            status === "starting" ||
+            status === "stopping" ||
+            status === "deleting" ||
+            status === "canceling"
           ? "warn"
           : "idle";
   return badge(status, tone);

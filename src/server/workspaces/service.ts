@@ -7,7 +7,14 @@ import type { BuildReasonName } from "../../contract/workspaces.js";
 import type { DeleteReason } from "../../planning/plan.js";
 import type { ServerContext } from "../context.js";
 import { conflict, DomainError, forbidden, invalid, notFound } from "../domain-errors.js";
-import { cancelIfPending, enqueueJob, notifyJobPosted, publishEndOfLogs } from "../jobs/queue.js";
+import {
+  cancelIfPending,
+  cancelJob,
+  enqueueJob,
+  JobStateError,
+  notifyJobPosted,
+  publishEndOfLogs,
+} from "../jobs/queue.js";
 import { claimPrebuild, lockUnclaimedPrebuild } from "../prebuilds/claim.js";
 import { selectPendingPrebuildJobs } from "../prebuilds/queries.js";
 import type { PrebuildExecutor } from "../prebuilds/reconciler.js";
@@ -437,6 +444,29 @@ export async function jobForUser(db: Executor, user: User, jobId: string): Promi
     if (workspace?.ownerId !== user.id) throw notFound(`job ${jobId}`);
   }
   return job;
+}
+
+/**
+ * Cancels a job `user` may see (jobForUser): a pending job ends at once, a running one is asked to stop.
+ * Template imports are the owners' to cancel; a job that already ended is a conflict. The API's
+ * POST /jobs/{id}/cancel and the dashboard's Cancel button both come here.
+ */
+export async function cancelJobFor(ctx: ServerContext, user: User, jobId: string): Promise<ProvisionerJob> {
+  const db = ctx.store.db;
+  const job = await jobForUser(db, user, jobId);
+  if (job.type === "template_version_import" && user.role !== "owner") {
+    throw forbidden("only owners may cancel a template import");
+  }
+  try {
+    return (await cancelJob(ctx.store, job.id, ctx.clock.now())).job;
+  } catch (err) {
+    if (err instanceof JobStateError && err.kind === "completed") {
+      const now = await getJob(db, job.id);
+      throw conflict(`job ${job.id} has already ended (${now?.status ?? job.status})`);
+    }
+    if (err instanceof JobStateError && err.kind === "not_found") throw notFound(`job ${job.id}`);
+    throw err;
+  }
 }
 
 /** Starts a start, stop or delete build on the latest build's version, carrying its state and parameters. */

@@ -2,16 +2,15 @@
 // workspace's owner and to owners; a template import's job to every user (templates are visible to all).
 import type { FastifyRequest } from "fastify";
 import { routes } from "../../../contract/api.js";
-import { conflict, forbidden, invalid, notFound } from "../../domain-errors.js";
-import { cancelJob, JobStateError } from "../../jobs/queue.js";
-import { getJob, listJobLogs } from "../../store/jobs.js";
-import { jobForUser } from "../../workspaces/service.js";
+import { invalid } from "../../domain-errors.js";
+import { listJobLogs } from "../../store/jobs.js";
+import { cancelJobFor, jobForUser } from "../../workspaces/service.js";
 import type { App } from "../app.js";
 import type { ApiDeps } from "../deps.js";
 import { type LogStreamOptions, streamJobLogs } from "../log-stream.js";
 import { presentJobLog } from "../presenters.js";
 import { jobView } from "../views.js";
-import { callerOf, isOwner } from "./caller.js";
+import { callerOf } from "./caller.js";
 
 /** Where to resume: `Last-Event-ID` (set by a reconnecting SSE client) wins over `?after=`. */
 function resumeAfter(request: FastifyRequest, after: number | undefined): number {
@@ -55,23 +54,9 @@ export function registerJobRoutes(app: App, deps: ApiDeps, streamOptions: LogStr
 
   app.route({
     ...routes.cancelJob,
-    handler: async (request, reply) => {
-      const user = callerOf(request);
-      const job = await jobForUser(db, user, request.params.id);
-      if (job.type === "template_version_import" && !isOwner(user)) {
-        throw forbidden("only owners may cancel a template import");
-      }
-      try {
-        const { job: canceled } = await cancelJob(ctx.store, job.id, ctx.clock.now());
-        return reply.status(202).send(await jobView(db, canceled));
-      } catch (err) {
-        if (err instanceof JobStateError && err.kind === "completed") {
-          const now = await getJob(db, job.id);
-          throw conflict(`job ${job.id} has already ended (${now?.status ?? job.status})`);
-        }
-        if (err instanceof JobStateError && err.kind === "not_found") throw notFound(`job ${job.id}`);
-        throw err;
-      }
-    },
+    handler: async (request, reply) =>
+      reply
+        .status(202)
+        .send(await jobView(db, await cancelJobFor(ctx, callerOf(request), request.params.id))),
   });
 }

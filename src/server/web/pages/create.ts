@@ -1,6 +1,7 @@
-// The create-workspace form: template, then a preset or parameter values. Validation is the API's own
-// (createWorkspace): its errors carry the offending field, shown next to that field. Each preset says whether a
-// ready prebuild is waiting (then the workspace is claimed instantly) or it will be built from scratch.
+// The create-workspace form: template, then a preset or parameter values, each parameter with the control its
+// form type asks for (param-inputs.ts) under its display name. Validation is the API's own (createWorkspace):
+// its errors carry the offending field, shown next to that field. Each preset says whether a ready prebuild is
+// waiting (then the workspace is claimed instantly) or it will be built from scratch.
 import { poolsById } from "../../api/views.js";
 import type { ServerContext } from "../../context.js";
 import { DomainError } from "../../domain-errors.js";
@@ -15,6 +16,7 @@ import {
 } from "../../store/templates.js";
 import { type Html, html } from "../html.js";
 import { csrfField } from "../layout.js";
+import { parameterInput, parseParameters } from "../param-inputs.js";
 import type { Session } from "../session.js";
 
 export interface CreateInput {
@@ -29,17 +31,15 @@ export interface FormErrors {
   [field: string]: string;
 }
 
-export const PARAM_PREFIX = "param_";
-
-/** Form body → create input: parameters are the non-empty `param_<name>` fields. */
+/** Form body → create input: the parameters that were set (param-inputs.ts says how each control sends). */
 export function parseCreateForm(body: Record<string, unknown>): CreateInput {
   const text = (key: string) => (typeof body[key] === "string" ? (body[key] as string).trim() : "");
-  const parameters: Record<string, string> = {};
-  for (const [key, value] of Object.entries(body)) {
-    if (key.startsWith(PARAM_PREFIX) && typeof value === "string" && value.trim() !== "")
-      parameters[key.slice(PARAM_PREFIX.length)] = value.trim();
-  }
-  return { template: text("template"), name: text("name"), preset: text("preset"), parameters };
+  return {
+    template: text("template"),
+    name: text("name"),
+    preset: text("preset"),
+    parameters: parseParameters(body),
+  };
 }
 
 /** Where a domain error belongs on the form (a conflict is the name's: it is taken); undefined for others. */
@@ -107,22 +107,6 @@ function presetChoice(p: Preset, model: FormModel, chosen: string): Html {
 <span class="small">${values || "no parameter values"}</span><br><span class="small">${pool}</span></span></label>`;
 }
 
-function parameterField(p: TemplateParameter, value: string, error: string | undefined): Html {
-  const id = `${"param-"}${p.name}`;
-  const hint = [
-    p.description,
-    p.options.length > 0 ? `one of: ${p.options.map((o) => o.value).join(", ")}` : "",
-  ]
-    .filter(Boolean)
-    .join(" — ");
-  return html`<label for="${id}">${p.displayName || p.name}${p.required && " (required)"}</label>
-<input id="${id}" name="${PARAM_PREFIX}${p.name}" value="${value}" placeholder="${p.required ? "" : p.defaultValue}"
- ${p.options.length > 0 ? html`list="${id}-options"` : ""} ${error ? html`aria-invalid="true" aria-describedby="${id}-error"` : ""}>
-${p.options.length > 0 && html`<datalist id="${id}-options">${p.options.map((o) => html`<option value="${o.value}">${o.name}</option>`)}</datalist>`}
-${hint && html`<div class="muted small">${hint}</div>`}
-${fieldError(id, error)}`;
-}
-
 export function createPage(
   model: FormModel,
   session: Session,
@@ -160,7 +144,9 @@ ${
   model.parameters.length > 0 &&
   html`<fieldset><legend>Parameters</legend>
 <p class="muted small">Leave a field empty for the preset's value or the default. A preset's values cannot be changed.</p>
-${model.parameters.map((p) => parameterField(p, input.parameters?.[p.name] ?? "", errors[p.name]))}
+${[...model.parameters]
+  .sort((a, b) => a.displayOrder - b.displayOrder)
+  .map((p) => parameterInput(p, input.parameters?.[p.name] ?? "", errors[p.name]))}
 </fieldset>`
 }
 <p><button type="submit">Create workspace</button></p>

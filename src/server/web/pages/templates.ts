@@ -115,7 +115,7 @@ ${
   html`<dt>Schedules</dt><dd>${scheduling.timezone}: ${scheduling.schedules.map((s) => html`<code>${s.cron}</code> → ${s.instances}; `)}</dd>
 <dt>Next change</dt><dd>${next ? time(next, now) : "none within 8 days"}</dd>`
 }
-${pool && html`<dt>Pool</dt><dd>${pool.eligible} eligible / ${pool.running} running / ${pool.desired} desired, ${pool.starting} starting, ${pool.expired} expired</dd>`}
+${pool && html`<dt>Pool</dt><dd>${pool.eligible} eligible / ${pool.running} running / ${pool.desired} desired, ${pool.starting} starting, ${pool.expired} expired (<a href="/pools/${encodeURIComponent(p.id)}">history and failures</a>)</dd>`}
 ${p.lastInvalidatedAt && html`<dt>Invalidated</dt><dd>${time(p.lastInvalidatedAt, now)}</dd>`}
 ${p.desiredInstances !== null && demandRows(demand(p.name).settings, pools.get(p.id))}
 </dl>

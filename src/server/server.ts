@@ -24,6 +24,7 @@ import { PrebuildMetrics } from "./prebuilds/metrics.js";
 import { requestReconcile } from "./prebuilds/operations.js";
 import { type CycleReport, Reconciler } from "./prebuilds/reconciler.js";
 import type { ReconcilerSettings } from "./prebuilds/settings.js";
+import { lockDataDir } from "./store/data-dir-lock.js";
 import { openStore, type Store, storeLocation } from "./store/store.js";
 import { createApiToken, getUserByUsername, insertUser, listUsers } from "./store/users.js";
 import { registerWeb } from "./web/index.js";
@@ -121,10 +122,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger();
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const store = await openStore(
-    storeLocation({ dataDir: options.dataDir, postgresUrl: options.postgresUrl }),
-  );
-  const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
+  // SQLite: one server per data dir, decided before the database is opened (data-dir-lock.ts).
+  const lock = options.postgresUrl ? undefined : lockDataDir(options.dataDir);
+  if (lock?.tookOverFrom !== undefined)
+    logger.info(
+      { dataDir: options.dataDir, previousPid: lock.tookOverFrom },
+      "took over the data dir from a server that did not exit cleanly",
+    );
+  let store: Store;
+  try {
+    store = await openStore(storeLocation({ dataDir: options.dataDir, postgresUrl: options.postgresUrl }));
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+  const cleanups: Array<() => Promise<void> | void> = [() => lock?.release(), () => store.close()];
   const closeAll = async () => {
     for (const cleanup of cleanups.reverse()) {
       try {

@@ -214,6 +214,7 @@ async function start(flags: ServerFlags, label: Label): Promise<RunningServer> {
     const e = err as NodeJS.ErrnoException;
     if (e.code === "EADDRINUSE")
       throw new CliError(`cannot listen on ${flags.listen}: the address is in use`);
+    if (e.name === "DataDirInUseError") throw new CliError(e.message);
     throw err;
   }
 }

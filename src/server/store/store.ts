@@ -5,7 +5,7 @@
 // half-way (it waits for the write lock up front). One server process per database file.
 // PostgreSQL: a pool; int8 values are parsed to JS numbers (millisecond timestamps and counts fit easily);
 // migrations run under a session advisory lock so replicas starting together apply them exactly once.
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import {
@@ -163,7 +163,12 @@ export class Store {
 function openSqlite(path: string, options: OpenStoreOptions): Store {
   let database: BetterSqlite3.Database;
   try {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") {
+      mkdirSync(dirname(path), { recursive: true });
+      // Owner-only: the database holds token hashes and template variables. SQLite gives the -wal and -shm
+      // files the database file's mode.
+      closeSync(openSync(path, "a", 0o600));
+    }
     database = new BetterSqlite3(path);
   } catch (err) {
     throw new StoreError(`open SQLite database ${path}: ${(err as Error).message}`, { cause: err });

@@ -1,7 +1,7 @@
 // `prewarm server`: the store, the HTTP API (+ daemon API + metrics), in-process provisioners and daemons, the
 // hung-job reaper and the prebuilds reconciler, started in that order and stopped in reverse.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
@@ -17,6 +17,7 @@ import { version } from "../version.js";
 import { buildApp } from "./api/app.js";
 import { registerApiRoutes } from "./api/routes.js";
 import type { ServerContext } from "./context.js";
+import { bootstrapOwner } from "./first-owner.js";
 import { startReaper } from "./jobs/reaper.js";
 import { createLogger, type Logger } from "./logger.js";
 import { outageLog } from "./outage-log.js";
@@ -26,7 +27,6 @@ import { type CycleReport, Reconciler } from "./prebuilds/reconciler.js";
 import type { ReconcilerSettings } from "./prebuilds/settings.js";
 import { lockDataDir } from "./store/data-dir-lock.js";
 import { openStore, type Store, storeLocation } from "./store/store.js";
-import { createApiToken, getUserByUsername, insertUser, listUsers } from "./store/users.js";
 import { registerWeb } from "./web/index.js";
 import { PoolHistoryRecorder } from "./web/pool-history.js";
 import { type LeaseSweep, startLeaseSweep } from "./workspaces/lease-sweep.js";
@@ -81,23 +81,6 @@ export interface RunningServer {
   /** The admin token (dev mode only). */
   adminToken?: string;
   close(): Promise<void>;
-}
-
-async function ensureDevAdmin(ctx: ServerContext, dataDir: string): Promise<string> {
-  const db = ctx.store.db;
-  const now = ctx.clock.now();
-  const admin =
-    (await getUserByUsername(db, "admin")) ??
-    (await insertUser(db, {
-      username: "admin",
-      email: "admin@localhost",
-      name: "Admin",
-      role: "owner",
-      now,
-    }));
-  const { token } = await createApiToken(db, { userId: admin.id, name: `dev-${now.toISOString()}`, now });
-  writeFileSync(join(dataDir, "admin-token"), `${token}\n`, { mode: 0o600 });
-  return token;
 }
 
 /**
@@ -187,10 +170,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
     ctx.accessUrl = options.accessUrl ?? url;
 
-    // The first start (no user who can sign in yet) creates the owner `admin`, as `--dev` does on every start:
-    // otherwise nobody could ever create users.
-    const firstStart = (await listUsers(store.db)).every((u) => u.isSystem);
-    const adminToken = options.dev || firstStart ? await ensureDevAdmin(ctx, options.dataDir) : undefined;
+    const adminToken = await bootstrapOwner(store, clock.now(), options.dataDir, options.dev ?? false);
 
     // In-process provisioners on private unix sockets, driven by in-process daemons over the same daemon API
     // external daemons use.

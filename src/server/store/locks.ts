@@ -13,6 +13,8 @@ export const ADVISORY_LOCK_NAMESPACE = 0x70776d;
 const KEYS = {
   migrations: 1,
   reconcilerLeader: 2,
+  /** Start-up writes (the first owner): replicas starting together on an empty database take turns. */
+  bootstrap: 3,
 } as const;
 
 export type AdvisoryLockKey = keyof typeof KEYS;

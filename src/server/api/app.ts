@@ -12,6 +12,7 @@ import { registerDaemonService } from "../daemon-api/service.js";
 import { type Agent, getAgentByToken } from "../store/resources.js";
 import { authenticateApiToken, type User } from "../store/users.js";
 import { ApiError, type ErrorBody, httpError } from "./errors.js";
+import { openapiOptions } from "./openapi.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -66,15 +67,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     (_req, body, done) => done(null, body),
   );
 
-  await app.register(fastifySwagger, {
-    openapi: {
-      info: { title: "prewarm API", version: options.version },
-      components: {
-        securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
-      },
-      security: [{ bearer: [] }],
-    },
-  });
+  await app.register(fastifySwagger, openapiOptions(options.version));
 
   app.addHook("preHandler", async (request) => {
     const auth = request.routeOptions.config?.auth;

@@ -4,6 +4,7 @@ import { routes } from "../../../contract/api.js";
 import { version } from "../../../version.js";
 import type { App } from "../app.js";
 import type { ApiDeps } from "../deps.js";
+import { servedDocument } from "../openapi.js";
 
 export function registerMetaRoutes(app: App, { ctx, registry }: ApiDeps): void {
   app.route({ ...routes.healthz, handler: async () => ({ status: "ok" as const }) });
@@ -13,7 +14,7 @@ export function registerMetaRoutes(app: App, { ctx, registry }: ApiDeps): void {
     handler: async () => ({ version, nodeVersion: process.version, database: ctx.store.dialect }),
   });
 
-  app.route({ ...routes.openapi, handler: async () => app.swagger() });
+  app.route({ ...routes.openapi, handler: async () => servedDocument(app.swagger(), ctx.accessUrl) });
 
   // Not part of the JSON API (and hidden from the OpenAPI document): Prometheus scrapes it without a token.
   app.route({

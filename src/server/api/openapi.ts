@@ -90,8 +90,10 @@ type Json = unknown;
  * Two different schemas with one title would make a reference lie, so that is an error (a contract bug).
  */
 function hoistTitledSchemas(document: Record<string, Json>): void {
-  const components = (document.components ??= {}) as Record<string, Json>;
-  const named = (components.schemas ??= {}) as Record<string, Json>;
+  document.components ??= {};
+  const components = document.components as Record<string, Json>;
+  components.schemas ??= {};
+  const named = components.schemas as Record<string, Json>;
   const seen = new Map<string, string>();
   const visit = (node: Json, inSchema: boolean): Json => {
     if (Array.isArray(node)) return node.map((item) => visit(item, inSchema));

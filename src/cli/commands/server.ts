@@ -29,6 +29,11 @@ interface ServerFlags {
   maxIdleCost?: string;
   dev?: boolean;
   logLevel: string;
+  trustProxy?: boolean;
+  basePath?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  metricsListen?: string;
 }
 
 function serverOptions(flags: ServerFlags): ServerOptions {
@@ -58,7 +63,17 @@ function serverOptions(flags: ServerFlags): ServerOptions {
       ? {}
       : { maxIdleCostPerDay: parseAmountFlag("--max-idle-cost", flags.maxIdleCost) }),
     dev: flags.dev ?? false,
+    trustProxy: flags.trustProxy ?? false,
+    ...(flags.basePath ? { basePath: flags.basePath } : {}),
+    ...tlsOption(flags),
+    ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
   };
+}
+
+function tlsOption(flags: ServerFlags): Pick<ServerOptions, "tls"> {
+  if (!flags.tlsCert && !flags.tlsKey) return {};
+  if (!flags.tlsCert || !flags.tlsKey) throw new CliError("--tls-cert and --tls-key go together", 2);
+  return { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey } };
 }
 
 function parseCountFlag(flag: string, text: string): number {
@@ -116,6 +131,14 @@ function addServerFlags(command: Command): Command {
     .option("--max-prebuilds <n>", "ceiling on prebuilds (running or starting) across all presets")
     .option("--max-idle-cost <cost>", "ceiling on the idle prebuilds' summed daily_cost per day")
     .option(
+      "--trust-proxy",
+      "honour X-Forwarded-For/-Proto/-Host from a proxy in front (Secure cookies behind TLS)",
+    )
+    .option("--base-path <path>", "serve everything under this path prefix, e.g. /prewarm")
+    .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (with --tls-key)")
+    .option("--tls-key <file>", "the PEM private key of --tls-cert")
+    .option("--metrics-listen <host:port>", "serve /metrics on this address instead of the main one")
+    .option(
       "--log-level <level>",
       "server log level (trace, debug, info, warn, error)",
       process.env.PREWARM_LOG_LEVEL ?? "info",
@@ -152,7 +175,7 @@ function printBanner(server: RunningServer, dataDir: string) {
     `prewarm server listening on ${server.url}`,
     `  dashboard: ${server.url}/ (sign in with the admin token)`,
     `  API:     ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json)`,
-    `  metrics: ${server.url}/metrics`,
+    `  metrics: ${server.metricsUrl}`,
   ];
   if (server.adminToken) {
     lines.push(`  admin token (also in ${join(dataDir, "admin-token")}):`, `    ${server.adminToken}`);

@@ -9,8 +9,10 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest }
 import type { AuthKind } from "../../contract/api.js";
 import type { ServerContext } from "../context.js";
 import { registerDaemonService } from "../daemon-api/service.js";
+import type { ServerMetrics } from "../server-metrics.js";
 import { type Agent, getAgentByToken } from "../store/resources.js";
 import { authenticateApiToken, type User } from "../store/users.js";
+import { prefixAnswers, stripBasePath } from "./base-path.js";
 import { ApiError, type ErrorBody, httpError } from "./errors.js";
 import { openapiOptions } from "./openapi.js";
 
@@ -41,6 +43,14 @@ export interface AppOptions {
   /** Largest request body (template archive uploads). */
   bodyLimit: number;
   version: string;
+  /** `--trust-proxy`: honour X-Forwarded-For/-Proto/-Host (so cookies get `Secure` behind a TLS proxy). */
+  trustProxy?: boolean;
+  /** `--base-path` (normalized: "" or "/x"): every route answers under it (base-path.ts). */
+  basePath?: string;
+  /** `--tls-cert`/`--tls-key`: serve HTTPS. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Request timings and daemon API observations (server-metrics.ts). */
+  metrics?: ServerMetrics;
 }
 
 function bearer(request: FastifyRequest): string | undefined {
@@ -52,13 +62,22 @@ function bearer(request: FastifyRequest): string | undefined {
 
 export async function buildApp(options: AppOptions): Promise<App> {
   const { ctx } = options;
-  const app = Fastify({
-    logger: false,
-    bodyLimit: options.bodyLimit,
-    // Long-polling daemons and log followers keep requests open.
-    requestTimeout: 0,
-    forceCloseConnections: true,
-  }).withTypeProvider<TypeBoxTypeProvider>();
+  const basePath = options.basePath ?? "";
+  // With `https` Fastify's types switch to an https server; the instance is the same to every route.
+  const app = (
+    Fastify({
+      logger: false,
+      bodyLimit: options.bodyLimit,
+      // Long-polling daemons and log followers keep requests open.
+      requestTimeout: 0,
+      forceCloseConnections: true,
+      trustProxy: options.trustProxy ?? false,
+      ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+      ...(basePath ? { rewriteUrl: (req: { url?: string }) => stripBasePath(basePath, req.url ?? "/") } : {}),
+    }) as unknown as FastifyInstance
+  ).withTypeProvider<TypeBoxTypeProvider>();
+  if (basePath) prefixAnswers(app as unknown as FastifyInstance, basePath);
+  options.metrics?.instrument(app as unknown as FastifyInstance);
 
   // Template archives arrive as raw bytes.
   app.addContentTypeParser(
@@ -130,11 +149,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ message: `no such route: ${request.method} ${request.url.split("?")[0]}` }),
+    reply
+      .status(404)
+      .send({ message: `no such route: ${request.method} ${request.originalUrl.split("?")[0]}` }),
   );
 
   await app.register(fastifyConnectPlugin, {
-    routes: (router) => registerDaemonService(router, ctx, { psk: options.psk }),
+    routes: (router) => registerDaemonService(router, ctx, { psk: options.psk, observer: options.metrics }),
     shutdownTimeoutMs: 1_000,
   });
 

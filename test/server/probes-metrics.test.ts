@@ -10,8 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { sql } from "kysely";
+import pg from "pg";
 import type { ReadinessT } from "../../src/contract/api.js";
+import { advisoryLockIds } from "../../src/server/store/locks.js";
 import { version } from "../../src/version.js";
+import { POSTGRES_MISSING, postgresAvailable, startPostgres } from "../support/postgres.js";
 import { commandWorks, skipUnless } from "../support/requirements.js";
 import {
   type Client,
@@ -152,6 +155,30 @@ describe("probes and metrics", { timeout: 120_000 }, () => {
       status: "failing",
       message: "the reconciler loop is not running",
     });
+  });
+});
+
+describe("readiness of a replica that is not the leader", { timeout: 120_000 }, () => {
+  test("GIVEN PostgreSQL and another holder of the reconciler's leadership lock THEN the replica's cycles end as not_leader and it is ready", {
+    skip: skipUnless(postgresAvailable(), POSTGRES_MISSING),
+  }, async () => {
+    const database = await startPostgres();
+    const server = await startTestServer({ postgresUrl: database.url, daemons: 0 });
+    const holder = new pg.Client({ connectionString: database.url });
+    try {
+      await server.server.reconciler.whenIdle();
+      await holder.connect();
+      const [ns, id] = advisoryLockIds("reconcilerLeader");
+      await holder.query("select pg_advisory_lock($1, $2)", [ns, id]);
+      const report = await server.server.reconciler.runCycle();
+      assert.equal(report.outcome, "not_leader");
+      const ready = await call<ReadinessT>(server.url, "GET", "/readyz");
+      assert.equal(ready.status, 200, JSON.stringify(ready.body));
+    } finally {
+      await holder.end();
+      await server.close();
+      await database.stop();
+    }
   });
 });
 

@@ -112,15 +112,14 @@ export function registerStandardServices(router: ConnectRouter, state: HealthSta
     async *watch(request: HealthCheckRequest, ctx: HandlerContext) {
       const status = statusOf(request.service);
       yield answer(status ?? ServingStatus.SERVICE_UNKNOWN);
-      if (status !== ServingStatus.SERVING) return;
-      // The only change a served status makes is to NOT_SERVING at shutdown; the call then ends so that
+      // The served services never change, so the only change is to NOT_SERVING at shutdown (an unknown
+      // service stays unknown, and its call stays open as the protocol asks); the call then ends so that
       // shutdown does not wait for watchers.
       const aborted = new Promise<"aborted">((resolve) =>
         ctx.signal.addEventListener("abort", () => resolve("aborted"), { once: true }),
       );
-      if ((await Promise.race([state.stopping.then(() => "stopping" as const), aborted])) === "stopping") {
-        yield answer(ServingStatus.NOT_SERVING);
-      }
+      const ended = await Promise.race([state.stopping.then(() => "stopping" as const), aborted]);
+      if (ended === "stopping" && status === ServingStatus.SERVING) yield answer(ServingStatus.NOT_SERVING);
     },
   });
 

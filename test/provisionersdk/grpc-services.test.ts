@@ -93,12 +93,16 @@ describe("gRPC health and reflection on serve()", { timeout: 60_000 }, () => {
     assert.equal((unknown.messageResponse.value as { errorCode: number }).errorCode, Code.NotFound);
   });
 
-  test("GIVEN a Watch WHEN the server shuts down THEN it reports NOT_SERVING and ends", async () => {
-    const watch = createClient(Health, transport).watch({ service: "" })[Symbol.asyncIterator]();
+  test("GIVEN Watch calls WHEN the server shuts down THEN the served one reports NOT_SERVING and both end", async () => {
+    const health = createClient(Health, transport);
+    const watch = health.watch({ service: "" })[Symbol.asyncIterator]();
+    const unknown = health.watch({ service: "nope.Nope" })[Symbol.asyncIterator]();
     assert.equal((await watch.next()).value?.status, ServingStatus.SERVING);
+    assert.equal((await unknown.next()).value?.status, ServingStatus.SERVICE_UNKNOWN);
     const closing = server.server.close({ deadlineMs: 5_000 });
     assert.equal((await watch.next()).value?.status, ServingStatus.NOT_SERVING);
     assert.equal((await watch.next()).done, true);
+    assert.equal((await unknown.next()).done, true);
     await closing;
   });
 });

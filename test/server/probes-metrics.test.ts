@@ -14,6 +14,7 @@ import pg from "pg";
 import type { ReadinessT } from "../../src/contract/api.js";
 import { advisoryLockIds } from "../../src/server/store/locks.js";
 import { version } from "../../src/version.js";
+import { runCli, startCli, stopChild } from "../support/cli.js";
 import { POSTGRES_MISSING, postgresAvailable, startPostgres } from "../support/postgres.js";
 import { commandWorks, skipUnless } from "../support/requirements.js";
 import {
@@ -323,5 +324,47 @@ describe("TLS and a separate metrics address", { timeout: 120_000 }, () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe("`prewarm server` with the operator flags", { timeout: 120_000 }, () => {
+  test("GIVEN --base-path, --metrics-listen and --trust-proxy THEN the process serves under the prefix and metrics apart", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "prewarm-flags-"));
+    const { child, match } = await startCli(
+      [
+        "server",
+        "--data-dir",
+        dataDir,
+        "--listen",
+        "127.0.0.1:0",
+        "--daemons",
+        "0",
+        "--base-path",
+        "/pw",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--trust-proxy",
+      ],
+      /listening on (http:\/\/\S+)[\s\S]*metrics: (http:\/\/\S+)/,
+      { timeoutMs: 60_000 },
+    );
+    try {
+      const [, url = "", metricsUrl = ""] = match;
+      assert.match(url, /\/pw$/);
+      assert.equal((await call<ReadinessT>(url, "GET", "/readyz")).body.status, "ok");
+      const login = await call(url, "GET", "/login", { headers: { "x-forwarded-proto": "https" } });
+      assert.match(login.headers.get("set-cookie") ?? "", /Path=\/pw\/login;.*Secure/i);
+      assert.equal(sample(await metricsText(metricsUrl), "prewarm_build_info", { version }), 1);
+      assert.equal((await call(url, "GET", "/metrics")).status, 404);
+    } finally {
+      await stopChild(child);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test("GIVEN --tls-cert without --tls-key THEN the server refuses to start (exit 2)", async () => {
+    const result = await runCli(["server", "--tls-cert", "/nonexistent.pem", "--data-dir", tmpdir()]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--tls-cert and --tls-key go together/);
   });
 });

@@ -5,15 +5,19 @@
 // @fastify/swagger builds the document from the registered routes; this module only shapes it.
 import type { FastifyDynamicSwaggerOptions } from "@fastify/swagger";
 import type { FastifySchema, RouteOptions } from "fastify";
-import { agentRoutes } from "../../contract/agent.js";
+import { agentRoutes, workspaceAgentTokenRoute } from "../../contract/agent.js";
 import { apiPrefix, ErrorBody, type RouteDef, routes } from "../../contract/api.js";
 
-/** "GET /api/v1/users/me" → "me": every contract route's name is its operationId. */
+/**
+ * "GET /api/v1/users/me" → "me": every contract route's name is its operationId (a route outside the contract
+ * gets none, which test/server/api/openapi.test.ts catches).
+ */
 const operationIds = new Map<string, string>(
-  Object.entries({ ...routes, ...agentRoutes } as Record<string, RouteDef>).map(([name, r]) => [
-    `${r.method} ${r.url}`,
-    name,
-  ]),
+  Object.entries({
+    ...routes,
+    ...agentRoutes,
+    workspaceAgentToken: workspaceAgentTokenRoute,
+  } as Record<string, RouteDef>).map(([name, r]) => [`${r.method} ${r.url}`, name]),
 );
 
 /** Response descriptions by status, for responses whose schema does not carry its own. */
@@ -45,7 +49,7 @@ type Schema = FastifySchema & {
  * produces all of them with the ErrorBody shape).
  */
 function impliedErrorStatuses(route: RouteOptions, schema: Schema): number[] {
-  const auth = (route.config as { auth?: string } | undefined)?.auth ?? "none";
+  const auth = authOf(route);
   const statuses: number[] = [500];
   if (schema.params || schema.querystring || schema.body || schema.headers) statuses.push(400);
   if (schema.body) statuses.push(415);
@@ -54,30 +58,25 @@ function impliedErrorStatuses(route: RouteOptions, schema: Schema): number[] {
   return statuses;
 }
 
-function methodOf(route: RouteOptions): string {
-  return Array.isArray(route.method) ? String(route.method[0]) : String(route.method);
+/** Who may call the route (app.ts enforces it from the same `config.auth`). */
+function authOf(route: RouteOptions): string {
+  return (route.config as { auth?: string } | undefined)?.auth ?? "none";
 }
 
-/** Camel-cased method and path, for a `/api/v1` route that is not in the contract. */
-function derivedOperationId(method: string, url: string): string {
-  const words = url
-    .slice(apiPrefix.length)
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean);
-  return [method.toLowerCase(), ...words.map((w) => w[0]?.toUpperCase() + w.slice(1))].join("");
+function methodOf(route: RouteOptions): string {
+  return Array.isArray(route.method) ? String(route.method[0]) : String(route.method);
 }
 
 const transform: NonNullable<FastifyDynamicSwaggerOptions["transform"]> = ({ schema, url, route }) => {
   const own = (schema ?? {}) as Schema;
   if (!url.startsWith(`${apiPrefix}/`)) return { schema: { ...own, hide: true } as FastifySchema, url };
-  const method = methodOf(route);
   const response: Record<string, unknown> = { ...own.response };
   for (const status of impliedErrorStatuses(route, own)) response[status] ??= ErrorBody;
   const shaped: Schema = {
     ...own,
     // The document's default is a bearer token; routes anyone may call need none.
-    ...(((route.config as { auth?: string } | undefined)?.auth ?? "none") === "none" ? { security: [] } : {}),
-    operationId: operationIds.get(`${method} ${url}`) ?? derivedOperationId(method, url),
+    ...(authOf(route) === "none" ? { security: [] } : {}),
+    operationId: operationIds.get(`${methodOf(route)} ${url}`),
     response,
   };
   return { schema: shaped as FastifySchema, url };

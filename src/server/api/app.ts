@@ -1,8 +1,8 @@
 // The HTTP server: one port for the JSON API (/api/v1), the OpenAPI document (openapi.ts), the daemon API
 // (ConnectRPC) and the dashboard; plain HTTP or TLS, optionally behind a trusted proxy and under a base path
 // (base-path.ts), every answer timed for the metrics. Authentication is declared per route (`config.auth` in
-// the contract) and enforced here once; every error leaves as the contract's { message, detail?, field? } body, domain errors
-// with the status of their kind (errors.ts).
+// the contract) and enforced here once; every error leaves as the contract's { message, detail?, field? }
+// body, domain errors with the status of their kind (errors.ts).
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastifySwagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";

@@ -5,14 +5,17 @@
 // - `prewarm_http_request_duration_seconds{method,route,status}`: every HTTP answer by route *template*
 //   (`/api/v1/workspaces/:id`; unmatched URLs are "unmatched", so scanners cannot grow the series);
 // - `prewarm_provisioner_job_queue_wait_seconds{provisioner_type,job_type,transition}`: from a job's creation
-//   to its acquisition by a daemon (Coder's coderd_provisioner_job_queue_wait_seconds);
+//   to its acquisition by a daemon;
 // - `prewarm_provisioner_job_duration_seconds{provisioner_type,job_type,transition,status}`: from acquisition
 //   to the daemon's completion or failure (`status` succeeded | failed | canceled), so build durations by
-//   transition and outcome (Coder's coderd_provisionerd_workspace_build_timings_seconds, for every job type);
+//   transition and outcome (Coder splits this into coderd_provisionerd_job_timings_seconds{provisioner,status}
+//   and, for workspace builds, coderd_provisionerd_workspace_build_timings_seconds with template labels; one
+//   histogram with bounded labels here, Coder's buckets);
 //   `transition` is "" for jobs that are not workspace builds;
 // - `prewarm_provisioner_daemons_connected`: daemons that called this replica's daemon API (acquire, update,
 //   complete, fail) within the last minute: a connected daemon long-polls at most 30 s and heartbeats while
-//   it runs a job. Process-local, as every histogram here: each replica reports the daemons talking to it.
+//   it runs a job (Coder's coderd_provisionerd_num_daemons counts its own in-process daemons). Process-local,
+//   as every histogram here: each replica reports the daemons talking to it.
 import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Gauge, Histogram, type Registry } from "prom-client";
 import type { Clock } from "../clock.js";

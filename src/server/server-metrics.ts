@@ -14,7 +14,7 @@
 //   `transition` is "" for jobs that are not workspace builds;
 // - `prewarm_provisioner_daemons_connected`: daemons that called this replica's daemon API (acquire, update,
 //   complete, fail) within the last minute: a connected daemon long-polls at most 30 s and heartbeats while
-//   it runs a job (Coder's coderd_provisionerd_num_daemons counts its own in-process daemons). Process-local,
+//   it runs a job (nearest in Coder: coderd_provisionerd_num_daemons). Process-local,
 //   as every histogram here: each replica reports the daemons talking to it.
 import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Gauge, Histogram, type Registry } from "prom-client";

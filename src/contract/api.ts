@@ -11,7 +11,7 @@
 //   "owner" — a user with role `owner`;  "agent" — a workspace agent's token (Bearer), not a user token.
 // Members see and change only their own workspaces; another user's workspace answers 404 to a member.
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
-import { type ErrorBody, errorResponses, NoContent } from "./common.js";
+import { type ErrorBody, errorResponses, NoContent, StringEnum } from "./common.js";
 import { AutoscalePolicy, PresetSettingsRequest } from "./demand.js";
 import { Job, JobLog, JobLogsQuery } from "./jobs.js";
 import { InvalidateResponse, Plan, PrebuildsSettings, PrebuildsStatus } from "./prebuilds.js";
@@ -69,6 +69,20 @@ export interface RouteDef {
   };
 }
 
+/** One readiness check: ok, or failing with a message saying why. */
+const ReadinessCheck = Type.Object({
+  status: StringEnum(["ok", "failing"]),
+  message: Type.Optional(Type.String()),
+});
+export const Readiness = Type.Object(
+  {
+    status: StringEnum(["ok", "unavailable"]),
+    checks: Type.Object({ database: ReadinessCheck, migrations: ReadinessCheck, reconciler: ReadinessCheck }),
+  },
+  { title: "Readiness" },
+);
+export type ReadinessT = Static<typeof Readiness>;
+
 const S = Type.String({ minLength: 1 });
 const NameParams = Type.Object({ name: S });
 const IdParams = Type.Object({ id: S });
@@ -85,9 +99,21 @@ export const routes = {
     url: "/healthz",
     config: { auth: "none" },
     schema: {
-      summary: "Liveness",
+      summary: "Liveness: the process is up (nothing else is checked)",
       tags: ["meta"],
       response: { 200: Type.Object({ status: Type.Literal("ok") }) },
+    },
+  }),
+  readyz: route({
+    method: "GET",
+    url: "/readyz",
+    config: { auth: "none" },
+    schema: {
+      summary: "Readiness: the database answers, every migration is applied and the reconciler loop turns",
+      description:
+        "200 when every check passes, else 503; a paused reconciler or a replica that is not the leader is ready.",
+      tags: ["meta"],
+      response: { 200: Readiness, 503: Readiness },
     },
   }),
   buildInfo: route({

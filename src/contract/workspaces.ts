@@ -155,8 +155,14 @@ export const Lease = Type.Object({
   onExpiry: Type.Optional(StringEnum(["stop", "delete"])),
 });
 
+/**
+ * Coder's workspace name rule: letters, digits and inner hyphens, at most 32 characters. The server checks it
+ * (workspaces/service.ts, with a friendlier message than schema validation gives) from this same pattern.
+ */
+export const workspaceNamePattern = "^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$";
+
 export const CreateWorkspaceRequest = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 64, pattern: "^[a-zA-Z0-9][a-zA-Z0-9_-]*$" }),
+  name: Type.String({ minLength: 1, maxLength: 32, pattern: workspaceNamePattern }),
   template: Type.String({ minLength: 1 }),
   /** Default: the active version. A prebuild is only claimed on the active version. */
   templateVersion: Type.Optional(Type.String()),

@@ -1,4 +1,5 @@
 // The daemon's view of the server: a ConnectRPC client of DaemonService, authenticated by a pre-shared key.
+import { rootCertificates } from "node:tls";
 import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { Clock } from "../clock.js";
@@ -7,7 +8,16 @@ import { DaemonService } from "../gen/prewarm/daemon/v1/daemon_pb.js";
 
 export type DaemonClient = Client<typeof DaemonService>;
 
-export function createDaemonClient(baseUrl: string, psk: string): DaemonClient {
+export interface DaemonClientOptions {
+  /** A PEM certificate to trust besides the system roots, regardless of the name it was issued for. */
+  trustCertificate?: Buffer;
+}
+
+export function createDaemonClient(
+  baseUrl: string,
+  psk: string,
+  options: DaemonClientOptions = {},
+): DaemonClient {
   const auth: Interceptor = (next) => async (req) => {
     req.header.set(PSK_HEADER, psk);
     return next(req);
@@ -17,6 +27,14 @@ export function createDaemonClient(baseUrl: string, psk: string): DaemonClient {
     httpVersion: "1.1",
     useBinaryFormat: true,
     interceptors: [auth],
+    ...(options.trustCertificate
+      ? {
+          nodeOptions: {
+            ca: [...rootCertificates, options.trustCertificate.toString()],
+            checkServerIdentity: () => undefined,
+          },
+        }
+      : {}),
   });
   return createClient(DaemonService, transport);
 }

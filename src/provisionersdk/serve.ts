@@ -1,4 +1,5 @@
-// Serves a Provisioner as `/provisioner.Provisioner/Session` over real gRPC (HTTP/2: h2c on TCP or a unix
+// Serves a Provisioner as `/provisioner.Provisioner/Session` (with gRPC health and reflection beside it,
+// grpc-services.ts) over real gRPC (HTTP/2: h2c on TCP or a unix
 // socket, or TLS). Tracks sessions so shutdown can be graceful: stop accepting, wait up to a deadline, then
 // abort the handlers that are still running and wait for their cleanup.
 import { once, setMaxListeners } from "node:events";
@@ -17,6 +18,7 @@ import {
 import { formatAddress, parseAddress } from "./address.js";
 import { type ArchiveLimits, DEFAULT_ARCHIVE_LIMITS } from "./archive.js";
 import { AsyncQueue } from "./async-queue.js";
+import { registerStandardServices } from "./grpc-services.js";
 import { runSession, type ServeLogger } from "./session.js";
 import type { Provisioner } from "./types.js";
 
@@ -152,8 +154,15 @@ export async function serve(provisioner: Provisioner, options: ServeOptions): Pr
     yield* output;
   }
 
+  let beginStopping: () => void = () => {};
+  const stopping = new Promise<void>((resolve) => {
+    beginStopping = resolve;
+  });
   const handler = connectNodeAdapter({
-    routes: (router: ConnectRouter) => router.service(ProvisionerService, { session }),
+    routes: (router: ConnectRouter) => {
+      router.service(ProvisionerService, { session });
+      registerStandardServices(router, { serving: () => closing === undefined, stopping });
+    },
     grpc: true,
     grpcWeb: false,
     connect: false,
@@ -208,6 +217,7 @@ export async function serve(provisioner: Provisioner, options: ServeOptions): Pr
   logger("info", "provisioner listening", { address, workDirectory });
 
   const close = async (deadlineMs: number): Promise<void> => {
+    beginStopping(); // health turns NOT_SERVING and its watchers end
     const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     // New sessions are refused by the handler (Unavailable) from here on; existing connections stay up so
     // running sessions can finish.

@@ -1,7 +1,7 @@
-// `prewarm server`: the store, the HTTP API (+ daemon API + metrics), in-process provisioners and daemons, the
+// `prewarm server`: the store, the HTTP API (+ daemon API + metrics, on the main port or its own), in-process provisioners and daemons, the
 // hung-job reaper and the prebuilds reconciler, started in that order and stopped in reverse.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
@@ -15,16 +15,19 @@ import { availableProvisionerTypes, type ProvisionerTypeOptions } from "../provi
 import { parseAddress } from "../provisionersdk/address.js";
 import { version } from "../version.js";
 import { buildApp } from "./api/app.js";
+import { normalizeBasePath } from "./api/base-path.js";
 import { registerApiRoutes } from "./api/routes.js";
 import type { ServerContext } from "./context.js";
 import { bootstrapOwner } from "./first-owner.js";
 import { startReaper } from "./jobs/reaper.js";
 import { createLogger, type Logger } from "./logger.js";
+import { registerMetricsRoute, startMetricsServer } from "./metrics-endpoint.js";
 import { outageLog } from "./outage-log.js";
 import { PrebuildMetrics } from "./prebuilds/metrics.js";
 import { requestReconcile } from "./prebuilds/operations.js";
 import { type CycleReport, Reconciler } from "./prebuilds/reconciler.js";
 import type { ReconcilerSettings } from "./prebuilds/settings.js";
+import { ServerMetrics } from "./server-metrics.js";
 import { lockDataDir } from "./store/data-dir-lock.js";
 import { openStore, type Store, storeLocation } from "./store/store.js";
 import { registerWeb } from "./web/index.js";
@@ -63,6 +66,14 @@ export interface ServerOptions {
   reaperIntervalMs?: number;
   /** How often expired workspace leases are acted on (default 15 s). */
   leaseSweepIntervalMs?: number;
+  /** `--trust-proxy`: honour X-Forwarded-* from a proxy in front (client address, https → `Secure` cookies). */
+  trustProxy?: boolean;
+  /** `--base-path /prewarm`: serve everything under this path prefix (behind a proxy that keeps it). */
+  basePath?: string;
+  /** `--tls-cert`/`--tls-key`: PEM files; the server speaks HTTPS. */
+  tls?: { certFile: string; keyFile: string };
+  /** `--metrics-listen host:port`: serve /metrics there instead of on the main port. */
+  metricsListen?: string;
   /** `--dev`: create an admin user, print its token and write it to <data-dir>/admin-token. */
   dev: boolean;
   clock?: Clock;
@@ -72,7 +83,10 @@ export interface ServerOptions {
 }
 
 export interface RunningServer {
+  /** The base URL: scheme, listen address and base path. */
   url: string;
+  /** Where /metrics is served (the main port's `${url}/metrics` unless `metricsListen`). */
+  metricsUrl: string;
   store: Store;
   ctx: ServerContext;
   reconciler: Reconciler;
@@ -99,6 +113,12 @@ export function withAgentBootstrap(
       agentScriptEnv: { ...agentScriptEnv(accessUrl), ...options?.terraform?.agentScriptEnv },
     },
   };
+}
+
+function tcpAddress(flag: string, text: string): { host: string; port: number } {
+  const address = parseAddress(text);
+  if (address.kind !== "tcp") throw new Error(`${flag} must be host:port, got "${text}"`);
+  return address;
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -133,6 +153,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     const registry = new Registry();
     const metrics = new PrebuildMetrics(registry, { store, clock });
+    const serverMetrics = new ServerMetrics(registry, { store, clock, version });
     const ctx: ServerContext = {
       store,
       clock,
@@ -151,24 +172,45 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         onUnavailable: (type, reason) => logger.info({ type, reason }, "provisioner type not available"),
       }));
 
-    const app = await buildApp({ ctx, psk, bodyLimit: maxTemplateArchiveBytes + 1024 * 1024, version });
-    const listen = parseAddress(options.listen);
-    if (listen.kind !== "tcp") throw new Error(`--listen must be host:port, got "${options.listen}"`);
+    const basePath = normalizeBasePath(options.basePath);
+    const tls = options.tls
+      ? { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) }
+      : undefined;
+    const app = await buildApp({
+      ctx,
+      psk,
+      bodyLimit: maxTemplateArchiveBytes + 1024 * 1024,
+      version,
+      trustProxy: options.trustProxy,
+      basePath,
+      tls,
+      metrics: serverMetrics,
+    });
+    const listen = tcpAddress("--listen", options.listen);
+    const metricsListen = options.metricsListen
+      ? tcpAddress("--metrics-listen", options.metricsListen)
+      : undefined;
     registerApiRoutes(app, {
       ctx,
-      registry,
       metrics,
       templates: { maxArchiveBytes: maxTemplateArchiveBytes, provisionerTypes: types },
       reconciler: () => reconciler,
     });
     registerWeb(app, { ctx, reconciler: () => reconciler });
+    if (!metricsListen) registerMetricsRoute(app, registry);
     await app.listen({ host: listen.host, port: listen.port });
     cleanups.push(() => app.close());
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : listen.port;
     const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
-    const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+    const url = `${tls ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}${basePath}`;
     ctx.accessUrl = options.accessUrl ?? url;
+    let metricsUrl = `${url}/metrics`;
+    if (metricsListen) {
+      const metricsServer = await startMetricsServer(registry, metricsListen.host, metricsListen.port);
+      cleanups.push(() => metricsServer.close());
+      metricsUrl = `${metricsServer.url}/metrics`;
+    }
 
     const adminToken = await bootstrapOwner(store, clock.now(), options.dataDir, options.dev ?? false);
 
@@ -185,7 +227,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         options: withAgentBootstrap(options.provisionerOptions, ctx.accessUrl),
       });
       cleanups.push(() => hosted.close());
-      const api = createDaemonClient(url, psk);
+      // In-process daemons reach this server on the listen address, so with TLS they trust its own certificate
+      // (besides the usual roots) whatever name it was issued for.
+      const api = createDaemonClient(url, psk, tls ? { trustCertificate: tls.cert } : {});
       for (let i = 0; i < options.daemons; i++) {
         const daemon = new ProvisionerDaemon({
           api,
@@ -256,7 +300,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       { url, store: store.dialect, provisioners: types, daemons: options.daemons },
       "prewarm server started",
     );
-    return { url, store, ctx, reconciler, leases, adminToken, close: closeAll };
+    return { url, metricsUrl, store, ctx, reconciler, leases, adminToken, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

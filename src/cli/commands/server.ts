@@ -37,6 +37,11 @@ interface ServerFlags {
   dev?: boolean;
   logLevel: string;
   logFormat?: string;
+  trustProxy?: boolean;
+  basePath?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  metricsListen?: string;
 }
 
 /** Names a flag in a message, with where its value came from (settings.ts). */
@@ -72,6 +77,10 @@ function serverOptions(flags: ServerFlags, label: Label): ServerOptions {
       ? {}
       : { maxInFlightJobs: parsePositiveFlag(label("--max-prebuild-jobs"), flags.maxPrebuildJobs) }),
     dev: flags.dev ?? false,
+    trustProxy: flags.trustProxy ?? false,
+    ...(flags.basePath ? { basePath: flags.basePath } : {}),
+    ...tlsOption(flags),
+    ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
   };
 }
 
@@ -79,6 +88,12 @@ function parsePositiveFlag(flag: string, text: string): number {
   const n = parseCountFlag(flag, text);
   if (n === 0) throw new CliError(`${flag} must be at least 1, got "${text}"`, 2);
   return n;
+}
+
+function tlsOption(flags: ServerFlags): Pick<ServerOptions, "tls"> {
+  if (!flags.tlsCert && !flags.tlsKey) return {};
+  if (!flags.tlsCert || !flags.tlsKey) throw new CliError("--tls-cert and --tls-key go together", 2);
+  return { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey } };
 }
 
 function parseCountFlag(flag: string, text: string): number {
@@ -171,6 +186,17 @@ const SERVER_SETTINGS: readonly Setting[] = [
     flags: "--max-prebuild-jobs <n>",
     description: "cap on prebuild jobs pending or running (default: two per active provisioner daemon)",
   },
+  {
+    flags: "--trust-proxy",
+    description: "honour X-Forwarded-For/-Proto/-Host from a proxy in front (Secure cookies behind TLS)",
+  },
+  { flags: "--base-path <path>", description: "serve everything under this path prefix, e.g. /prewarm" },
+  { flags: "--tls-cert <file>", description: "serve HTTPS with this PEM certificate (with --tls-key)" },
+  { flags: "--tls-key <file>", description: "the PEM private key of --tls-cert" },
+  {
+    flags: "--metrics-listen <host:port>",
+    description: "serve /metrics on this address instead of the main one",
+  },
   { flags: "--log-level <level>", description: "server log level", choices: LOG_LEVELS, default: "info" },
   {
     flags: "--log-format <format>",
@@ -224,7 +250,7 @@ function printBanner(server: RunningServer, dataDir: string) {
     `prewarm server listening on ${server.url}`,
     `  dashboard: ${server.url}/ (sign in with the admin token)`,
     `  API:     ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json)`,
-    `  metrics: ${server.url}/metrics`,
+    `  metrics: ${server.metricsUrl}`,
   ];
   if (server.adminToken) {
     lines.push(`  admin token (also in ${join(dataDir, "admin-token")}):`, `    ${server.adminToken}`);

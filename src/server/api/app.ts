@@ -1,7 +1,8 @@
-// The HTTP server: one port for the JSON API (/api/v1), the OpenAPI document, the daemon API (ConnectRPC)
-// and, later, the dashboard. Authentication is declared per route (`config.auth` in the contract) and
-// enforced here once; every error leaves as the contract's { message, detail?, field? } body, domain errors
-// with the status of their kind (errors.ts).
+// The HTTP server: one port for the JSON API (/api/v1), the OpenAPI document (openapi.ts), the daemon API
+// (ConnectRPC) and the dashboard; plain HTTP or TLS, optionally behind a trusted proxy and under a base path
+// (base-path.ts), every answer timed for the metrics. Authentication is declared per route (`config.auth` in
+// the contract) and enforced here once; every error leaves as the contract's { message, detail?, field? }
+// body, domain errors with the status of their kind (errors.ts).
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastifySwagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
@@ -9,9 +10,12 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest }
 import type { AuthKind } from "../../contract/api.js";
 import type { ServerContext } from "../context.js";
 import { registerDaemonService } from "../daemon-api/service.js";
+import type { ServerMetrics } from "../server-metrics.js";
 import { type Agent, getAgentByToken } from "../store/resources.js";
 import { authenticateApiToken, type User } from "../store/users.js";
+import { prefixAnswers, stripBasePath } from "./base-path.js";
 import { ApiError, type ErrorBody, httpError } from "./errors.js";
+import { openapiOptions } from "./openapi.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -42,6 +46,14 @@ export interface AppOptions {
   /** Largest request body (template archive uploads). */
   bodyLimit: number;
   version: string;
+  /** `--trust-proxy`: honour X-Forwarded-For/-Proto/-Host (so cookies get `Secure` behind a TLS proxy). */
+  trustProxy?: boolean;
+  /** `--base-path` (normalized: "" or "/x"): every route answers under it (base-path.ts). */
+  basePath?: string;
+  /** `--tls-cert`/`--tls-key`: serve HTTPS. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Request timings and daemon API observations (server-metrics.ts). */
+  metrics?: ServerMetrics;
 }
 
 function bearer(request: FastifyRequest): string | undefined {
@@ -53,15 +65,24 @@ function bearer(request: FastifyRequest): string | undefined {
 
 export async function buildApp(options: AppOptions): Promise<App> {
   const { ctx } = options;
-  const app = Fastify({
-    // Fastify's own logger stays off (it would log two lines per request at info); the request log is the
-    // one line at debug of the onResponse hook below, through the server's logger.
-    logger: false,
-    bodyLimit: options.bodyLimit,
-    // Long-polling daemons and log followers keep requests open.
-    requestTimeout: 0,
-    forceCloseConnections: true,
-  }).withTypeProvider<TypeBoxTypeProvider>();
+  const basePath = options.basePath ?? "";
+  // With `https` Fastify's types switch to an https server; the instance is the same to every route.
+  const app = (
+    Fastify({
+      // Fastify's own logger stays off (it would log two lines per request at info); the request log is the
+      // one line at debug of the onResponse hook below, through the server's logger.
+      logger: false,
+      bodyLimit: options.bodyLimit,
+      // Long-polling daemons and log followers keep requests open.
+      requestTimeout: 0,
+      forceCloseConnections: true,
+      trustProxy: options.trustProxy ?? false,
+      ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+      ...(basePath ? { rewriteUrl: (req: { url?: string }) => stripBasePath(basePath, req.url ?? "/") } : {}),
+    }) as unknown as FastifyInstance
+  ).withTypeProvider<TypeBoxTypeProvider>();
+  if (basePath) prefixAnswers(app as unknown as FastifyInstance, basePath);
+  options.metrics?.instrument(app as unknown as FastifyInstance);
 
   // One line per request at debug: the request id, the route (its pattern, so ids do not make every line
   // unique), the status and how long it took. The query string is left out: it may carry a token. A user
@@ -90,15 +111,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     (_req, body, done) => done(null, body),
   );
 
-  await app.register(fastifySwagger, {
-    openapi: {
-      info: { title: "prewarm API", version: options.version },
-      components: {
-        securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
-      },
-      security: [{ bearer: [] }],
-    },
-  });
+  await app.register(fastifySwagger, openapiOptions(options.version));
 
   app.addHook("preHandler", async (request) => {
     const auth = request.routeOptions.config?.auth;
@@ -169,11 +182,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ message: `no such route: ${request.method} ${request.url.split("?")[0]}` }),
+    reply
+      .status(404)
+      .send({ message: `no such route: ${request.method} ${request.originalUrl.split("?")[0]}` }),
   );
 
   await app.register(fastifyConnectPlugin, {
-    routes: (router) => registerDaemonService(router, ctx, { psk: options.psk }),
+    routes: (router) => registerDaemonService(router, ctx, { psk: options.psk, observer: options.metrics }),
     shutdownTimeoutMs: 1_000,
   });
 

@@ -1,7 +1,6 @@
 // What the API's route modules are given: the server context and the pieces created beside it. Its own module
 // so that routes.ts (which registers every route module) and the route modules (which take these) do not
 // import each other.
-import type { Registry } from "prom-client";
 import type { ServerContext } from "../context.js";
 import type { PrebuildMetrics } from "../prebuilds/metrics.js";
 import type { Reconciler } from "../prebuilds/reconciler.js";
@@ -9,8 +8,6 @@ import type { TemplateSettings } from "../templates/service.js";
 
 export interface ApiDeps {
   ctx: ServerContext;
-  /** Served at GET /metrics (Prometheus text). */
-  registry: Registry;
   metrics: PrebuildMetrics;
   templates: TemplateSettings;
   /** Lazy: the reconciler is created after the routes are registered. */

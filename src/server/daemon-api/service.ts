@@ -19,6 +19,7 @@ import type { ServerContext } from "../context.js";
 import { acquireJob, failJob, heartbeatJob, JobStateError } from "../jobs/queue.js";
 import { completeRehearsal } from "../prebuilds/rehearsal.js";
 import { logLevelName } from "../provisioner-results.js";
+import type { DaemonApiObserver } from "../server-metrics.js";
 import { upsertDaemon } from "../store/daemons.js";
 import { getJob, insertJobLogs, type ProvisionerJob } from "../store/jobs.js";
 import { channels, publishQuietly } from "../store/pubsub.js";
@@ -33,6 +34,8 @@ const REPOLL_MS = 5_000;
 
 export interface DaemonApiOptions {
   psk: string;
+  /** Told of daemons calling and of jobs handed out and ended (server-metrics.ts). */
+  observer?: DaemonApiObserver;
 }
 
 export function registerDaemonService(router: ConnectRouter, ctx: ServerContext, options: DaemonApiOptions) {
@@ -44,6 +47,7 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
     }
   };
 
+  const observer = options.observer;
   router.service(DaemonService, {
     async acquireJob(req, hc) {
       authenticate(hc);
@@ -56,6 +60,7 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
         version: identity.version,
         now: ctx.clock.now(),
       });
+      observer?.daemonSeen(daemon.id);
       // The long poll ends on a timer of the server's clock rather than at a `now()` deadline, so a request
       // waits its `waitMs` however the wall clock moves (and a test's clock decides when it is over).
       const over = deadlineSignal(ctx, Math.min(Math.max(req.waitMs, 0), MAX_WAIT_MS), hc.signal);
@@ -71,6 +76,7 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
             try {
               const acquired = await buildAcquiredJob(ctx.store.db, job, ctx.accessUrl);
               if (hc.signal.aborted) throw new Error("connection to provisioner daemon broken");
+              observer?.jobAcquired(job);
               return create(AcquireJobResponseSchema, { job: acquired, daemonId: daemon.id });
             } catch (err) {
               await failJob(ctx.store, job.id, null, ctx.clock.now(), { error: (err as Error).message });
@@ -88,21 +94,33 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
 
     async updateJob(req, hc) {
       authenticate(hc);
+      observer?.daemonSeen(req.daemonId);
       return mapJobErrors(req.jobId, () => updateJob(ctx, req));
     },
 
     async completeJob(req, hc) {
       authenticate(hc);
+      observer?.daemonSeen(req.daemonId);
       await mapJobErrors(req.jobId, () => complete(ctx, req));
+      await reportEnd(ctx, observer, req.jobId);
       return {};
     },
 
     async failJob(req, hc) {
       authenticate(hc);
+      observer?.daemonSeen(req.daemonId);
       await mapJobErrors(req.jobId, () => fail(ctx, req));
+      await reportEnd(ctx, observer, req.jobId);
       return {};
     },
   });
+}
+
+/** The ended job as stored (its completion time and outcome) to the observer; a failed read is not the caller's. */
+async function reportEnd(ctx: ServerContext, observer: DaemonApiObserver | undefined, jobId: string) {
+  if (!observer) return;
+  const job = await getJob(ctx.store.db, jobId).catch(() => undefined);
+  if (job) observer.jobEnded(job);
 }
 
 /** A signal that aborts `ms` from now on the server's clock (at once for 0) or when `parent` aborts. */

@@ -214,6 +214,8 @@ export class Reconciler {
   #lastReport: CycleReport | undefined;
   /** The fair-share cursor (src/planning/fair-share.ts): one step per executed cycle. */
   #rotation = 0;
+  /** When the loop last showed it turns: started, or a cycle ended (whatever its outcome). */
+  #lastSignOfLife: Date | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.#store = options.store;
@@ -253,6 +255,25 @@ export class Reconciler {
     return this.#lastReport;
   }
 
+  /**
+   * Whether the loop is alive (for /readyz): started, and a cycle ended within three intervals (at least a
+   * minute, so one slow cycle is not an outage). Paused and non-leader cycles end too, so they count.
+   */
+  liveness(): { ok: true } | { ok: false; message: string } {
+    if (this.#mode.name === "stopped" || !this.#lastSignOfLife) {
+      return { ok: false, message: "the reconciler loop is not running" };
+    }
+    const quietMs = this.#clock.now().getTime() - this.#lastSignOfLife.getTime();
+    const limitMs = Math.max(3 * this.#intervalMs, 60_000);
+    if (quietMs > limitMs) {
+      return {
+        ok: false,
+        message: `no reconciliation cycle ended for ${Math.round(quietMs / 1000)}s (limit ${limitMs / 1000}s)`,
+      };
+    }
+    return { ok: true };
+  }
+
   #enter(next: LoopMode): void {
     if (!ALLOWED[this.#mode.name].includes(next.name)) {
       throw new Error(`reconciler: invalid loop transition ${this.#mode.name} → ${next.name}`);
@@ -264,6 +285,7 @@ export class Reconciler {
   start(): void {
     if (this.#mode.name !== "stopped") return;
     this.#enter({ name: "idle" });
+    this.#lastSignOfLife = this.#clock.now();
     if (this.#listen) {
       this.#subscription = this.#store.pubsub.subscribe(channels.reconcile, (reason) =>
         this.trigger(reason || "pubsub"),
@@ -398,6 +420,7 @@ export class Reconciler {
     const change = stateChange(this.#lastReport?.outcome, report.outcome);
     if (change) this.#log.info({ state: report.outcome }, change);
     this.#lastReport = report;
+    this.#lastSignOfLife = this.#clock.now();
     try {
       this.#onCycle?.(report);
     } catch {

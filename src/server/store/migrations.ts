@@ -25,16 +25,25 @@ export class MigrationError extends Error {
   override name = "MigrationError";
 }
 
-/** Applies every pending migration. The caller provides cross-process exclusion (see store.ts). */
-export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Promise<string[]> {
+function migrator(db: Kysely<unknown>, dialect: Dialect): Migrator {
   const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
-  const migrator = new Migrator({
+  return new Migrator({
     db,
     provider,
     migrationTableName: "schema_migrations",
     migrationLockTableName: "schema_migrations_lock",
   });
-  const { error, results } = await migrator.migrateToLatest();
+}
+
+/** Names of the migrations this build knows that the database has not applied (readiness, /readyz). */
+export async function pendingMigrations(db: Kysely<unknown>, dialect: Dialect): Promise<string[]> {
+  const known = await migrator(db, dialect).getMigrations();
+  return known.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
+
+/** Applies every pending migration. The caller provides cross-process exclusion (see store.ts). */
+export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Promise<string[]> {
+  const { error, results } = await migrator(db, dialect).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "?";
     throw new MigrationError(

@@ -3,7 +3,7 @@
 // (workspace + build + job) is one transaction; daemons are told about new jobs only after it commits.
 // Failures are DomainErrors (../domain-errors.ts); the API and the dashboard choose the status codes.
 import { randomBytes } from "node:crypto";
-import type { BuildReasonName } from "../../contract/workspaces.js";
+import { type BuildReasonName, workspaceNamePattern } from "../../contract/workspaces.js";
 import type { DeleteReason } from "../../planning/plan.js";
 import type { ServerContext } from "../context.js";
 import { conflict, DomainError, forbidden, invalid, notFound } from "../domain-errors.js";
@@ -58,8 +58,8 @@ import { extendedLease, type LeaseRequest, leaseForCreate } from "./leases.js";
 import { ParameterValidationError, type ResolveInput, resolveParameterValues } from "./parameters.js";
 import { matchingPresets } from "./preset-match.js";
 
-/** Coder's workspace name rule: letters, digits and inner hyphens, at most 32 characters. */
-const WORKSPACE_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$/;
+/** The contract's workspace name rule (letters, digits and inner hyphens, at most 32 characters). */
+const WORKSPACE_NAME = new RegExp(workspaceNamePattern);
 
 export interface CreateWorkspaceRequest {
   name: string;

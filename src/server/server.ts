@@ -19,7 +19,7 @@ import { normalizeBasePath } from "./api/base-path.js";
 import { registerApiRoutes } from "./api/routes.js";
 import type { ServerContext } from "./context.js";
 import { bootstrapOwner } from "./first-owner.js";
-import { startReaper } from "./jobs/reaper.js";
+import { failJobsOfDeadProcess, startReaper } from "./jobs/reaper.js";
 import { createLogger, type Logger } from "./logger.js";
 import { registerMetricsRoute, startMetricsServer } from "./metrics-endpoint.js";
 import { outageLog } from "./outage-log.js";
@@ -28,7 +28,7 @@ import { requestReconcile } from "./prebuilds/operations.js";
 import { type CycleReport, Reconciler } from "./prebuilds/reconciler.js";
 import type { ReconcilerSettings } from "./prebuilds/settings.js";
 import { ServerMetrics } from "./server-metrics.js";
-import { lockDataDir } from "./store/data-dir-lock.js";
+import { lockDataDir, serverIdentity } from "./store/data-dir-lock.js";
 import { openStore, type Store, storeLocation } from "./store/store.js";
 import { registerWeb } from "./web/index.js";
 import { PoolHistoryRecorder } from "./web/pool-history.js";
@@ -214,6 +214,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
     const adminToken = await bootstrapOwner(store, clock.now(), options.dataDir, options.dev ?? false);
 
+    // This server's in-process daemons are named after its data dir's identity, so that after a crash the next
+    // start of the same server fails what they held at once (reaper.ts failJobsOfDeadProcess).
+    const daemonPrefix = `${hostname()}-${serverIdentity(options.dataDir)}-builtin-`;
+    const orphaned = await failJobsOfDeadProcess(store, clock.now(), daemonPrefix);
+    if (orphaned.length > 0) {
+      logger.warn({ jobs: orphaned.map((j) => j.id) }, "failed the jobs the previous server process left running");
+      ctx.events.reconcileSoon("server restarted");
+    }
+
     // In-process provisioners on private unix sockets, driven by in-process daemons over the same daemon API
     // external daemons use.
     const runDir = mkdtempSync(join(tmpdir(), "prewarm-run-"));
@@ -234,7 +243,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const daemon = new ProvisionerDaemon({
           api,
           identity: {
-            name: `${hostname()}-builtin-${i + 1}`,
+            name: `${daemonPrefix}${i + 1}`,
             provisionerTypes: hosted.types,
             tags: {},
             version,

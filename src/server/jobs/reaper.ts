@@ -28,6 +28,8 @@ export const DEFAULT_RUNNING_TIMEOUT_MS = 5 * 60_000;
 export const DEFAULT_PENDING_TIMEOUT_MS = 30 * 60_000;
 export const HUNG_ERROR_CODE = "JOB_HUNG";
 export const PENDING_TIMEOUT_ERROR_CODE = "JOB_PENDING_TIMEOUT";
+/** The job's daemon ran inside a server process that ended (crash, kill): failed at that server's restart. */
+export const SERVER_RESTARTED_ERROR_CODE = "SERVER_RESTARTED";
 
 export interface ReapedJob {
   id: string;
@@ -192,4 +194,45 @@ async function reapOne(
     errorCode: reason.kind === "hung" ? HUNG_ERROR_CODE : PENDING_TIMEOUT_ERROR_CODE,
   });
   return { id, type: updated.type, kind: reason.kind, error: reason.error };
+}
+
+/**
+ * At start-up, before this server's in-process daemons start: jobs its previous process's in-process daemons
+ * held (named `${namePrefix}…`) died with that process, so they are failed at once — with a log line saying
+ * so, and SERVER_RESTARTED, which counts toward neither backoff nor the hard limit — instead of waiting out
+ * the hang timeout. External daemons' jobs keep the timeout: those daemons may still be running them.
+ */
+export async function failJobsOfDeadProcess(store: Store, now: Date, namePrefix: string): Promise<ReapedJob[]> {
+  const at = now.getTime();
+  const error = "server restarted: the in-process daemon running this job ended with the previous server process";
+  const candidates = await store.db
+    .selectFrom("provisioner_jobs as j")
+    .innerJoin("provisioner_daemons as d", "d.id", "j.worker_id")
+    .select(["j.id", "d.name"])
+    .where("j.completed_at", "is", null)
+    .where("j.started_at", "is not", null)
+    .execute();
+  const failed: ReapedJob[] = [];
+  for (const { id } of candidates.filter((c) => c.name.startsWith(namePrefix))) {
+    const result = await store.transaction(async (tx) => {
+      const lock = store.dialect === "postgres" ? sql` for update skip locked` : sql``;
+      const { rows } =
+        await sql<ProvisionerJobRow>`select * from provisioner_jobs where id = ${id}${lock}`.execute(tx);
+      const row = rows[0];
+      if (!row || row.completed_at !== null) return null;
+      await insertJobLogs(tx, id, [
+        { createdAt: now, source: "provisioner_daemon", level: "error", stage: "Unknown", output: error },
+      ]);
+      const updated = await writeJobFailed(tx, { id, startedAt: row.started_at }, at, {
+        error,
+        errorCode: SERVER_RESTARTED_ERROR_CODE,
+      });
+      return { id, type: updated.type, kind: "hung" as const, error };
+    });
+    if (result) {
+      failed.push(result);
+      await publishEndOfLogs(store, id);
+    }
+  }
+  return failed;
 }

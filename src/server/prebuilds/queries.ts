@@ -20,6 +20,7 @@ import { activeVersionSql } from "../store/active-version.js";
 import { jobStatusSql } from "../store/job-status.js";
 import type { ClaimRehearsalsTable, PrebuildEventType, PresetStatus, Transition } from "../store/schema.js";
 import type { Dialect, Executor } from "../store/store.js";
+import { SERVER_RESTARTED_ERROR_CODE } from "../jobs/reaper.js";
 import { PREBUILDS_USER_ID } from "./system-user.js";
 
 const PB = PREBUILDS_USER_ID;
@@ -28,6 +29,14 @@ const PB = PREBUILDS_USER_ID;
 export const PAUSED_KEY = "prebuilds.reconciliation_paused";
 
 const failedSql = (j: string) => sql`(${jobStatusSql(j)} = 'failed')`;
+/**
+ * A job that ended through no fault of its template (its daemon died with the server process: reaper.ts
+ * SERVER_RESTARTED_ERROR_CODE): it counts toward neither the failure backoff nor the hard limit.
+ */
+const infrastructureFailureSql = (j: string) =>
+  sql`(coalesce(${sql.ref(`${j}.error_code`)}, '') = ${SERVER_RESTARTED_ERROR_CODE})`;
+/** A failure the template is to blame for (backoff, hard limit, the failure streak). */
+const templateFailedSql = (j: string) => sql`(${failedSql(j)} and not ${infrastructureFailureSql(j)})`;
 const succeededSql = (j: string) => sql`(${jobStatusSql(j)} = 'succeeded')`;
 
 /** The latest build of the workspace `w` joined as `b` (use in a join's ON clause). */
@@ -162,7 +171,7 @@ export async function selectFailureHistory(db: Executor, sinceMs: number): Promi
     select b.preset_id, count(*) as num_failed, max(j.completed_at) as last_failed_at
     from workspace_builds b join provisioner_jobs j on j.id = b.job_id
     where b.prebuild_stage = 'create' and b.transition = 'start' and b.preset_id is not null
-      and j.completed_at >= ${sinceMs} and ${failedSql("j")}
+      and j.completed_at >= ${sinceMs} and ${templateFailedSql("j")}
       and j.completed_at > coalesce((
         select max(j2.completed_at) from workspace_builds b2 join provisioner_jobs j2 on j2.id = b2.job_id
         where b2.preset_id = b.preset_id and b2.prebuild_stage = 'create' and b2.transition = 'start'
@@ -185,7 +194,7 @@ export async function selectHardLimitedPresets(db: Executor, limit: number): Pro
              row_number() over (partition by b.preset_id order by b.created_at desc, b.id desc) as rn
       from workspace_builds b join provisioner_jobs j on j.id = b.job_id
       where b.prebuild_stage = 'create' and b.transition = 'start' and b.preset_id is not null
-        and ${jobStatusSql("j")} in ('failed', 'succeeded')
+        and ${jobStatusSql("j")} in ('failed', 'succeeded') and not ${infrastructureFailureSql("j")}
         and b.created_at > coalesce((select max(e.created_at) from prebuild_events e
                                      where e.preset_id = b.preset_id and e.event_type = 'hard_limited'), -1))
     select preset_id from ranked where rn <= ${limit}
@@ -208,7 +217,7 @@ const failureStreakSql = (presetIds: readonly string[]) => sql`from workspace_bu
     join provisioner_jobs j on j.id = b.job_id
     join workspaces w on w.id = b.workspace_id
     where b.prebuild_stage = 'create' and b.transition = 'start'
-      and b.preset_id in (${sql.join([...presetIds])}) and ${failedSql("j")}
+      and b.preset_id in (${sql.join([...presetIds])}) and ${templateFailedSql("j")}
       and j.completed_at > coalesce((
         select max(j2.completed_at) from workspace_builds b2 join provisioner_jobs j2 on j2.id = b2.job_id
         where b2.preset_id = b.preset_id and b2.prebuild_stage = 'create' and b2.transition = 'start'

@@ -1,14 +1,16 @@
-// One server per SQLite data dir. Two servers on one SQLite database would both reconcile and reap (each sees
+// One server per SQLite data dir, and the data dir's server identity. Two servers on one SQLite database would both reconcile and reap (each sees
 // the other's jobs as someone else's), so the second must refuse to start. The lock is an OS file lock held for
 // the life of the process — SQLite's own exclusive lock on a small lock database in the data dir — so a
 // holder that dies, even by SIGKILL, releases it with no stale state to clean up; a PID file beside it only
 // names the holder in the refusal, and a leftover one says that the previous server did not exit cleanly.
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 
 const LOCK_FILE = "server.lock";
 const PID_FILE = "server.pid";
+const ID_FILE = "server-id";
 
 export class DataDirInUseError extends Error {
   override name = "DataDirInUseError";
@@ -56,4 +58,21 @@ export function lockDataDir(dataDir: string): DataDirLock {
       db.close();
     },
   };
+}
+
+/**
+ * The data dir's server identity: a random id written once to <data-dir>/server-id, the same for every start
+ * of this server (so its in-process daemons keep their names across restarts) and different for each replica.
+ */
+export function serverIdentity(dataDir: string): string {
+  const path = join(dataDir, ID_FILE);
+  try {
+    const id = readFileSync(path, "utf8").trim();
+    if (/^[0-9a-f]{8}$/.test(id)) return id;
+  } catch {
+    // Not written yet.
+  }
+  const id = randomBytes(4).toString("hex");
+  writeFileSync(path, `${id}\n`, { mode: 0o600 });
+  return id;
 }

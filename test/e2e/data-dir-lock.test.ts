@@ -44,6 +44,10 @@ describe("one server per SQLite data dir", { timeout: 120_000 }, () => {
     const third = await startCli(serverArgs(dataDir), /listening on (http:\/\/\S+)/, { timeoutMs: 60_000 });
     assert.match(third.output(), new RegExp(`took over the data dir.*|"previousPid":${first.child.pid}`));
     assert.match(third.output(), new RegExp(`${first.child.pid}`));
+    // Stop it once it is ready (its reconciler ran a cycle), as an operator would.
+    const url = third.match[1]!;
+    for (let i = 0; i < 300 && (await fetch(`${url}/readyz`)).status !== 200; i++)
+      await new Promise((r) => setTimeout(r, 100));
     const stopped = await stopChild(third.child);
     assert.equal(stopped.code, 0, JSON.stringify(stopped) + third.output().slice(-2000));
     assert.equal(existsSync(join(dataDir, "server.pid")), false, "a clean exit leaves no PID file");

@@ -2,7 +2,6 @@
 // from the contract's route objects, so a contract change that breaks the CLI fails type-checking.
 // Errors become one-line CliErrors: the server's `message` for error bodies, and a hint to start the server
 // when it cannot be reached.
-import type { Command } from "commander";
 import {
   type JobLogT,
   type JobT,
@@ -15,6 +14,7 @@ import {
 } from "../contract/api.js";
 import { type Connection, configPath, readConfig, resolveConnection } from "./config.js";
 import { CliError } from "./errors.js";
+import type { ApiOptions } from "./options.js";
 import { type OutputFormat, parseOutputFormat } from "./output.js";
 import { SseParser } from "./sse.js";
 
@@ -258,26 +258,12 @@ function parseData(data: string, event: string): unknown {
   }
 }
 
-/** The options every command that talks to the server takes. */
-export interface ApiOptions {
-  url?: string;
-  token?: string;
-  output?: string;
-}
-
-/** Adds --url, --token and -o/--output to a command. */
-export function withApiOptions(cmd: Command, { output = true } = {}): Command {
-  cmd
-    .option("--url <url>", "server URL (default: $PREWARM_URL, the saved login, or http://127.0.0.1:7080)")
-    .option("--token <token>", "API token (default: $PREWARM_TOKEN or the saved login)");
-  if (output) cmd.option("-o, --output <format>", "output format: table or json", "table");
-  return cmd;
-}
-
 export interface CommandContext {
   client: ApiClient;
   format: OutputFormat;
 }
+
+export type { ApiOptions };
 
 /** Builds the client for a command from its options, the environment and the saved config. */
 export async function commandContext(

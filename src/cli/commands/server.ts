@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { CliError } from "../errors.js";
-import { buildTemplateArchive } from "../template-archive.js";
 import { collect, parseDurationFlag, parseKeyValues, parseReplaceAheadFlag } from "./shared.js";
 
 // The server module is loaded only when the command runs (import() below); its types come along at no cost.
@@ -187,6 +186,7 @@ export function registerServerCommands(program: Command): void {
     printBanner(server, flags.dataDir);
     const demoDir = fileURLToPath(new URL("../../../examples/templates/echo-demo", import.meta.url));
     const { pushDemoTemplate } = await import("../../server/demo.js");
+    const { buildTemplateArchive } = await import("../template-archive.js");
     const presets = await pushDemoTemplate(server, "echo-demo", (await buildTemplateArchive(demoDir)).bytes);
     process.stdout.write(
       `pushed template "echo-demo"; presets: ${presets.map((p) => `${p.name} (pool of ${p.desiredInstances ?? 0})`).join(", ")}\n` +

@@ -26,7 +26,10 @@ export function registerPrebuildsCommands(program: Command): void {
     { output: false },
   )
     // No commander default: the default differs by mode (table live, the §5 JSON document offline).
-    .option("-o, --output <format>", "output format: table or json (default: table; json with --snapshot)")
+    .option(
+      "-o, --output <format>",
+      "output format: table, json or yaml (default: table; json with --snapshot)",
+    )
     .action(async (options: PlanOptions) => (await plan()).runPlan(options));
   registerPrebuildsOpsCommands(prebuilds);
   registerSimulateCommand(prebuilds);
@@ -63,6 +66,6 @@ function registerSimulateCommand(prebuilds: Command): void {
     .description("Replay a claim trace against a pool policy with the reconciler's planner, offline")
     .requiredOption("--input <file>", 'simulation input JSON ("-" reads stdin)')
     .option("--policy <json>", "use this policy instead of the input's (JSON)")
-    .option("-o, --output <format>", "output format: json or table", "json")
+    .option("-o, --output <format>", "output format: json, yaml or table", "json")
     .action(async (options: SimulateOptions) => (await simulate()).run(options));
 }

@@ -29,8 +29,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     // Inherited by every command created below, so a usage error anywhere reaches main() instead of exiting.
     .exitOverride()
-    .showHelpAfterError("(run with --help for usage)")
-    .configureHelp({ showGlobalOptions: true });
+    .showHelpAfterError("(run with --help for usage)");
   addGlobalOptions(program);
   program.hook("preAction", (_program, action) => {
     tableSettings.headers = applyGlobalOptions(program, action).headers;

@@ -22,8 +22,9 @@ const headersHelp = "tables without their header line";
 export function withApiOptions(cmd: Command, { output = true } = {}): Command {
   cmd.option("--url <url>", urlHelp).option("--token <token>", tokenHelp);
   // No commander default for -o: an unset option lets the program's -o (before the subcommand) apply.
-  if (output) cmd.option("-o, --output <format>", outputHelp).option("--no-headers", headersHelp);
-  return cmd;
+  // `output: false`: the command defines its own -o (another default), but takes --no-headers all the same.
+  if (output) cmd.option("-o, --output <format>", outputHelp);
+  return cmd.option("--no-headers", headersHelp);
 }
 
 /** The global forms, accepted before the subcommand (`prewarm -o json list`). */

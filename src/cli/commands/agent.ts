@@ -1,3 +1,5 @@
+// `prewarm agent`: run the workspace agent on this host (see docs/agent.md and src/agent/main.ts). Its options
+// are registered by ../register/agent.ts; this module loads when the command runs.
 import { AgentConfigError, type AgentFlags, resolveAgentConfig } from "../../agent/config.js";
 import { AgentFatalError, runAgent } from "../../agent/main.js";
 import { parseDuration } from "../../util/duration.js";

@@ -1,6 +1,7 @@
 // `prewarm login` / `logout`, `prewarm users …` and `prewarm tokens create`.
 // login takes a token (--token, checked against the server) or a username and password; it prompts only on
 // a terminal, so scripts get an error instead of a hang. The token is saved to the config file (mode 0600).
+// Registered by ../register/auth.ts.
 import { createInterface } from "node:readline/promises";
 import { Writable } from "node:stream";
 import { routes, type UserT } from "../../contract/api.js";

@@ -1,3 +1,5 @@
+// Reconciler operations under `prewarm prebuilds`: status, pause, resume, invalidate TEMPLATE,
+// resume-preset TEMPLATE PRESET. Registered by ../register/prebuilds.ts; this module loads when one runs.
 import { type PrebuildsStatusT, routes } from "../../contract/api.js";
 import { formatDuration } from "../../util/duration.js";
 import { type ApiOptions, commandContext } from "../client.js";

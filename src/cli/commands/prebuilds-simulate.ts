@@ -1,3 +1,8 @@
+// `prewarm prebuilds simulate --input FILE`: replays a claim trace against a pool policy on a virtual clock with
+// the planner the reconciler runs (src/planning/simulate.ts), offline. JSON by default (the documented output
+// document, docs/prebuilds-autoscaling.md); `-o table` prints a short summary. `--policy JSON` replaces the
+// input's policy, so one trace can be tried against several policies. An invalid input exits 2 naming the
+// field; an unreadable file exits 1. Registered by ../register/prebuilds.ts.
 import { formatTimestamp } from "../../planning/json-reader.js";
 import { simulate } from "../../planning/simulate.js";
 import {

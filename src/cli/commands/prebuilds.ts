@@ -1,3 +1,7 @@
+// `prewarm prebuilds plan`: asks the server for its next-cycle plan (table by default, `-o json` prints the
+// contract's Plan object), or works offline with `--snapshot FILE` (JSON by default: the §5 output document;
+// `-o table` renders it like the live plan). The `prebuilds` group and its options are registered by
+// ../register/prebuilds.ts; this module loads when `plan` runs.
 import { systemClock } from "../../clock.js";
 import { type PlanT, routes } from "../../contract/api.js";
 import { planCycle } from "../../planning/cycle.js";

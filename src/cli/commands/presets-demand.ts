@@ -1,3 +1,8 @@
+// `prewarm presets autoscale` and `prewarm presets set` (issue 13): a preset's prewarm-side settings, per
+// template and preset name — the autoscale policy (on with --min/--max/--target-hit-rate, off with --off),
+// replace-ahead (auto | 0 | a duration) and the rollout strategy (surge | replace). Owners only (the server
+// says 403 otherwise). Each prints the preset as `presets list` would, or its data with `-o json|yaml`.
+// Registered by ../register/templates.ts.
 import { type PresetT, routes } from "../../contract/api.js";
 import { type ApiOptions, commandContext } from "../client.js";
 import { CliError } from "../errors.js";

@@ -1,5 +1,6 @@
 // `prewarm templates …` (push, list, show, activate, deprecate, delete) and `prewarm presets list`; `presets
 // autoscale` and `presets set` come from ./presets-demand.ts.
+// Registered by ../register/templates.ts.
 import { readdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Static } from "@sinclair/typebox";

@@ -1,6 +1,7 @@
 // `prewarm terraform …`: tools for template authors. `convert` runs the same conversion the terraform
 // provisioner runs on `terraform show -json` + `terraform graph` output, so an author can see which agents,
 // apps, parameters and presets prewarm extracts — and why an agent is not attached.
+// Registered by ../register/terraform.ts.
 import { readFile } from "node:fs/promises";
 import {
   ConversionError,

@@ -1,5 +1,6 @@
 // Workspace lifecycle commands: create (claiming a prebuild when one is ready), list, show, start, stop,
 // delete, logs. A workspace is addressed as NAME (the caller's) or OWNER/NAME.
+// Registered by ../register/workspaces.ts; this module loads when one of them runs.
 import { performance } from "node:perf_hooks";
 import { type BuildT, type JobT, routes, type WorkspaceT } from "../../contract/api.js";
 import { formatDuration } from "../../util/duration.js";

@@ -1,18 +1,20 @@
 #!/usr/bin/env node
 // `npm run build` (and `prepare`, so `npm ci` on a fresh clone builds too): compiles src/**/*.ts to
-// dist/**/*.js file by file with esbuild (imports kept as written, but see `vendored`) — the same layout tsc's rootDir/outDir gives, so paths relative to a
-// module (package.json, examples/, the agent's standalone entry) resolve the same from dist/ as from src/.
-// No type checking here (`npm run typecheck` does that); esbuild takes a second where tsc takes tens.
-// Without esbuild (an install that omits devDependencies) it builds nothing and says so.
-// dist/.build-stamp records when the sources were compiled: bin/prewarm.js runs the sources instead of a
-// build older than any of them, so a stale build never runs.
+// dist/**/*.js file by file with esbuild (imports kept as written, but see `vendored`) — the layout tsc's
+// rootDir/outDir gives, so paths relative to a module (package.json, examples/, the agent's standalone
+// entry) resolve the same from dist/ as from src/. No type checking here (`npm run typecheck` does that);
+// esbuild takes a second where tsc takes tens. Without esbuild (an install that omits devDependencies) it
+// builds nothing and says so. dist/.build-stamp records when the sources were compiled: bin/prewarm.js runs
+// the sources instead of a build older than any of them, so a stale build never runs.
 import { mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const src = join(root, "src");
-const dist = join(root, "dist");
+// `--outdir DIR` builds elsewhere (test/build.test.ts checks a build without touching the real dist/).
+const outdirFlag = process.argv.indexOf("--outdir");
+const dist = outdirFlag > 0 ? resolve(process.argv[outdirFlag + 1]) : join(root, "dist");
 
 function sources(dir) {
   const out = [];

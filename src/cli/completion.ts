@@ -88,9 +88,8 @@ complete -o default -F _prewarm prewarm
 }
 
 function zshScript(nodes: Node[]): string {
-  // zsh's \`path\` is tied to $PATH, hence \`node\`.
-  return `#compdef prewarm
-# prewarm completion for zsh: source <(prewarm completion zsh), or save as _prewarm in a directory of $fpath
+  // The walk keeps its place in `node`: zsh ties a variable named `path` to $PATH.
+  return `# prewarm completion for zsh (after compinit): source <(prewarm completion zsh)
 ${caseFunction("_prewarm_children", nodes, (n) => n.children)}
 ${caseFunction("_prewarm_options", nodes, (n) => n.options)}
 _prewarm() {

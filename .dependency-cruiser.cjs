@@ -2,6 +2,8 @@
 // - no circle anywhere, type-only imports included (tsPreCompilationDeps);
 // - the agent never imports the server (it runs on workspace hosts, from a small bundle);
 // - the CLI loads the server only lazily, with import(), from the commands that run one;
+// - what every CLI invocation loads (main, the option registrations, output) imports only itself, commander,
+//   picocolors and a few small modules, so `prewarm --version` stays within 2x of `node -e 0`;
 // - the server imports the agent only for the bundle it serves to workspace hosts.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -27,6 +29,20 @@ module.exports = {
         "Only `server` and `demo` load the server, lazily with import(), so other commands start fast; its types come through `typeof import()`, which loads nothing.",
       from: { path: "^src/cli/" },
       to: { path: "^src/server/", dependencyTypesNot: ["dynamic-import", "type-import"] },
+    },
+    {
+      name: "cli-start-stays-light",
+      severity: "error",
+      comment:
+        "Every invocation loads these modules; a command's implementation (the client, the contract and TypeBox, the provisioners, connect) loads with import() when it runs. The set is closed: its members import only each other, so the rule holds transitively.",
+      from: {
+        path: "^src/cli/(main|options|output|yaml|errors|settings|register/[^/]+|commands/(shared|server|provisioner|provisioner-start))[.]ts$",
+      },
+      to: {
+        pathNot:
+          "^(src/cli/(options|output|yaml|errors|settings|register/[^/]+|commands/(shared|server|provisioner|provisioner-start))|src/contract/workspace-state|src/version|src/util/duration|src/provisioners/registry|src/provisionersdk/address)[.]ts$|^node_modules/(commander|picocolors)/|^(node:)?[a-z_]+$",
+        dependencyTypesNot: ["dynamic-import", "type-import", "type-only"],
+      },
     },
     {
       name: "server-to-agent-only-for-the-bundle",

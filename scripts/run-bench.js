@@ -26,6 +26,7 @@ const BENCHES = [
   { name: "session-roundtrip", full: [], quick: ["--seconds", "2"] },
   { name: "coder-provider-start", full: [], quick: ["--starts", "3"] },
   { name: "autoscale", full: [], quick: ["--quick"] },
+  { name: "cli-start", full: [], quick: ["--runs", "5", "--source-runs", "1"] },
 ];
 
 let values;

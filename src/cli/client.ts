@@ -2,7 +2,6 @@
 // from the contract's route objects, so a contract change that breaks the CLI fails type-checking.
 // Errors become one-line CliErrors: the server's `message` for error bodies, and a hint to start the server
 // when it cannot be reached.
-import type { Command } from "commander";
 import {
   type JobLogT,
   type JobT,
@@ -15,6 +14,8 @@ import {
 } from "../contract/api.js";
 import { type Connection, configPath, readConfig, resolveConnection } from "./config.js";
 import { CliError } from "./errors.js";
+import { type HttpReply, type HttpRequest, send } from "./http.js";
+import type { ApiOptions } from "./options.js";
 import { type OutputFormat, parseOutputFormat } from "./output.js";
 import { SseParser } from "./sse.js";
 
@@ -62,7 +63,7 @@ function queryString(query: Record<string, unknown> | undefined): string {
 }
 
 /** Turns a non-2xx response into an ApiError with one line of text. */
-async function errorFromResponse(res: Response, connection: Connection): Promise<ApiError> {
+async function errorFromResponse(res: HttpReply, connection: Connection): Promise<ApiError> {
   let message = `server answered ${res.status} ${res.statusText}`.trim();
   let field: string | undefined;
   try {
@@ -93,9 +94,11 @@ function describeTokenSource(connection: Connection): string {
   }
 }
 
-/** Maps a fetch failure (no HTTP answer at all) to the one-line "cannot reach" error. */
+/** Maps a request that got no HTTP answer at all to the one-line "cannot reach" error. */
 export function unreachable(url: string, err: unknown): CliError {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  // node:http puts the errno code on the error itself; fetch put it on the error's cause.
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const cause = e.code ? { code: e.code } : e.cause;
   const reason =
     cause?.code === "ECONNREFUSED"
       ? "connection refused"
@@ -115,10 +118,7 @@ export interface FollowLogsOptions {
 }
 
 export class ApiClient {
-  constructor(
-    readonly connection: Connection,
-    private readonly fetchImpl: typeof fetch = fetch,
-  ) {}
+  constructor(readonly connection: Connection) {}
 
   get url(): string {
     return this.connection.url;
@@ -130,10 +130,10 @@ export class ApiClient {
     return headers;
   }
 
-  private async send(path: string, init: RequestInit): Promise<Response> {
-    let res: Response;
+  private async send(path: string, init: HttpRequest): Promise<HttpReply> {
+    let res: HttpReply;
     try {
-      res = await this.fetchImpl(`${this.connection.url}${path}`, init);
+      res = await send(`${this.connection.url}${path}`, init);
     } catch (err) {
       if ((err as Error).name === "AbortError") throw err;
       throw unreachable(this.connection.url, err);
@@ -148,10 +148,10 @@ export class ApiClient {
       buildPath(route.url, options.params as Record<string, unknown> | undefined) +
       queryString(options.query as Record<string, unknown> | undefined);
     const extra = options.headers ?? {};
-    const init: RequestInit = { method: route.method, headers: this.headers(extra) };
+    const init: HttpRequest = { method: route.method, headers: this.headers(extra) };
     if (options.raw) {
       init.headers = this.headers({ ...extra, "content-type": options.raw.contentType });
-      init.body = new Blob([new Uint8Array(options.raw.bytes)]);
+      init.body = options.raw.bytes;
     } else if (options.body !== undefined) {
       init.headers = this.headers({ ...extra, "content-type": "application/json" });
       init.body = JSON.stringify(options.body);
@@ -211,13 +211,12 @@ export class ApiClient {
   }
 
   private async readEvents(
-    res: Response,
+    res: HttpReply,
     handlers: { onLog: (log: JobLogT) => void; onJob: (job: JobT) => void },
   ): Promise<JobT | undefined> {
-    if (!res.body) return undefined;
     const parser = new SseParser();
     const decoder = new TextDecoder();
-    const chunks = readChunks(res.body as unknown as AsyncIterable<Uint8Array>);
+    const chunks = readChunks(res.body);
     for await (const chunk of chunks) {
       for (const event of parser.push(decoder.decode(chunk, { stream: true }))) {
         const data = parseData(event.data, event.event);
@@ -258,26 +257,12 @@ function parseData(data: string, event: string): unknown {
   }
 }
 
-/** The options every command that talks to the server takes. */
-export interface ApiOptions {
-  url?: string;
-  token?: string;
-  output?: string;
-}
-
-/** Adds --url, --token and -o/--output to a command. */
-export function withApiOptions(cmd: Command, { output = true } = {}): Command {
-  cmd
-    .option("--url <url>", "server URL (default: $PREWARM_URL, the saved login, or http://127.0.0.1:7080)")
-    .option("--token <token>", "API token (default: $PREWARM_TOKEN or the saved login)");
-  if (output) cmd.option("-o, --output <format>", "output format: table or json", "table");
-  return cmd;
-}
-
 export interface CommandContext {
   client: ApiClient;
   format: OutputFormat;
 }
+
+export type { ApiOptions };
 
 /** Builds the client for a command from its options, the environment and the saved config. */
 export async function commandContext(

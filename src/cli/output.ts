@@ -1,16 +1,34 @@
-// Output for humans and scripts: `-o json` prints the contract's JSON exactly; tables are borderless columns;
-// colours only on a terminal without NO_COLOR; progress is a spinner on a terminal and plain lines elsewhere
-// (always on stderr, so stdout stays parseable). Formatting functions are pure and take `now` explicitly.
-import Table from "cli-table3";
+// Output for humans and scripts: `-o json` prints the contract's JSON exactly, `-o yaml` the same data as
+// YAML; tables are borderless columns (`--no-headers` drops the header line); colours only on a terminal
+// without NO_COLOR; progress is a spinner on a terminal and plain lines elsewhere (always on stderr, so stdout
+// stays parseable). Formatting functions are pure and take `now` explicitly. Every command module loads this
+// one, so it stays light: cli-table3 is required on the first table, not at start.
+import { createRequire } from "node:module";
+import type TableType from "cli-table3";
 import pc from "picocolors";
 import { formatDuration } from "../util/duration.js";
 import { CliError } from "./errors.js";
+import { toYaml } from "./yaml.js";
 
-export type OutputFormat = "table" | "json";
+export type OutputFormat = "table" | "json" | "yaml";
+/** The formats that print the API's data rather than a table. */
+export type DataFormat = Exclude<OutputFormat, "table">;
 
 export function parseOutputFormat(text: string): OutputFormat {
-  if (text === "table" || text === "json") return text;
-  throw new CliError(`invalid output format "${text}" (use table or json)`);
+  if (text === "table" || text === "json" || text === "yaml") return text;
+  throw new CliError(`invalid output format "${text}" (use table, json or yaml)`, 2);
+}
+
+/**
+ * Process-wide table settings, set once from the global options before a command runs (`--no-headers`).
+ * A setting rather than a parameter because a dozen pure render functions draw tables several calls deep.
+ */
+export const tableSettings = { headers: true };
+
+let tableClass: typeof TableType | undefined;
+function loadTable(): typeof TableType {
+  tableClass ??= createRequire(import.meta.url)("cli-table3") as typeof TableType;
+  return tableClass;
 }
 
 export type Colors = ReturnType<typeof pc.createColors>;
@@ -54,13 +72,16 @@ export function renderTable<T>(
   columns: Column<T>[],
   rows: readonly T[],
   colors: Colors = pc.createColors(false),
+  headers: boolean = tableSettings.headers,
 ): string {
+  const Table = loadTable();
   const table = new Table({
-    head: columns.map((c) => colors.bold(c.header.toUpperCase())),
+    head: headers ? columns.map((c) => colors.bold(c.header.toUpperCase())) : [],
     chars: noBorders,
     style: { head: [], border: [], "padding-left": 0, "padding-right": 0 },
   });
   for (const row of rows) table.push(columns.map((c) => c.value(row)));
+  if (!headers && rows.length === 0) return "";
   return `${table
     .toString()
     .split("\n")
@@ -76,6 +97,16 @@ export function renderFields(fields: [string, string][], colors: Colors = pc.cre
 
 export function printJson(value: unknown, out: NodeJS.WritableStream = process.stdout): void {
   out.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Prints the API's data in a data format: JSON exactly as the server sent it, or the same tree as YAML. */
+export function printData(
+  format: DataFormat,
+  value: unknown,
+  out: NodeJS.WritableStream = process.stdout,
+): void {
+  if (format === "json") printJson(value, out);
+  else out.write(toYaml(value));
 }
 
 /** "3m ago" / "in 2m" / "-" for null. */

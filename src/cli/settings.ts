@@ -16,8 +16,8 @@
 // repeatable flags, booleans for switches); the command parses them and names a bad one with `settingLabel`,
 // which says where the value came from.
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { type Command, CommanderError, Option } from "commander";
-import { parse as parseYaml } from "yaml";
 import { CliError } from "./errors.js";
 
 export interface Setting {
@@ -213,7 +213,9 @@ function readConfigFile(file: string, declared: readonly Declared[]): Record<str
   let parsed: unknown;
   try {
     // YAML 1.2 reads JSON too, so one parser serves both formats.
-    parsed = parseYaml(text);
+    // yaml loads only when a --config file is read: every command registers its settings at start-up.
+    const { parse } = createRequire(import.meta.url)("yaml") as typeof import("yaml");
+    parsed = parse(text);
   } catch (err) {
     throw new CliError(
       `--config: ${file} is neither YAML nor JSON: ${(err as Error).message.split("\n")[0]}`,

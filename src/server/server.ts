@@ -219,7 +219,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const daemonPrefix = `${hostname()}-${serverIdentity(options.dataDir)}-builtin-`;
     const orphaned = await failJobsOfDeadProcess(store, clock.now(), daemonPrefix);
     if (orphaned.length > 0) {
-      logger.warn({ jobs: orphaned.map((j) => j.id) }, "failed the jobs the previous server process left running");
+      logger.warn(
+        { jobs: orphaned.map((j) => j.id) },
+        "failed the jobs the previous server process left running",
+      );
       ctx.events.reconcileSoon("server restarted");
     }
 

@@ -1,7 +1,7 @@
 // The import rules of src/ (.dependency-cruiser.cjs), checked by the real dependency-cruiser: no circle (type-only
 // imports count), the agent never imports the server, the CLI loads the server only lazily, the server imports
 // the agent only for what it serves to workspace hosts. A second check feeds the same rules a module that breaks
-// them, so this test can fail.
+// them, so this test can fail; a third, that what every CLI invocation loads stays light.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -41,6 +41,25 @@ describe("import rules", () => {
       assert.match(output, /agent-not-to-server/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a command registration that loads the client or a table library at start is reported", () => {
+    const file = join(root, "src", "cli", "register", "zz-depcruise-probe.ts");
+    try {
+      writeFileSync(
+        file,
+        'import Table from "cli-table3";\nimport { ApiClient } from "../client.js";\nexport const probe = [Table, ApiClient];\n',
+      );
+      const { code, output } = cruise([file]);
+      assert.notEqual(code, 0);
+      assert.match(
+        output,
+        /cli-start-stays-light: src\/cli\/register\/zz-depcruise-probe\.ts → src\/cli\/client\.ts/,
+      );
+      assert.match(output, /cli-start-stays-light: .* → node_modules\/cli-table3\//);
+    } finally {
+      rmSync(file, { force: true });
     }
   });
 });

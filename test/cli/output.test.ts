@@ -3,6 +3,7 @@ import { Writable } from "node:stream";
 import { describe, test } from "node:test";
 import pc from "picocolors";
 import { parseKeyValues } from "../../src/cli/commands/shared.js";
+import { CliError } from "../../src/cli/errors.js";
 import {
   formatAgo,
   formatTtl,
@@ -111,9 +112,12 @@ describe("formatting", () => {
       assert.equal(workspaceState({ transition, status }), want));
   }
 
-  test("parseOutputFormat accepts table and json only", () => {
-    assert.equal(parseOutputFormat("json"), "json");
-    assert.throws(() => parseOutputFormat("yaml"), /invalid output format "yaml"/);
+  test("parseOutputFormat accepts table, json and yaml; anything else is a usage error (exit 2)", () => {
+    for (const f of ["table", "json", "yaml"]) assert.equal(parseOutputFormat(f), f);
+    assert.throws(
+      () => parseOutputFormat("xml"),
+      (err: unknown) => err instanceof CliError && err.exitCode === 2 && /"xml"/.test(err.message),
+    );
   });
 });
 

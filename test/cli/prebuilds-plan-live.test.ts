@@ -157,9 +157,9 @@ describe("prewarm prebuilds plan (live, against the fake API)", () => {
 
   test("GIVEN an unknown output format WHEN planned THEN it fails before asking the server", async () => {
     const before = fake.calls(routes.prebuildsPlan).length;
-    const result = await runCli(["prebuilds", "plan", "-o", "yaml"], { env: ctx.env });
-    assert.equal(result.code, 1);
-    assert.equal(result.stderr, 'prewarm: invalid output format "yaml" (use table or json)\n');
+    const result = await runCli(["prebuilds", "plan", "-o", "xml"], { env: ctx.env });
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr, 'prewarm: invalid output format "xml" (use table, json or yaml)\n');
     assert.equal(fake.calls(routes.prebuildsPlan).length, before);
   });
 

@@ -239,10 +239,10 @@ describe("prewarm prebuilds plan --snapshot", () => {
     ]);
   });
 
-  test("GIVEN an unknown output format WHEN planned THEN a one-line error and exit code 1", async () => {
-    const result = await runCli(["prebuilds", "plan", "--snapshot", snapshotFile, "-o", "yaml"]);
-    assert.equal(result.code, 1);
+  test("GIVEN an unknown output format WHEN planned THEN a one-line usage error, exit code 2", async () => {
+    const result = await runCli(["prebuilds", "plan", "--snapshot", snapshotFile, "-o", "xml"]);
+    assert.equal(result.code, 2);
     assert.equal(result.stdout, "");
-    assert.equal(result.stderr, 'prewarm: invalid output format "yaml" (use table or json)\n');
+    assert.equal(result.stderr, 'prewarm: invalid output format "xml" (use table, json or yaml)\n');
   });
 });

@@ -1,15 +1,15 @@
 // `prewarm login` / `logout`, `prewarm users …` and `prewarm tokens create`.
 // login takes a token (--token, checked against the server) or a username and password; it prompts only on
 // a terminal, so scripts get an error instead of a hang. The token is saved to the config file (mode 0600).
+// Registered by ../register/auth.ts.
 import { createInterface } from "node:readline/promises";
 import { Writable } from "node:stream";
-import type { Command } from "commander";
 import { routes, type UserT } from "../../contract/api.js";
 import { parseDuration } from "../../util/duration.js";
-import { ApiClient, type ApiOptions, commandContext, withApiOptions } from "../client.js";
+import { ApiClient, type ApiOptions, commandContext } from "../client.js";
 import { configPath, readConfig, resolveConnection, writeConfig } from "../config.js";
 import { CliError } from "../errors.js";
-import { colorsFor, formatAgo, printJson, renderTable } from "../output.js";
+import { colorsFor, formatAgo, parseOutputFormat, printData, renderTable } from "../output.js";
 
 /** Asks on the terminal (stderr), echoing nothing when `hidden`. */
 async function ask(question: string, hidden = false): Promise<string> {
@@ -40,12 +40,13 @@ async function readStdin(): Promise<string> {
     .replace(/\r?\n$/, "");
 }
 
-interface LoginOptions extends ApiOptions {
+export interface LoginOptions extends ApiOptions {
   username?: string;
   passwordStdin?: boolean;
 }
 
-async function login(urlArg: string | undefined, options: LoginOptions): Promise<void> {
+export async function login(urlArg: string | undefined, options: LoginOptions): Promise<void> {
+  const format = parseOutputFormat(options.output ?? "table");
   const path = configPath();
   const saved = await readConfig(path);
   // A login replaces the saved token, so it never falls back to it.
@@ -78,13 +79,13 @@ async function login(urlArg: string | undefined, options: LoginOptions): Promise
     user = reply.user;
   }
   await writeConfig({ url: connection.url, token, username: user.username }, path);
-  if (options.output === "json") return printJson(user);
+  if (format !== "table") return printData(format, user);
   process.stdout.write(
     `Logged in to ${connection.url} as ${user.username} (${user.role}); token saved to ${path}.\n`,
   );
 }
 
-async function logout(): Promise<void> {
+export async function logout(): Promise<void> {
   const path = configPath();
   const saved = await readConfig(path);
   if (!saved.token) {
@@ -110,27 +111,27 @@ function userTable(users: UserT[]): string {
   );
 }
 
-async function whoami(options: ApiOptions) {
+export async function whoami(options: ApiOptions) {
   const { client, format } = await commandContext(options);
   const me = await client.call(routes.me);
-  if (format === "json") return printJson(me);
+  if (format !== "table") return printData(format, me);
   process.stdout.write(`${me.username} (${me.role}) at ${client.url}\n`);
 }
 
-async function listUsers(options: ApiOptions) {
+export async function listUsers(options: ApiOptions) {
   const { client, format } = await commandContext(options);
   const users = await client.call(routes.listUsers);
-  if (format === "json") return printJson(users);
+  if (format !== "table") return printData(format, users);
   process.stdout.write(userTable(users));
 }
 
-interface CreateUserOptions extends ApiOptions {
+export interface CreateUserOptions extends ApiOptions {
   email: string;
   role: string;
   passwordStdin?: boolean;
 }
 
-async function createUser(username: string, options: CreateUserOptions) {
+export async function createUser(username: string, options: CreateUserOptions) {
   if (options.role !== "owner" && options.role !== "member") {
     throw new CliError(`invalid --role "${options.role}" (use owner or member)`, 2);
   }
@@ -141,11 +142,11 @@ async function createUser(username: string, options: CreateUserOptions) {
   const user = await client.call(routes.createUser, {
     body: { username, email: options.email, role: options.role, ...(password ? { password } : {}) },
   });
-  if (format === "json") return printJson(user);
+  if (format !== "table") return printData(format, user);
   process.stdout.write(`User ${user.username} (${user.role}) created.\n`);
 }
 
-async function createToken(options: ApiOptions & { name?: string; lifetime?: string }) {
+export async function createToken(options: ApiOptions & { name?: string; lifetime?: string }) {
   let lifetimeSeconds: number | undefined;
   if (options.lifetime !== undefined) {
     try {
@@ -161,47 +162,10 @@ async function createToken(options: ApiOptions & { name?: string; lifetime?: str
       ...(lifetimeSeconds ? { lifetimeSeconds } : {}),
     },
   });
-  if (format === "json") return printJson(token);
+  if (format !== "table") return printData(format, token);
   // The bare token on stdout so `$(prewarm tokens create)` works; the note goes to stderr.
   process.stderr.write(
     `Token "${token.name}" created${token.expiresAt ? `, expires ${token.expiresAt}` : ""}; it is shown only once.\n`,
   );
   process.stdout.write(`${token.token}\n`);
-}
-
-export function registerAuthCommands(program: Command): void {
-  withApiOptions(
-    program
-      .command("login [url]")
-      .description("Log in to a prewarm server and save the token (prompts only on a terminal)")
-      .option("-u, --username <name>", "username (with a password prompt or --password-stdin)")
-      .option("--password-stdin", "read the password from stdin"),
-  ).action((url: string | undefined, options: LoginOptions) => login(url, options));
-  program
-    .command("logout")
-    .description("Remove the saved token")
-    .action(() => logout());
-  withApiOptions(program.command("whoami").description("Show the user the token belongs to")).action((o) =>
-    whoami(o),
-  );
-
-  const users = program.command("users").alias("user").description("Manage users (owners only)");
-  withApiOptions(users.command("list").alias("ls").description("List users")).action((o) => listUsers(o));
-  withApiOptions(
-    users
-      .command("create <username>")
-      .description("Create a user")
-      .requiredOption("-e, --email <email>", "email address")
-      .option("-r, --role <role>", "owner or member", "member")
-      .option("--password-stdin", "read a password from stdin (otherwise the user logs in with tokens only)"),
-  ).action((username: string, o: CreateUserOptions) => createUser(username, o));
-
-  const tokens = program.command("tokens").alias("token").description("Manage your API tokens");
-  withApiOptions(
-    tokens
-      .command("create")
-      .description("Create an API token for yourself and print it")
-      .option("-n, --name <name>", "a name to recognise it by")
-      .option("--lifetime <duration>", "e.g. 30d, 24h (default: never expires)"),
-  ).action((o) => createToken(o));
 }

@@ -1,16 +1,15 @@
 // Reconciler operations under `prewarm prebuilds`: status, pause, resume, invalidate TEMPLATE,
-// resume-preset TEMPLATE PRESET. Registered on the `prebuilds` group another module creates.
-import type { Command } from "commander";
+// resume-preset TEMPLATE PRESET. Registered by ../register/prebuilds.ts; this module loads when one runs.
 import { type PrebuildsStatusT, routes } from "../../contract/api.js";
 import { formatDuration } from "../../util/duration.js";
-import { type ApiOptions, commandContext, withApiOptions } from "../client.js";
+import { type ApiOptions, commandContext } from "../client.js";
 import {
   type Colors,
   colorStatus,
   colorsFor,
   formatAgo,
   formatTtl,
-  printJson,
+  printData,
   renderFields,
   renderTable,
 } from "../output.js";
@@ -56,19 +55,19 @@ export function renderPrebuildsStatus(status: PrebuildsStatusT, now: Date, color
   return out;
 }
 
-async function status(options: ApiOptions) {
+export async function status(options: ApiOptions) {
   const { client, format } = await commandContext(options);
   const s = await client.call(routes.prebuildsStatus);
-  if (format === "json") return printJson(s);
+  if (format !== "table") return printData(format, s);
   process.stdout.write(renderPrebuildsStatus(s, new Date(), colorsFor()));
 }
 
-async function setPaused(paused: boolean, options: ApiOptions) {
+export async function setPaused(paused: boolean, options: ApiOptions) {
   const { client, format } = await commandContext(options);
   const settings = paused
     ? await client.call(routes.pausePrebuilds)
     : await client.call(routes.resumePrebuilds);
-  if (format === "json") return printJson(settings);
+  if (format !== "table") return printData(format, settings);
   process.stdout.write(
     settings.paused
       ? "Prebuild reconciliation paused: pools are no longer filled or cleaned up (claims still work).\n"
@@ -76,10 +75,10 @@ async function setPaused(paused: boolean, options: ApiOptions) {
   );
 }
 
-async function invalidate(template: string, options: ApiOptions) {
+export async function invalidate(template: string, options: ApiOptions) {
   const { client, format } = await commandContext(options);
   const reply = await client.call(routes.invalidatePrebuilds, { params: { name: template } });
-  if (format === "json") return printJson(reply);
+  if (format !== "table") return printData(format, reply);
   if (reply.invalidated.length === 0) {
     process.stdout.write(`Template ${template} has no presets with prebuilds; nothing invalidated.\n`);
     return;
@@ -90,34 +89,11 @@ async function invalidate(template: string, options: ApiOptions) {
   );
 }
 
-async function resumePreset(template: string, preset: string, options: ApiOptions) {
+export async function resumePreset(template: string, preset: string, options: ApiOptions) {
   const { client, format } = await commandContext(options);
   const p = await client.call(routes.resumePreset, { params: { name: template, preset } });
-  if (format === "json") return printJson(p);
+  if (format !== "table") return printData(format, p);
   process.stdout.write(
     `Preset ${p.name} of ${template} ${p.templateVersion} resumed (status ${p.status}).\n`,
   );
-}
-
-/** Adds status, pause, resume, invalidate and resume-preset to the `prebuilds` command group. */
-export function registerPrebuildsOpsCommands(prebuildsCommand: Command): void {
-  withApiOptions(
-    prebuildsCommand.command("status").description("Reconciler state and every preset's pool"),
-  ).action((o: ApiOptions) => status(o));
-  withApiOptions(
-    prebuildsCommand.command("pause").description("Pause the reconciler (persisted; claims keep working)"),
-  ).action((o: ApiOptions) => setPaused(true, o));
-  withApiOptions(prebuildsCommand.command("resume").description("Resume the reconciler")).action(
-    (o: ApiOptions) => setPaused(false, o),
-  );
-  withApiOptions(
-    prebuildsCommand
-      .command("invalidate <template>")
-      .description("Replace every current prebuild of the template's active version"),
-  ).action((template: string, o: ApiOptions) => invalidate(template, o));
-  withApiOptions(
-    prebuildsCommand
-      .command("resume-preset <template> <preset>")
-      .description("Let a hard-limited or validation-failed preset create prebuilds again"),
-  ).action((template: string, preset: string, o: ApiOptions) => resumePreset(template, preset, o));
 }

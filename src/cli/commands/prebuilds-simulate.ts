@@ -2,8 +2,7 @@
 // the planner the reconciler runs (src/planning/simulate.ts), offline. JSON by default (the documented output
 // document, docs/prebuilds-autoscaling.md); `-o table` prints a short summary. `--policy JSON` replaces the
 // input's policy, so one trace can be tried against several policies. An invalid input exits 2 naming the
-// field; an unreadable file exits 1.
-import type { Command } from "commander";
+// field; an unreadable file exits 1. Registered by ../register/prebuilds.ts.
 import { formatTimestamp } from "../../planning/json-reader.js";
 import { simulate } from "../../planning/simulate.js";
 import {
@@ -13,12 +12,12 @@ import {
 } from "../../planning/simulation-format.js";
 import { CliError } from "../errors.js";
 import { readInputFile } from "../input-file.js";
-import { colorsFor, parseOutputFormat, printJson, renderFields } from "../output.js";
+import { colorsFor, parseOutputFormat, printData, renderFields } from "../output.js";
 
 /** Exit code for an input that is not valid (as opposed to 1: could not run at all). */
 const EXIT_INVALID_INPUT = 2;
 
-interface SimulateOptions {
+export interface SimulateOptions {
   input: string;
   policy?: string;
   output: string;
@@ -28,7 +27,7 @@ function invalid(file: string, message: string): CliError {
   return new CliError(`invalid simulation input "${file}": ${message}`, EXIT_INVALID_INPUT);
 }
 
-async function run(options: SimulateOptions): Promise<void> {
+export async function run(options: SimulateOptions): Promise<void> {
   const format = parseOutputFormat(options.output);
   const text = await readInputFile(options.input, "simulation input");
   let document: unknown;
@@ -54,7 +53,7 @@ async function run(options: SimulateOptions): Promise<void> {
     throw err;
   }
   const result = simulationToJson(simulate(input));
-  if (format === "json") return printJson(result);
+  if (format !== "table") return printData(format, result);
   const colors = colorsFor();
   const hours = (result.prebuildSeconds / 3600).toFixed(1);
   const peak = result.desired.reduce((m, [, n]) => Math.max(m, n), 0);
@@ -75,14 +74,4 @@ async function run(options: SimulateOptions): Promise<void> {
       colors,
     ),
   );
-}
-
-export function registerSimulateCommand(prebuilds: Command): void {
-  prebuilds
-    .command("simulate")
-    .description("Replay a claim trace against a pool policy with the reconciler's planner, offline")
-    .requiredOption("--input <file>", 'simulation input JSON ("-" reads stdin)')
-    .option("--policy <json>", "use this policy instead of the input's (JSON)")
-    .option("-o, --output <format>", "output format: json or table", "json")
-    .action((options: SimulateOptions) => run(options));
 }

@@ -1,9 +1,7 @@
-// `prewarm prebuilds …`: reconciler control. This module creates the group and `plan`; status, pause, resume,
-// invalidate and resume-preset come from ./prebuilds-ops.ts, `simulate` from ./prebuilds-simulate.ts. `plan`
-// asks the server for its next-cycle plan (table by default, `-o json` prints the contract's Plan object), or
-// works offline with `--snapshot FILE` (JSON by default: the §5 output document; `-o table` renders it like
-// the live plan).
-import type { Command } from "commander";
+// `prewarm prebuilds plan`: asks the server for its next-cycle plan (table by default, `-o json` prints the
+// contract's Plan object), or works offline with `--snapshot FILE` (JSON by default: the §5 output document;
+// `-o table` renders it like the live plan). The `prebuilds` group and its options are registered by
+// ../register/prebuilds.ts; this module loads when `plan` runs.
 import { systemClock } from "../../clock.js";
 import { type PlanT, routes } from "../../contract/api.js";
 import { planCycle } from "../../planning/cycle.js";
@@ -14,7 +12,7 @@ import {
   planToJson,
   SnapshotFormatError,
 } from "../../planning/snapshot-format.js";
-import { type ApiOptions, commandContext, withApiOptions } from "../client.js";
+import { type ApiOptions, commandContext } from "../client.js";
 import { CliError } from "../errors.js";
 import { readInputFile } from "../input-file.js";
 import {
@@ -23,16 +21,14 @@ import {
   formatAgo,
   type OutputFormat,
   parseOutputFormat,
-  printJson,
+  printData,
   renderTable,
 } from "../output.js";
-import { registerPrebuildsOpsCommands } from "./prebuilds-ops.js";
-import { registerSimulateCommand } from "./prebuilds-simulate.js";
 
 /** Exit code for a snapshot that is not valid (as opposed to 1: could not run at all). */
 export const EXIT_INVALID_SNAPSHOT = 2;
 
-interface PlanOptions extends ApiOptions {
+export interface PlanOptions extends ApiOptions {
   snapshot?: string;
 }
 
@@ -111,7 +107,7 @@ export function renderPlan(plan: PlanT, fallbackNow: Date, colors: Colors): stri
 
 /** `now` is for relative times in the table, when the plan itself carries none. */
 function printPlan(plan: PlanT, format: OutputFormat, now: Date): void {
-  if (format === "json") printJson(plan);
+  if (format !== "table") printData(format, plan);
   else process.stdout.write(renderPlan(plan, now, colorsFor()));
 }
 
@@ -142,32 +138,9 @@ async function planFromServer(options: PlanOptions): Promise<void> {
   printPlan(await client.call(routes.prebuildsPlan), format, systemClock.now());
 }
 
-async function runPlan(options: PlanOptions): Promise<void> {
+export async function runPlan(options: PlanOptions): Promise<void> {
   if (options.snapshot !== undefined) {
     return planFromSnapshot(options.snapshot, parseOutputFormat(options.output ?? "json"));
   }
   return planFromServer(options);
-}
-
-/** Registers `prewarm prebuilds` (alias `prebuild`). */
-export function registerPrebuildsCommands(program: Command): void {
-  const prebuilds = program
-    .command("prebuilds")
-    .alias("prebuild")
-    .description("Inspect and control the prebuild reconciler");
-  withApiOptions(
-    prebuilds
-      .command("plan")
-      .description("Show what the reconciler would do next, per preset (nothing is executed)")
-      .option(
-        "--snapshot <file>",
-        'plan offline from a snapshot JSON file ("-" reads stdin) instead of asking the server',
-      ),
-    { output: false },
-  )
-    // No commander default: the default differs by mode (table live, the §5 JSON document offline).
-    .option("-o, --output <format>", "output format: table or json (default: table; json with --snapshot)")
-    .action((options: PlanOptions) => runPlan(options));
-  registerPrebuildsOpsCommands(prebuilds);
-  registerSimulateCommand(prebuilds);
 }

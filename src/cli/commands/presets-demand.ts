@@ -1,15 +1,15 @@
 // `prewarm presets autoscale` and `prewarm presets set` (issue 13): a preset's prewarm-side settings, per
 // template and preset name — the autoscale policy (on with --min/--max/--target-hit-rate, off with --off),
 // replace-ahead (auto | 0 | a duration) and the rollout strategy (surge | replace). Owners only (the server
-// says 403 otherwise). Each prints the preset as `presets list` would, or its JSON with `-o json`.
-import type { Command } from "commander";
+// says 403 otherwise). Each prints the preset as `presets list` would, or its data with `-o json|yaml`.
+// Registered by ../register/templates.ts.
 import { type PresetT, routes } from "../../contract/api.js";
-import { type ApiOptions, commandContext, withApiOptions } from "../client.js";
+import { type ApiOptions, commandContext } from "../client.js";
 import { CliError } from "../errors.js";
-import { printJson } from "../output.js";
+import { type OutputFormat, printData } from "../output.js";
 import { parseReplaceAheadFlag } from "./shared.js";
 
-interface AutoscaleOptions extends ApiOptions {
+export interface AutoscaleOptions extends ApiOptions {
   min?: string;
   max?: string;
   targetHitRate?: string;
@@ -17,7 +17,7 @@ interface AutoscaleOptions extends ApiOptions {
   off?: boolean;
 }
 
-interface SetOptions extends ApiOptions {
+export interface SetOptions extends ApiOptions {
   replaceAhead?: string;
   rollout?: string;
 }
@@ -47,9 +47,9 @@ export function describeAutoscale(p: PresetT): string {
   return `${p.autoscale.min}–${p.autoscale.max} for ${pct}%`;
 }
 
-function printPreset(p: PresetT, format: string, headline: string): void {
-  if (format === "json") {
-    printJson(p);
+function printPreset(p: PresetT, format: OutputFormat, headline: string): void {
+  if (format !== "table") {
+    printData(format, p);
     return;
   }
   const lines = [headline];
@@ -57,7 +57,7 @@ function printPreset(p: PresetT, format: string, headline: string): void {
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
-async function autoscale(template: string, preset: string, options: AutoscaleOptions): Promise<void> {
+export async function autoscale(template: string, preset: string, options: AutoscaleOptions): Promise<void> {
   const setting =
     options.min !== undefined || options.max !== undefined || options.targetHitRate !== undefined;
   if (options.off && setting) throw new CliError("--off takes no --min, --max or --target-hit-rate", 2);
@@ -87,7 +87,7 @@ async function autoscale(template: string, preset: string, options: AutoscaleOpt
   );
 }
 
-async function set(template: string, preset: string, options: SetOptions): Promise<void> {
+export async function set(template: string, preset: string, options: SetOptions): Promise<void> {
   if (options.replaceAhead === undefined && options.rollout === undefined)
     throw new CliError("pass --replace-ahead auto|0|DURATION and/or --rollout surge|replace", 2);
   if (options.rollout !== undefined && options.rollout !== "surge" && options.rollout !== "replace")
@@ -115,28 +115,4 @@ async function set(template: string, preset: string, options: SetOptions): Promi
     format,
     `Preset ${p.name} of ${template}: replace-ahead ${ahead}, rollout ${p.rollout ?? "surge"}.`,
   );
-}
-
-/** Adds `autoscale` and `set` to the `presets` command group. */
-export function registerPresetDemandCommands(presets: Command): void {
-  withApiOptions(
-    presets
-      .command("autoscale <template> <preset>")
-      .description("Size the preset's pool from its claim history (per template and preset name)")
-      .option("--min <n>", "never fewer prebuilds than this")
-      .option("--max <n>", "never more prebuilds than this")
-      .option("--target-hit-rate <rate>", "share of claims a prebuild should serve, e.g. 0.95 or 95%")
-      .option("--timezone <iana>", "the calendar's timezone (default: the preset's schedule's, else UTC)")
-      .option("--off", "turn autoscaling off: instances and schedules decide again"),
-  ).action((template: string, preset: string, o: AutoscaleOptions) => autoscale(template, preset, o));
-  withApiOptions(
-    presets
-      .command("set <template> <preset>")
-      .description("Set the preset's replace-ahead and rollout strategy (per template and preset name)")
-      .option("--replace-ahead <auto|0|duration>", "replace prebuilds this long before their TTL ends")
-      .option(
-        "--rollout <surge|replace>",
-        "surge: keep the old version's pool until the new one's is eligible",
-      ),
-  ).action((template: string, preset: string, o: SetOptions) => set(template, preset, o));
 }

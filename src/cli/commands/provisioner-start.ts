@@ -6,9 +6,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { createDaemonClient } from "../../provisionerd/api.js";
-import { ProvisionerDaemon } from "../../provisionerd/daemon.js";
-import { hostProvisioners } from "../../provisionerd/hosted-provisioners.js";
 import { UnknownProvisionerTypeError } from "../../provisioners/registry.js";
 import { version } from "../../version.js";
 import { CliError } from "../errors.js";
@@ -80,6 +77,10 @@ async function startDaemon(options: StartOptions, label: (flag: string) => strin
   const external = parseKeyValues(label("--provisioner"), options.provisioner ?? []);
   const requested = options.type ?? [];
   const types = requested.length > 0 ? requested : Object.keys(external).length > 0 ? [] : ["echo"];
+  // The daemon (connect, the generated protobufs) loads only here, so registering the command stays cheap.
+  const { createDaemonClient } = await import("../../provisionerd/api.js");
+  const { ProvisionerDaemon } = await import("../../provisionerd/daemon.js");
+  const { hostProvisioners } = await import("../../provisionerd/hosted-provisioners.js");
   const runDir = mkdtempSync(join(tmpdir(), "prewarm-daemon-"));
   let hosted: Awaited<ReturnType<typeof hostProvisioners>>;
   try {

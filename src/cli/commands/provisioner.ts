@@ -1,4 +1,5 @@
-// `prewarm provisioner …`: standalone provisioners and external daemons.
+// `prewarm provisioner …`: standalone provisioners and external daemons. The gRPC server and the
+// provisioners load when `serve` runs (import() below), so registering these commands stays cheap.
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import {
@@ -8,9 +9,7 @@ import {
   type TerraformTypeOptions,
   UnknownProvisionerTypeError,
 } from "../../provisioners/registry.js";
-import { parseOperatorEnvEntries, TerraformEnvError } from "../../provisioners/terraform/env.js";
 import { AddressError, parseAddress } from "../../provisionersdk/address.js";
-import { serve } from "../../provisionersdk/serve.js";
 import { CliError } from "../errors.js";
 import { registerProvisionerStart } from "./provisioner-start.js";
 import { collect, parseDurationFlag } from "./shared.js";
@@ -75,11 +74,12 @@ async function serveCommand(options: ServeOptions): Promise<void> {
     limits.maxEntries = positiveInteger("--max-archive-entries", options.maxArchiveEntries);
   }
   const shutdownMs = parseDurationFlag("--shutdown-timeout", options.shutdownTimeout);
-  const typeOptions = provisionerTypeOptions(options);
+  const typeOptions = await provisionerTypeOptions(options);
   const provisioner = await loadProvisioner(options.type, typeOptions).catch((err: unknown) => {
     throw err instanceof UnknownProvisionerTypeError ? new CliError(`--type: ${err.message}`, 2) : err;
   });
 
+  const { serve } = await import("../../provisionersdk/serve.js");
   const server = await serve(provisioner, {
     listen,
     ...(options.workDir === undefined ? {} : { workDirectory: options.workDir }),
@@ -113,7 +113,7 @@ async function serveCommand(options: ServeOptions): Promise<void> {
 }
 
 /** The `--terraform-*` / `--tf-env` flags as registry options; they are usage errors with another --type. */
-function provisionerTypeOptions(options: ServeOptions): ProvisionerTypeOptions {
+async function provisionerTypeOptions(options: ServeOptions): Promise<ProvisionerTypeOptions> {
   const given = [
     options.terraformExitTimeout !== undefined && "--terraform-exit-timeout",
     options.terraformPluginCache !== undefined && "--terraform-plugin-cache",
@@ -133,6 +133,9 @@ function provisionerTypeOptions(options: ServeOptions): ProvisionerTypeOptions {
     terraform.pluginCacheDir = resolve(options.terraformPluginCache);
   }
   if (options.tfEnv.length > 0) {
+    const { parseOperatorEnvEntries, TerraformEnvError } = await import(
+      "../../provisioners/terraform/env.js"
+    );
     try {
       terraform.extraEnv = parseOperatorEnvEntries(options.tfEnv);
     } catch (err) {

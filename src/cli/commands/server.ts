@@ -6,7 +6,6 @@ import type { Command } from "commander";
 import { CliError } from "../errors.js";
 import { shouldUseColor } from "../output.js";
 import { addSettings, type Setting, settingLabel } from "../settings.js";
-import { buildTemplateArchive } from "../template-archive.js";
 import { parseDurationFlag, parseKeyValues, parseReplaceAheadFlag } from "./shared.js";
 
 // Kept here rather than imported from the server's logger, so `--help` does not load pino.
@@ -287,6 +286,7 @@ export function registerServerCommands(program: Command): void {
     printBanner(server, flags.dataDir);
     const demoDir = fileURLToPath(new URL("../../../examples/templates/echo-demo", import.meta.url));
     const { pushDemoTemplate } = await import("../../server/demo.js");
+    const { buildTemplateArchive } = await import("../template-archive.js");
     const presets = await pushDemoTemplate(server, "echo-demo", (await buildTemplateArchive(demoDir)).bytes);
     process.stderr.write(
       `pushed template "echo-demo"; presets: ${presets.map((p) => `${p.name} (pool of ${p.desiredInstances ?? 0})`).join(", ")}\n` +

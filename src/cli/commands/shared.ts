@@ -4,7 +4,7 @@ import type { JobLogT, JobT } from "../../contract/api.js";
 import { parseDuration } from "../../util/duration.js";
 import type { ApiClient } from "../client.js";
 import { CliError } from "../errors.js";
-import { type Colors, Progress } from "../output.js";
+import { type Colors, type OutputFormat, Progress } from "../output.js";
 
 /** Commander collector for repeatable options (`--parameter a=1 --parameter b=2`). */
 export function collect(value: string, previous: string[] = []): string[] {
@@ -91,6 +91,6 @@ export async function waitForJob(client: ApiClient, jobId: string, options: Wait
 }
 
 /** The progress reporter for a command: silent for `-o json` unless stderr is a terminal. */
-export function progressFor(format: "table" | "json"): Progress {
+export function progressFor(format: OutputFormat): Progress {
   return new Progress(process.stderr, { enabled: format === "table" || Boolean(process.stderr.isTTY) });
 }

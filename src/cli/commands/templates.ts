@@ -1,9 +1,9 @@
 // `prewarm templates …` (push, list, show, activate, deprecate, delete) and `prewarm presets list`; `presets
 // autoscale` and `presets set` come from ./presets-demand.ts.
+// Registered by ../register/templates.ts.
 import { readdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Static } from "@sinclair/typebox";
-import type { Command } from "commander";
 import {
   type PresetDefinition,
   type PresetT,
@@ -12,7 +12,7 @@ import {
   type TemplateVersionSummaryT,
 } from "../../contract/api.js";
 import { formatDuration } from "../../util/duration.js";
-import { type ApiClient, type ApiOptions, commandContext, withApiOptions } from "../client.js";
+import { type ApiClient, type ApiOptions, commandContext } from "../client.js";
 import { CliError } from "../errors.js";
 import {
   type Colors,
@@ -21,20 +21,13 @@ import {
   formatAgo,
   formatTtl,
   type Progress,
-  printJson,
+  printData,
   renderFields,
   renderTable,
 } from "../output.js";
 import { buildTemplateArchive } from "../template-archive.js";
-import { describeAutoscale, registerPresetDemandCommands } from "./presets-demand.js";
-import {
-  collect,
-  parseDurationFlag,
-  parseKeyValues,
-  progressFor,
-  versionName,
-  waitForJob,
-} from "./shared.js";
+import { describeAutoscale } from "./presets-demand.js";
+import { parseDurationFlag, parseKeyValues, progressFor, versionName, waitForJob } from "./shared.js";
 
 type Provisioner = "echo" | "terraform";
 
@@ -157,7 +150,7 @@ function renderRehearsals(presets: readonly PresetT[], colors: Colors): string {
   return out;
 }
 
-interface PushOptions extends ApiOptions {
+export interface PushOptions extends ApiOptions {
   directory: string;
   provisioner?: string;
   activate?: boolean;
@@ -167,7 +160,7 @@ interface PushOptions extends ApiOptions {
   waitRehearsal?: boolean | string;
 }
 
-async function push(name: string, options: PushOptions): Promise<void> {
+export async function push(name: string, options: PushOptions): Promise<void> {
   const variables = Object.entries(parseKeyValues("--var", options.var)).map(([n, value]) => ({
     name: n,
     value,
@@ -217,7 +210,8 @@ async function push(name: string, options: PushOptions): Promise<void> {
     rehearsed = await waitForRehearsals(client, name, imported.name, timeoutMs, progress);
     progress.stop();
   }
-  if (format === "json") return printJson(rehearsed ? { ...imported, rehearsals: rehearsed } : imported);
+  if (format !== "table")
+    return printData(format, rehearsed ? { ...imported, rehearsals: rehearsed } : imported);
   const colors = colorsFor();
   const state = imported.active
     ? "active"
@@ -246,10 +240,10 @@ function templateColumns(now: Date) {
   ];
 }
 
-async function list(options: ApiOptions) {
+export async function list(options: ApiOptions) {
   const { client, format } = await commandContext(options);
   const templates = await client.call(routes.listTemplates);
-  if (format === "json") return printJson(templates);
+  if (format !== "table") return printData(format, templates);
   if (templates.length === 0) {
     process.stdout.write("No templates. Push one with `prewarm templates push NAME -d DIR`.\n");
     return;
@@ -258,10 +252,10 @@ async function list(options: ApiOptions) {
   process.stdout.write(renderTable(templateColumns(new Date()), templates, colors));
 }
 
-async function show(name: string, options: ApiOptions) {
+export async function show(name: string, options: ApiOptions) {
   const { client, format } = await commandContext(options);
   const t = await client.call(routes.getTemplate, { params: { name } });
-  if (format === "json") return printJson(t);
+  if (format !== "table") return printData(format, t);
   const now = new Date();
   const colors = colorsFor();
   let out = renderFields(
@@ -312,18 +306,18 @@ async function show(name: string, options: ApiOptions) {
   process.stdout.write(out);
 }
 
-async function activate(name: string, version: string, options: ApiOptions) {
+export async function activate(name: string, version: string, options: ApiOptions) {
   const { client, format } = await commandContext(options);
   const t = await client.call(routes.activateTemplateVersion, {
     params: { name, version: versionName(version) },
   });
-  if (format === "json") return printJson(t);
+  if (format !== "table") return printData(format, t);
   process.stdout.write(
     `Template ${t.name}: ${t.activeVersion?.name ?? versionName(version)} is now the active version.\n`,
   );
 }
 
-async function deprecate(name: string, options: ApiOptions & { message?: string; undo?: boolean }) {
+export async function deprecate(name: string, options: ApiOptions & { message?: string; undo?: boolean }) {
   if (!options.undo && !options.message)
     throw new CliError("templates deprecate: pass --message TEXT (or --undo)", 2);
   const { client, format } = await commandContext(options);
@@ -331,7 +325,7 @@ async function deprecate(name: string, options: ApiOptions & { message?: string;
     params: { name },
     body: { deprecationMessage: options.undo ? null : (options.message ?? null) },
   });
-  if (format === "json") return printJson(t);
+  if (format !== "table") return printData(format, t);
   process.stdout.write(
     t.deprecated
       ? `Template ${t.name} deprecated: ${t.deprecationMessage}\n`
@@ -348,7 +342,7 @@ function leaseSeconds(flag: string, value: string | undefined): number | null | 
   return seconds;
 }
 
-async function edit(name: string, options: ApiOptions & { defaultLease?: string; maxLease?: string }) {
+export async function edit(name: string, options: ApiOptions & { defaultLease?: string; maxLease?: string }) {
   const defaultLeaseSeconds = leaseSeconds("--default-lease", options.defaultLease);
   const maxLeaseSeconds = leaseSeconds("--max-lease", options.maxLease);
   if (defaultLeaseSeconds === undefined && maxLeaseSeconds === undefined)
@@ -361,93 +355,30 @@ async function edit(name: string, options: ApiOptions & { defaultLease?: string;
       ...(maxLeaseSeconds !== undefined ? { maxLeaseSeconds } : {}),
     },
   });
-  if (format === "json") return printJson(t);
+  if (format !== "table") return printData(format, t);
   const show = (s: number | null) => (s === null ? "none" : formatDuration(s * 1000));
   process.stdout.write(
     `Template ${t.name}: default lease ${show(t.defaultLeaseSeconds)}, maximum lease ${show(t.maxLeaseSeconds)}.\n`,
   );
 }
 
-async function remove(name: string, options: ApiOptions) {
+export async function remove(name: string, options: ApiOptions) {
   const { client, format } = await commandContext(options);
   await client.call(routes.deleteTemplate, { params: { name } });
-  if (format === "json") return printJson({ deleted: name });
+  if (format !== "table") return printData(format, { deleted: name });
   process.stdout.write(`Template ${name} deleted.\n`);
 }
 
-async function listPresets(template: string, options: ApiOptions & { templateVersion?: string }) {
+export async function listPresets(template: string, options: ApiOptions & { templateVersion?: string }) {
   const { client, format } = await commandContext(options);
   const presets = await client.call(routes.listPresets, {
     params: { name: template },
     query: options.templateVersion ? { version: versionName(options.templateVersion) } : {},
   });
-  if (format === "json") return printJson(presets);
+  if (format !== "table") return printData(format, presets);
   if (presets.length === 0) {
     process.stdout.write(`Template ${template} has no presets.\n`);
     return;
   }
   process.stdout.write(renderPresets(presets, colorsFor()));
-}
-
-export function registerTemplateCommands(program: Command): void {
-  const templates = program
-    .command("templates")
-    .alias("template")
-    .description("Manage templates and their versions");
-  withApiOptions(
-    templates
-      .command("push <name>")
-      .description("Upload a template directory as a new version, wait for its import, show its presets")
-      .option("-d, --directory <dir>", "template directory", ".")
-      .option(
-        "--provisioner <type>",
-        "echo or terraform (default: terraform when the directory has *.tf files)",
-      )
-      .option("--activate", "make it the active version once imported")
-      .option("--var <name=value>", "template variable value (repeatable)", collect, [])
-      .option("-m, --message <text>", "a note on this version")
-      .option(
-        "--wait-rehearsal [timeout]",
-        "wait for each pool's claim rehearsal and print what a claim would replace (default timeout 10m)",
-      ),
-  ).action((name: string, options: PushOptions) => push(name, options));
-  withApiOptions(templates.command("list").alias("ls").description("List templates")).action((o) => list(o));
-  withApiOptions(
-    templates.command("show <name>").description("Show a template: versions, parameters, variables, presets"),
-  ).action((name: string, o: ApiOptions) => show(name, o));
-  withApiOptions(
-    templates.command("activate <name> <version>").description("Make a version (v3 or 3) the active one"),
-  ).action((name: string, version: string, o: ApiOptions) => activate(name, version, o));
-  withApiOptions(
-    templates
-      .command("deprecate <name>")
-      .description("Deprecate a template (its presets stop prebuilding)")
-      .option("-m, --message <text>", "why, and what to use instead")
-      .option("--undo", "remove the deprecation"),
-  ).action((name: string, o) => deprecate(name, o));
-  withApiOptions(
-    templates
-      .command("edit <name>")
-      .description("Set a template's default and maximum workspace lease")
-      .option("--default-lease <duration>", "lease of a workspace whose create names none (e.g. 8h, or off)")
-      .option(
-        "--max-lease <duration>",
-        "the longest lease a create or an extend may give (e.g. 24h, or off)",
-      ),
-  ).action((name: string, o) => edit(name, o));
-  withApiOptions(templates.command("delete <name>").description("Delete a template")).action(
-    (name: string, o: ApiOptions) => remove(name, o),
-  );
-
-  const presets = program.command("presets").alias("preset").description("Presets and their prebuild pools");
-  withApiOptions(
-    presets
-      .command("list <template>")
-      .alias("ls")
-      .description(
-        "Presets of a template with desired / running / eligible / expired / starting prebuilds and TTL",
-      )
-      .option("--template-version <version>", "a version other than the active one"),
-  ).action((template: string, o) => listPresets(template, o));
-  registerPresetDemandCommands(presets);
 }

@@ -1,8 +1,8 @@
 // `prewarm terraform …`: tools for template authors. `convert` runs the same conversion the terraform
 // provisioner runs on `terraform show -json` + `terraform graph` output, so an author can see which agents,
 // apps, parameters and presets prewarm extracts — and why an agent is not attached.
+// Registered by ../register/terraform.ts.
 import { readFile } from "node:fs/promises";
-import { type Command, Option } from "commander";
 import {
   ConversionError,
   convertTerraform,
@@ -11,7 +11,7 @@ import {
 import { conversionResultToJson } from "../../provisioners/terraform/convert-json.js";
 import { CliError } from "../errors.js";
 
-interface ConvertOptions {
+export interface ConvertOptions {
   plan?: string;
   state?: string;
   graph: string;
@@ -41,7 +41,7 @@ async function readShowJson(what: string, file: string): Promise<TerraformShowJs
   return parsed as TerraformShowJson;
 }
 
-async function runConvert(options: ConvertOptions): Promise<void> {
+export async function runConvert(options: ConvertOptions): Promise<void> {
   if ((options.plan === undefined) === (options.state === undefined)) {
     throw new CliError("convert: give exactly one of --plan FILE or --state FILE");
   }
@@ -58,20 +58,4 @@ async function runConvert(options: ConvertOptions): Promise<void> {
   }
   for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(`${JSON.stringify(conversionResultToJson(result), null, 2)}\n`);
-}
-
-/** `prewarm terraform …`: Terraform template tools. */
-export function registerTerraformCommands(program: Command): void {
-  const terraform = program.command("terraform").description("Tools for Terraform templates");
-  terraform
-    .command("convert")
-    .description(
-      "Show what prewarm extracts from a template: convert `terraform show -json` output (of a plan or of the " +
-        "state) plus `terraform graph` output into resources, agents, apps, parameters, presets and external auth " +
-        "providers, printed as proto3 JSON",
-    )
-    .addOption(new Option("--plan <file>", "`terraform show -json <planfile>` output").conflicts("state"))
-    .addOption(new Option("--state <file>", "`terraform show -json` output after apply").conflicts("plan"))
-    .requiredOption("--graph <file>", "`terraform graph` output (DOT)")
-    .action(runConvert);
 }

@@ -1,23 +1,23 @@
 // Workspace lifecycle commands: create (claiming a prebuild when one is ready), list, show, start, stop,
 // delete, logs. A workspace is addressed as NAME (the caller's) or OWNER/NAME.
+// Registered by ../register/workspaces.ts; this module loads when one of them runs.
 import { performance } from "node:perf_hooks";
-import type { Command } from "commander";
 import { type BuildT, type JobT, routes, type WorkspaceT } from "../../contract/api.js";
 import { formatDuration } from "../../util/duration.js";
-import { type ApiClient, type ApiOptions, commandContext, withApiOptions } from "../client.js";
+import { type ApiClient, type ApiOptions, commandContext } from "../client.js";
 import { CliError } from "../errors.js";
 import {
   type Colors,
   colorStatus,
   colorsFor,
   formatAgo,
-  printJson,
+  printData,
   renderFields,
   renderTable,
   workspaceState,
 } from "../output.js";
+import { toYaml } from "../yaml.js";
 import {
-  collect,
   formatLogLine,
   parseDurationFlag,
   parseKeyValues,
@@ -133,7 +133,7 @@ export function renderWorkspace(w: WorkspaceT, now: Date, colors: Colors): strin
   return out;
 }
 
-interface CreateOptions extends ApiOptions {
+export interface CreateOptions extends ApiOptions {
   template: string;
   preset?: string;
   parameter: string[];
@@ -147,7 +147,7 @@ interface CreateOptions extends ApiOptions {
 /** How long `create` waits for a built workspace's agents to be ready before it reports anyway. */
 const READY_WAIT = "5m";
 
-async function create(name: string, options: CreateOptions): Promise<void> {
+export async function create(name: string, options: CreateOptions): Promise<void> {
   const parameters = parseKeyValues("--parameter", options.parameter);
   const lease = parseLease(options);
   const { client, format } = await commandContext(options);
@@ -168,7 +168,7 @@ async function create(name: string, options: CreateOptions): Promise<void> {
     ? `claimed a prebuilt workspace${created.preset ? ` of preset "${created.preset}"` : ""}`
     : `no prebuild claimed${created.preset ? ` (preset "${created.preset}" had none ready)` : ""}`;
   if (!options.wait) {
-    if (format === "json") printJson(created);
+    if (format !== "table") printData(format, created);
     else
       process.stdout.write(
         `Workspace "${created.name}" created: ${claimed}; build #${created.latestBuild.number} ${created.latestBuild.status}.\n`,
@@ -192,7 +192,7 @@ async function create(name: string, options: CreateOptions): Promise<void> {
   });
   progress.stop();
   const usableMs = Math.round(performance.now() - started);
-  if (format === "json") return printJson(ws);
+  if (format !== "table") return printData(format, ws);
   const usable = ws.latestBuild.usableAt
     ? `usable ${formatDuration(usableMs)} after the request`
     : `its agents are not ready yet after ${formatDuration(usableMs)}`;
@@ -213,13 +213,13 @@ function parseLease(options: CreateOptions): { seconds: number; onExpiry?: "stop
   return { seconds, ...(options.onExpiry ? { onExpiry: options.onExpiry } : {}) };
 }
 
-async function extend(ref: string, duration: string, options: ApiOptions): Promise<void> {
+export async function extend(ref: string, duration: string, options: ApiOptions): Promise<void> {
   const seconds = Math.round(parseDurationFlag("duration", duration) / 1000);
   if (seconds < 1) throw new CliError(`extend by at least 1s, got "${duration}"`, 2);
   const { client, format } = await commandContext(options);
   const ws = await getWorkspace(client, ref);
   const extended = await client.call(routes.extendLease, { params: { id: ws.id }, body: { seconds } });
-  if (format === "json") return printJson(extended);
+  if (format !== "table") return printData(format, extended);
   const lease = extended.lease;
   process.stdout.write(
     lease?.deadline
@@ -228,7 +228,7 @@ async function extend(ref: string, duration: string, options: ApiOptions): Promi
   );
 }
 
-async function list(options: ApiOptions & { all?: boolean; prebuilds?: boolean; template?: string }) {
+export async function list(options: ApiOptions & { all?: boolean; prebuilds?: boolean; template?: string }) {
   const { client, format } = await commandContext(options);
   const rows = await client.call(routes.listWorkspaces, {
     query: {
@@ -237,7 +237,7 @@ async function list(options: ApiOptions & { all?: boolean; prebuilds?: boolean; 
       ...(options.template ? { template: options.template } : {}),
     },
   });
-  if (format === "json") return printJson(rows);
+  if (format !== "table") return printData(format, rows);
   if (rows.length === 0) {
     process.stdout.write("No workspaces. Create one with `prewarm create NAME --template TEMPLATE`.\n");
     return;
@@ -246,16 +246,16 @@ async function list(options: ApiOptions & { all?: boolean; prebuilds?: boolean; 
   process.stdout.write(renderTable(workspaceColumns(Boolean(options.all), new Date(), colors), rows, colors));
 }
 
-async function show(ref: string, options: ApiOptions) {
+export async function show(ref: string, options: ApiOptions) {
   const { client, format } = await commandContext(options);
   const ws = await getWorkspace(client, ref);
-  if (format === "json") return printJson(ws);
+  if (format !== "table") return printData(format, ws);
   process.stdout.write(renderWorkspace(ws, new Date(), colorsFor()));
 }
 
 const pastTense = { start: "started", stop: "stopped", delete: "deleted" } as const;
 
-async function transition(
+export async function transition(
   ref: string,
   to: "start" | "stop" | "delete",
   options: ApiOptions & { wait: boolean },
@@ -264,7 +264,7 @@ async function transition(
   const ws = await getWorkspace(client, ref);
   const build = await client.call(routes.createBuild, { params: { id: ws.id }, body: { transition: to } });
   if (!options.wait) {
-    if (format === "json") return printJson(build);
+    if (format !== "table") return printData(format, build);
     process.stdout.write(`Build #${build.number} (${to}) of workspace "${ws.name}" queued.\n`);
     return;
   }
@@ -275,21 +275,22 @@ async function transition(
     colors: colorsFor(process.stderr),
   });
   if (job.status !== "succeeded") throw buildFailed(ws, build, job);
-  if (format === "json") return printJson(await client.call(routes.getBuild, { params: { id: build.id } }));
+  if (format !== "table")
+    return printData(format, await client.call(routes.getBuild, { params: { id: build.id } }));
   process.stdout.write(`Workspace "${ws.name}" ${pastTense[to]} (build #${build.number}).\n`);
 }
 
-async function cancel(ref: string, options: ApiOptions) {
+export async function cancel(ref: string, options: ApiOptions) {
   const { client, format } = await commandContext(options);
   const ws = await getWorkspace(client, ref);
   const job = await client.call(routes.cancelJob, { params: { id: ws.latestBuild.jobId } });
-  if (format === "json") return printJson(job);
+  if (format !== "table") return printData(format, job);
   process.stdout.write(
     `Build #${ws.latestBuild.number} (${ws.latestBuild.transition}) of workspace "${ws.name}": ${job.status}.\n`,
   );
 }
 
-async function logs(ref: string, options: ApiOptions & { follow?: boolean; build?: string }) {
+export async function logs(ref: string, options: ApiOptions & { follow?: boolean; build?: string }) {
   const { client, format } = await commandContext(options);
   const ws = await getWorkspace(client, ref);
   let build: BuildT = ws.latestBuild;
@@ -302,7 +303,7 @@ async function logs(ref: string, options: ApiOptions & { follow?: boolean; build
   const colors = colorsFor();
   if (!options.follow) {
     const lines = await client.call(routes.getJobLogs, { params: { id: build.jobId } });
-    if (format === "json") return printJson(lines);
+    if (format !== "table") return printData(format, lines);
     for (const log of lines) process.stdout.write(`${formatLogLine(log, colors)}\n`);
     return;
   }
@@ -310,70 +311,12 @@ async function logs(ref: string, options: ApiOptions & { follow?: boolean; build
   const job = await client.followJobLogs(build.jobId, {
     onLog: (log) =>
       process.stdout.write(
-        format === "json" ? `${JSON.stringify(log)}\n` : `${formatLogLine(log, colors)}\n`,
+        format === "json"
+          ? `${JSON.stringify(log)}\n`
+          : format === "yaml"
+            ? `---\n${toYaml(log)}`
+            : `${formatLogLine(log, colors)}\n`,
       ),
   });
   if (job.status !== "succeeded") throw buildFailed(ws, build, job);
-}
-
-export function registerWorkspaceCommands(program: Command): void {
-  withApiOptions(
-    program
-      .command("create <name>")
-      .description("Create a workspace, claiming a ready prebuild of the preset when there is one")
-      .requiredOption("-t, --template <template>", "template name")
-      .option("-p, --preset <preset>", "preset name (its prebuilds can be claimed)")
-      .option("--parameter <name=value>", "parameter value (repeatable)", collect, [])
-      .option("--template-version <version>", "template version (default: the active one)")
-      .option("--lease <duration>", "lifetime once usable (e.g. 2h); default the template's default lease")
-      .option("--on-expiry <action>", "what happens when the lease runs out: stop or delete (default delete)")
-      .option(
-        "--idempotency-key <key>",
-        "retrying with the same key returns the same workspace, never a second",
-      )
-      .option("--no-wait", "return once the build is queued"),
-  ).action((name: string, options: CreateOptions) => create(name, options));
-
-  withApiOptions(
-    program
-      .command("extend <workspace> <duration>")
-      .description("Add time to a workspace's lease (capped at the template's maximum from now)"),
-  ).action((ref: string, duration: string, options: ApiOptions) => extend(ref, duration, options));
-
-  withApiOptions(
-    program
-      .command("list")
-      .alias("ls")
-      .description("List workspaces (yours, or everyone's with --all)")
-      .option("-a, --all", "every user's workspaces (owners only)")
-      .option("--prebuilds", "with --all: include unclaimed prebuilds")
-      .option("--template <template>", "only workspaces of this template"),
-  ).action((options) => list(options));
-
-  withApiOptions(
-    program
-      .command("show <workspace>")
-      .description("Show a workspace: latest build, resources, agents (NAME or OWNER/NAME)"),
-  ).action((ref: string, options: ApiOptions) => show(ref, options));
-
-  for (const to of ["start", "stop", "delete"] as const) {
-    withApiOptions(
-      program
-        .command(`${to} <workspace>`)
-        .description(`${to[0]!.toUpperCase()}${to.slice(1)} a workspace (NAME or OWNER/NAME)`)
-        .option("--no-wait", "return once the build is queued"),
-    ).action((ref: string, options: ApiOptions & { wait: boolean }) => transition(ref, to, options));
-  }
-
-  withApiOptions(
-    program.command("cancel <workspace>").description("Cancel the workspace's build in progress"),
-  ).action((ref: string, options: ApiOptions) => cancel(ref, options));
-
-  withApiOptions(
-    program
-      .command("logs <workspace>")
-      .description("Show a build's logs (the latest build by default)")
-      .option("-f, --follow", "stream the logs until the build ends")
-      .option("--build <number>", "build number"),
-  ).action((ref: string, options) => logs(ref, options));
 }

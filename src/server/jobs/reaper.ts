@@ -202,9 +202,14 @@ async function reapOne(
  * so, and SERVER_RESTARTED, which counts toward neither backoff nor the hard limit — instead of waiting out
  * the hang timeout. External daemons' jobs keep the timeout: those daemons may still be running them.
  */
-export async function failJobsOfDeadProcess(store: Store, now: Date, namePrefix: string): Promise<ReapedJob[]> {
+export async function failJobsOfDeadProcess(
+  store: Store,
+  now: Date,
+  namePrefix: string,
+): Promise<ReapedJob[]> {
   const at = now.getTime();
-  const error = "server restarted: the in-process daemon running this job ended with the previous server process";
+  const error =
+    "server restarted: the in-process daemon running this job ended with the previous server process";
   const candidates = await store.db
     .selectFrom("provisioner_jobs as j")
     .innerJoin("provisioner_daemons as d", "d.id", "j.worker_id")

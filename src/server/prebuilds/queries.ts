@@ -16,11 +16,11 @@
 // PostgreSQL. Everything else is the same SQL on both.
 import { type RawBuilder, type Selectable, sql } from "kysely";
 import { notExpiredSince } from "../../planning/expiry.js";
+import { SERVER_RESTARTED_ERROR_CODE } from "../jobs/reaper.js";
 import { activeVersionSql } from "../store/active-version.js";
 import { jobStatusSql } from "../store/job-status.js";
 import type { ClaimRehearsalsTable, PrebuildEventType, PresetStatus, Transition } from "../store/schema.js";
 import type { Dialect, Executor } from "../store/store.js";
-import { SERVER_RESTARTED_ERROR_CODE } from "../jobs/reaper.js";
 import { PREBUILDS_USER_ID } from "./system-user.js";
 
 const PB = PREBUILDS_USER_ID;

@@ -1,10 +1,10 @@
-// `prewarm login` / `logout`, `prewarm users …` and `prewarm tokens create`.
+// `prewarm login` / `logout`, `prewarm users …` and `prewarm tokens create|list|delete`.
 // login takes a token (--token, checked against the server) or a username and password; it prompts only on
 // a terminal, so scripts get an error instead of a hang. The token is saved to the config file (mode 0600).
 import { createInterface } from "node:readline/promises";
 import { Writable } from "node:stream";
 import type { Command } from "commander";
-import { routes, type UserT } from "../../contract/api.js";
+import { routes, type TokenInfoT, type UserT } from "../../contract/api.js";
 import { parseDuration } from "../../util/duration.js";
 import { ApiClient, type ApiOptions, commandContext, withApiOptions } from "../client.js";
 import { configPath, readConfig, resolveConnection, writeConfig } from "../config.js";
@@ -158,7 +158,7 @@ async function createToken(options: ApiOptions & { name?: string; lifetime?: str
   const token = await client.call(routes.createToken, {
     body: {
       ...(options.name ? { name: options.name } : {}),
-      ...(lifetimeSeconds ? { lifetimeSeconds } : {}),
+      ...(lifetimeSeconds === undefined ? {} : { lifetimeSeconds }),
     },
   });
   if (format === "json") return printJson(token);
@@ -167,6 +167,37 @@ async function createToken(options: ApiOptions & { name?: string; lifetime?: str
     `Token "${token.name}" created${token.expiresAt ? `, expires ${token.expiresAt}` : ""}; it is shown only once.\n`,
   );
   process.stdout.write(`${token.token}\n`);
+}
+
+function tokenTable(tokens: TokenInfoT[]): string {
+  const now = new Date();
+  return renderTable(
+    [
+      { header: "id", value: (t: TokenInfoT) => t.id },
+      { header: "name", value: (t) => t.name },
+      { header: "created", value: (t) => formatAgo(t.createdAt, now) },
+      { header: "expires", value: (t) => (t.expiresAt ? formatAgo(t.expiresAt, now) : "never") },
+      { header: "last used", value: (t) => (t.lastUsedAt ? formatAgo(t.lastUsedAt, now) : "never") },
+    ],
+    tokens,
+    colorsFor(),
+  );
+}
+
+async function listTokens(options: ApiOptions & { user?: string }) {
+  const { client, format } = await commandContext(options);
+  const tokens = options.user
+    ? await client.call(routes.listUserTokens, { params: { name: options.user } })
+    : await client.call(routes.listMyTokens);
+  if (format === "json") return printJson(tokens);
+  process.stdout.write(tokenTable(tokens));
+}
+
+async function deleteToken(id: string, options: ApiOptions & { user?: string }) {
+  const { client } = await commandContext(options);
+  if (options.user) await client.call(routes.deleteUserToken, { params: { name: options.user, id } });
+  else await client.call(routes.deleteMyToken, { params: { id } });
+  process.stdout.write(`Token ${id} deleted; requests with it are refused from now on.\n`);
 }
 
 export function registerAuthCommands(program: Command): void {
@@ -202,6 +233,20 @@ export function registerAuthCommands(program: Command): void {
       .command("create")
       .description("Create an API token for yourself and print it")
       .option("-n, --name <name>", "a name to recognise it by")
-      .option("--lifetime <duration>", "e.g. 30d, 24h (default: never expires)"),
+      .option("--lifetime <duration>", "e.g. 30d, 24h (default: the server's, 7d; at most its maximum, 30d)"),
   ).action((o) => createToken(o));
+  withApiOptions(
+    tokens
+      .command("list")
+      .alias("ls")
+      .description("List your API tokens (never their secrets)")
+      .option("--user <name>", "another user's tokens (owners only)"),
+  ).action((o) => listTokens(o));
+  withApiOptions(
+    tokens
+      .command("delete <id>")
+      .alias("rm")
+      .description("Revoke an API token by its id (as `tokens list` shows it)")
+      .option("--user <name>", "a token of another user (owners only)"),
+  ).action((id: string, o) => deleteToken(id, o));
 }

@@ -32,9 +32,9 @@ export async function checkPassword(
       admission.retryAfterSeconds,
     );
   const user = await getUserByUsername(ctx.store.db, input.username.trim());
-  const usable = user !== undefined && !user.isSystem && user.passwordHash !== null;
-  const ok = await verifyPassword(input.password, usable ? (user.passwordHash as string) : await dummy());
-  if (!ok || !usable) return undefined;
+  const hash = user && !user.isSystem ? user.passwordHash : null;
+  const ok = await verifyPassword(input.password, hash ?? (await dummy()));
+  if (!ok || !user || hash === null) return undefined;
   throttle.succeeded(input.username, input.address);
   return user;
 }

@@ -248,12 +248,15 @@ export async function deleteExpiredApiTokens(
     .execute();
 }
 
-/** Deletes a token of `userId` by its id or name; true when one was deleted. */
-export async function deleteApiToken(db: Executor, userId: string, idOrName: string): Promise<boolean> {
+/**
+ * Deletes the token of `userId` with this id; true when one was deleted. By id only: a token's name is chosen
+ * by its user and could equal another token's id.
+ */
+export async function deleteApiToken(db: Executor, userId: string, id: string): Promise<boolean> {
   const result = await db
     .deleteFrom("api_tokens")
     .where("user_id", "=", userId)
-    .where((eb) => eb.or([eb("id", "=", idOrName), eb("name", "=", idOrName)]))
+    .where("id", "=", id)
     .executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }

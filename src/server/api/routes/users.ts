@@ -12,7 +12,6 @@ import type { Executor } from "../../store/store.js";
 import {
   createApiToken,
   deleteApiToken,
-  getApiToken,
   getUserByUsername,
   insertUser,
   listApiTokens,
@@ -129,9 +128,8 @@ async function requireUser(db: Executor, username: string): Promise<User> {
   return user;
 }
 
-/** Deletes the user's token with this id (an id only: the route names a token the way `tokens list` shows it). */
+/** Deletes the user's token with this id; authentication reads the table on every request, so it is final. */
 async function revoke(db: Executor, user: User, id: string): Promise<void> {
-  const token = await getApiToken(db, user.id, id);
-  if (!token || !(await deleteApiToken(db, user.id, token.id)))
+  if (!(await deleteApiToken(db, user.id, id)))
     throw notFound(`token "${id}" of user "${user.username}"`, { field: "id" });
 }

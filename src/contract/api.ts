@@ -26,7 +26,17 @@ import {
   TemplateVersionSummary,
   UpdateTemplateRequest,
 } from "./templates.js";
-import { CreateTokenRequest, CreateUserRequest, LoginRequest, LoginResponse, Token, User } from "./users.js";
+import {
+  CreateTokenRequest,
+  CreateUserRequest,
+  LoginRequest,
+  LoginResponse,
+  Token,
+  TokenInfo,
+  TokenParams,
+  User,
+  UserTokenParams,
+} from "./users.js";
 import {
   Agent,
   Build,
@@ -146,9 +156,12 @@ export const routes = {
     config: { auth: "none" },
     schema: {
       summary: "Exchange a username and password for an API token",
+      description:
+        "Throttled per username and per client address: after 5 failures for a username or 20 from an address " +
+        "(the defaults of --login-attempts-per-user/-address), each attempt waits a delay that doubles from 1 s up to 15 min (429 with Retry-After).",
       tags: ["users"],
       body: LoginRequest,
-      response: { 201: LoginResponse, ...errorResponses(400, 401) },
+      response: { 201: LoginResponse, ...errorResponses(400, 401, 429) },
     },
   }),
   me: route({
@@ -187,6 +200,49 @@ export const routes = {
       tags: ["users"],
       body: CreateTokenRequest,
       response: { 201: Token, ...errorResponses(400, 401) },
+    },
+  }),
+  listMyTokens: route({
+    method: "GET",
+    url: `${apiPrefix}/users/me/tokens`,
+    config: { auth: "user" },
+    schema: {
+      summary: "The calling user's API tokens (metadata, never the secret)",
+      tags: ["users"],
+      response: { 200: Type.Array(TokenInfo), ...errorResponses(401) },
+    },
+  }),
+  deleteMyToken: route({
+    method: "DELETE",
+    url: `${apiPrefix}/users/me/tokens/:id`,
+    config: { auth: "user" },
+    schema: {
+      summary: "Revoke one of the calling user's tokens (by id); the next request with it is refused",
+      tags: ["users"],
+      params: TokenParams,
+      response: { 204: NoContent, ...errorResponses(401, 404) },
+    },
+  }),
+  listUserTokens: route({
+    method: "GET",
+    url: `${apiPrefix}/users/:name/tokens`,
+    config: { auth: "owner" },
+    schema: {
+      summary: "A user's API tokens (metadata, never the secret)",
+      tags: ["users"],
+      params: NameParams,
+      response: { 200: Type.Array(TokenInfo), ...errorResponses(401, 403, 404) },
+    },
+  }),
+  deleteUserToken: route({
+    method: "DELETE",
+    url: `${apiPrefix}/users/:name/tokens/:id`,
+    config: { auth: "owner" },
+    schema: {
+      summary: "Revoke one of a user's tokens (by id); the next request with it is refused",
+      tags: ["users"],
+      params: UserTokenParams,
+      response: { 204: NoContent, ...errorResponses(401, 403, 404) },
     },
   }),
 
@@ -578,6 +634,7 @@ export type ErrorBodyT = Static<typeof ErrorBody>;
 export type UserT = Static<typeof User>;
 export type LoginResponseT = Static<typeof LoginResponse>;
 export type TokenT = Static<typeof Token>;
+export type TokenInfoT = Static<typeof TokenInfo>;
 export type JobT = Static<typeof Job>;
 export type JobLogT = Static<typeof JobLog>;
 export type TemplateT = Static<typeof Template>;

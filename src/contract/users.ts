@@ -39,8 +39,13 @@ export const CreateUserRequest = Type.Object({
 
 export const CreateTokenRequest = Type.Object({
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  /** Absent or 0: the token never expires. */
-  lifetimeSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+  lifetimeSeconds: Type.Optional(
+    Type.Integer({
+      description:
+        "Absent: the server's default (`--default-token-lifetime`, 7 days). From 1 to `--max-token-lifetime` " +
+        "(30 days); 0 or more is a 400 naming `lifetimeSeconds`.",
+    }),
+  ),
 });
 
 export const Token = Type.Object(
@@ -54,3 +59,23 @@ export const Token = Type.Object(
   },
   { title: "Token" },
 );
+
+/** A token's metadata, as listed: never its secret. */
+export const TokenInfo = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    createdAt: Timestamp,
+    /** Null only for the first owner's bootstrap token. */
+    expiresAt: Nullable(Timestamp),
+    /** When it last authenticated a request (to the minute); null if never. */
+    lastUsedAt: Nullable(Timestamp),
+  },
+  { title: "TokenInfo" },
+);
+
+export const TokenParams = Type.Object({ id: Type.String({ minLength: 1 }) });
+export const UserTokenParams = Type.Object({
+  name: Type.String({ minLength: 1 }),
+  id: Type.String({ minLength: 1 }),
+});

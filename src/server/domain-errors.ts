@@ -14,19 +14,24 @@ export type DomainErrorKind =
   /** The caller is known but may not do this. */
   | "forbidden"
   /** An upload is larger than the configured limit. */
-  | "too_large";
+  | "too_large"
+  /** Too many attempts (failed logins): wait `retryAfterSeconds` and try again. */
+  | "throttled";
 
 export interface DomainErrorInfo {
   /** The input at fault (a request field, a parameter name). */
   field?: string;
   /** More about the failure, when the message alone is not enough. */
   detail?: string;
+  /** For "throttled": how long the caller must wait before trying again. */
+  retryAfterSeconds?: number;
 }
 
 export class DomainError extends Error {
   override name = "DomainError";
   readonly field: string | undefined;
   readonly detail: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     readonly kind: DomainErrorKind,
@@ -36,6 +41,7 @@ export class DomainError extends Error {
     super(message);
     this.field = info.field;
     this.detail = info.detail;
+    this.retryAfterSeconds = info.retryAfterSeconds;
   }
 }
 
@@ -48,3 +54,5 @@ export const invalid = (message: string, info?: DomainErrorInfo) => new DomainEr
 export const forbidden = (message = "you are not allowed to do that") =>
   new DomainError("forbidden", message);
 export const tooLarge = (message: string) => new DomainError("too_large", message);
+export const throttled = (message: string, retryAfterSeconds: number) =>
+  new DomainError("throttled", message, { retryAfterSeconds });

@@ -2,6 +2,11 @@
 // ever create users otherwise) and writes a token for it to <data-dir>/admin-token; `--dev` does so on every
 // start. Replicas may start together on an empty database, so the check and the insert run under a
 // cross-replica lock: one creates the owner, the others find it.
+//
+// The token minted here is the one API token with no expiry (a user's own tokens and logins always expire,
+// auth/token-lifetime.ts): an owner who could not sign in again would have no way back in. To rotate it,
+// delete it (`prewarm tokens delete ID`) after creating another way in (a password user, or a `--dev` restart,
+// which mints a fresh one); docs/server.md says so.
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";

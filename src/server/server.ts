@@ -16,7 +16,10 @@ import { parseAddress } from "../provisionersdk/address.js";
 import { version } from "../version.js";
 import { buildApp } from "./api/app.js";
 import { normalizeBasePath } from "./api/base-path.js";
+import type { AuthSettings } from "./api/deps.js";
 import { registerApiRoutes } from "./api/routes.js";
+import { DEFAULT_LOGIN_LIMITS, LoginThrottle, type LoginThrottleLimits } from "./auth/login-throttle.js";
+import { DEFAULT_TOKEN_LIFETIMES, type TokenLifetimes } from "./auth/token-lifetime.js";
 import type { ServerContext } from "./context.js";
 import { bootstrapOwner } from "./first-owner.js";
 import { failJobsOfDeadProcess, startReaper } from "./jobs/reaper.js";
@@ -74,6 +77,10 @@ export interface ServerOptions {
   tls?: { certFile: string; keyFile: string };
   /** `--metrics-listen host:port`: serve /metrics there instead of on the main port. */
   metricsListen?: string;
+  /** `--login-attempts-per-user`/`-address`: failed logins before delays start (default 5 and 20). */
+  loginLimits?: LoginThrottleLimits;
+  /** `--default-token-lifetime`/`--max-token-lifetime` (default 7 and 30 days). */
+  tokenLifetimes?: TokenLifetimes;
   /** `--dev`: create an admin user, print its token and write it to <data-dir>/admin-token. */
   dev: boolean;
   clock?: Clock;
@@ -190,13 +197,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const metricsListen = options.metricsListen
       ? tcpAddress("--metrics-listen", options.metricsListen)
       : undefined;
+    const auth: AuthSettings = {
+      throttle: new LoginThrottle(options.loginLimits ?? DEFAULT_LOGIN_LIMITS),
+      tokenLifetimes: options.tokenLifetimes ?? DEFAULT_TOKEN_LIFETIMES,
+    };
     registerApiRoutes(app, {
       ctx,
+      auth,
       metrics,
       templates: { maxArchiveBytes: maxTemplateArchiveBytes, provisionerTypes: types },
       reconciler: () => reconciler,
     });
-    registerWeb(app, { ctx, reconciler: () => reconciler });
+    registerWeb(app, { ctx, auth, reconciler: () => reconciler });
     if (!metricsListen) registerMetricsRoute(app, registry);
     await app.listen({ host: listen.host, port: listen.port });
     cleanups.push(() => app.close());

@@ -156,5 +156,53 @@ describe("users and tokens (real CLI)", () => {
     }
   });
 
+  test("tokens list -o json prints id, name, createdAt, expiresAt, lastUsedAt; --user asks for another user's", async () => {
+    const listed = [
+      {
+        id: "abc123def4",
+        name: "ci",
+        createdAt: T0,
+        expiresAt: "2026-02-04T10:00:00.000Z",
+        lastUsedAt: null,
+      },
+    ];
+    fake.on(routes.listMyTokens, { status: 200, body: listed });
+    fake.on(routes.listUserTokens, { status: 200, body: [] });
+    const ctx = await cliEnv({ PREWARM_URL: fake.url, PREWARM_TOKEN: "t" });
+    try {
+      const mine = await runCli(["tokens", "list", "-o", "json"], { env: ctx.env });
+      assert.equal(mine.code, 0, mine.stderr);
+      assert.deepEqual(JSON.parse(mine.stdout), listed);
+      const table = await runCli(["tokens", "list"], { env: ctx.env });
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(table.stdout, /^ID\s+NAME\s+CREATED\s+EXPIRES\s+LAST USED\n/i);
+      assert.match(table.stdout, /abc123def4\s+ci\s.*\snever\n$/);
+
+      const bobs = await runCli(["tokens", "list", "--user", "bob", "-o", "json"], { env: ctx.env });
+      assert.equal(bobs.code, 0, bobs.stderr);
+      assert.equal(fake.requests.at(-1)?.path, "/api/v1/users/bob/tokens");
+    } finally {
+      await ctx.cleanup();
+    }
+  });
+
+  test("tokens delete ID revokes the caller's token, or with --user another user's", async () => {
+    fake.on(routes.deleteMyToken, { status: 204 });
+    fake.on(routes.deleteUserToken, { status: 204 });
+    const ctx = await cliEnv({ PREWARM_URL: fake.url, PREWARM_TOKEN: "t" });
+    try {
+      const mine = await runCli(["tokens", "delete", "abc123def4"], { env: ctx.env });
+      assert.equal(mine.code, 0, mine.stderr);
+      assert.equal(fake.requests.at(-1)?.method, "DELETE");
+      assert.equal(fake.requests.at(-1)?.path, "/api/v1/users/me/tokens/abc123def4");
+      assert.equal(mine.stdout, "Token abc123def4 deleted; requests with it are refused from now on.\n");
+      const bobs = await runCli(["tokens", "delete", "abc123def4", "--user", "bob"], { env: ctx.env });
+      assert.equal(bobs.code, 0, bobs.stderr);
+      assert.equal(fake.requests.at(-1)?.path, "/api/v1/users/bob/tokens/abc123def4");
+    } finally {
+      await ctx.cleanup();
+    }
+  });
+
   test("the fake saw only contract-shaped traffic", () => assert.deepEqual(fake.violations, []));
 });

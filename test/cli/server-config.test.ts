@@ -160,4 +160,66 @@ describe("prewarm server: settings", () => {
       await stopChild(child);
     }
   });
+
+  test("GIVEN a default token lifetime over the maximum, or 0 free login attempts THEN exit 2 naming the flags", async () => {
+    const over = await runCli([
+      "server",
+      "--default-token-lifetime",
+      "40d",
+      "--data-dir",
+      join(tmp, "unused"),
+    ]);
+    assert.equal(over.code, 2, over.stderr);
+    assert.match(over.stderr, /--default-token-lifetime \(40d\) is longer than --max-token-lifetime \(30d\)/);
+    const zero = await runCli(["server", "--data-dir", join(tmp, "unused")], {
+      env: { PREWARM_LOGIN_ATTEMPTS_PER_USER: "0" },
+    });
+    assert.equal(zero.code, 2, zero.stderr);
+    assert.match(
+      zero.stderr,
+      /PREWARM_LOGIN_ATTEMPTS_PER_USER \(--login-attempts-per-user\) must be at least 1/,
+    );
+  });
+
+  test("GIVEN login and token settings in the environment THEN the running server applies them", async () => {
+    const { child, match } = await startCli(
+      ["server", "--data-dir", join(tmp, "auth-settings"), "--listen", "127.0.0.1:0", "--daemons", "0"],
+      /listening on (http:\/\/\S+)/,
+      {
+        timeoutMs: 60_000,
+        env: {
+          PREWARM_LOGIN_ATTEMPTS_PER_USER: "1",
+          PREWARM_DEFAULT_TOKEN_LIFETIME: "1h",
+          PREWARM_MAX_TOKEN_LIFETIME: "2h",
+          PREWARM_PROVISIONER_TYPES: "echo",
+        },
+      },
+    );
+    try {
+      const url = match[1]!;
+      const login = () =>
+        fetch(`${url}/api/v1/users/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username: "nobody", password: "wrong" }),
+        });
+      assert.equal((await login()).status, 401);
+      const refused = await login();
+      assert.equal(refused.status, 429);
+      assert.equal(refused.headers.get("retry-after"), "1");
+
+      const token = readFileSync(join(tmp, "auth-settings", "admin-token"), "utf8").trim();
+      const create = (body: object) =>
+        fetch(`${url}/api/v1/users/me/tokens`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+          body: JSON.stringify(body),
+        });
+      const plain = (await (await create({})).json()) as { createdAt: string; expiresAt: string };
+      assert.equal(Date.parse(plain.expiresAt) - Date.parse(plain.createdAt), 3_600_000);
+      assert.equal((await create({ lifetimeSeconds: 7_201 })).status, 400);
+    } finally {
+      await stopChild(child);
+    }
+  });
 });

@@ -1,10 +1,10 @@
-// `prewarm login` / `logout`, `prewarm users …` and `prewarm tokens create`.
+// `prewarm login` / `logout`, `prewarm users …` and `prewarm tokens create|list|delete`.
 // login takes a token (--token, checked against the server) or a username and password; it prompts only on
 // a terminal, so scripts get an error instead of a hang. The token is saved to the config file (mode 0600).
 // Registered by ../register/auth.ts.
 import { createInterface } from "node:readline/promises";
 import { Writable } from "node:stream";
-import { routes, type UserT } from "../../contract/api.js";
+import { routes, type TokenInfoT, type UserT } from "../../contract/api.js";
 import { parseDuration } from "../../util/duration.js";
 import { ApiClient, type ApiOptions, commandContext } from "../client.js";
 import { configPath, readConfig, resolveConnection, writeConfig } from "../config.js";
@@ -159,7 +159,7 @@ export async function createToken(options: ApiOptions & { name?: string; lifetim
   const token = await client.call(routes.createToken, {
     body: {
       ...(options.name ? { name: options.name } : {}),
-      ...(lifetimeSeconds ? { lifetimeSeconds } : {}),
+      ...(lifetimeSeconds === undefined ? {} : { lifetimeSeconds }),
     },
   });
   if (format !== "table") return printData(format, token);
@@ -168,4 +168,35 @@ export async function createToken(options: ApiOptions & { name?: string; lifetim
     `Token "${token.name}" created${token.expiresAt ? `, expires ${token.expiresAt}` : ""}; it is shown only once.\n`,
   );
   process.stdout.write(`${token.token}\n`);
+}
+
+function tokenTable(tokens: TokenInfoT[]): string {
+  const now = new Date();
+  return renderTable(
+    [
+      { header: "id", value: (t: TokenInfoT) => t.id },
+      { header: "name", value: (t) => t.name },
+      { header: "created", value: (t) => formatAgo(t.createdAt, now) },
+      { header: "expires", value: (t) => (t.expiresAt ? formatAgo(t.expiresAt, now) : "never") },
+      { header: "last used", value: (t) => (t.lastUsedAt ? formatAgo(t.lastUsedAt, now) : "never") },
+    ],
+    tokens,
+    colorsFor(),
+  );
+}
+
+export async function listTokens(options: ApiOptions & { user?: string }) {
+  const { client, format } = await commandContext(options);
+  const tokens = options.user
+    ? await client.call(routes.listUserTokens, { params: { name: options.user } })
+    : await client.call(routes.listMyTokens);
+  if (format !== "table") return printData(format, tokens);
+  process.stdout.write(tokenTable(tokens));
+}
+
+export async function deleteToken(id: string, options: ApiOptions & { user?: string }) {
+  const { client } = await commandContext(options);
+  if (options.user) await client.call(routes.deleteUserToken, { params: { name: options.user, id } });
+  else await client.call(routes.deleteMyToken, { params: { id } });
+  process.stdout.write(`Token ${id} deleted; requests with it are refused from now on.\n`);
 }

@@ -41,6 +41,10 @@ interface ServerFlags {
   tlsCert?: string;
   tlsKey?: string;
   metricsListen?: string;
+  loginAttemptsPerUser: string;
+  loginAttemptsPerAddress: string;
+  defaultTokenLifetime: string;
+  maxTokenLifetime: string;
 }
 
 /** Names a flag in a message, with where its value came from (settings.ts). */
@@ -80,7 +84,30 @@ function serverOptions(flags: ServerFlags, label: Label): ServerOptions {
     ...(flags.basePath ? { basePath: flags.basePath } : {}),
     ...tlsOption(flags),
     ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
+    loginLimits: {
+      perUsername: parsePositiveFlag(label("--login-attempts-per-user"), flags.loginAttemptsPerUser),
+      perAddress: parsePositiveFlag(label("--login-attempts-per-address"), flags.loginAttemptsPerAddress),
+    },
+    tokenLifetimes: tokenLifetimes(flags, label),
   };
+}
+
+function tokenLifetimes(flags: ServerFlags, label: Label): NonNullable<ServerOptions["tokenLifetimes"]> {
+  const defaultMs = parseDurationFlag(label("--default-token-lifetime"), flags.defaultTokenLifetime);
+  const maxMs = parseDurationFlag(label("--max-token-lifetime"), flags.maxTokenLifetime);
+  // Whole seconds: the API speaks `lifetimeSeconds`, and a token must live at least one.
+  for (const [flag, ms] of [
+    ["--default-token-lifetime", defaultMs],
+    ["--max-token-lifetime", maxMs],
+  ] as const)
+    if (ms < 1000 || ms % 1000 !== 0)
+      throw new CliError(`${label(flag)} must be whole seconds, at least 1s`, 2);
+  if (defaultMs > maxMs)
+    throw new CliError(
+      `${label("--default-token-lifetime")} (${flags.defaultTokenLifetime}) is longer than ${label("--max-token-lifetime")} (${flags.maxTokenLifetime})`,
+      2,
+    );
+  return { defaultMs, maxMs };
 }
 
 function parsePositiveFlag(flag: string, text: string): number {
@@ -195,6 +222,27 @@ const SERVER_SETTINGS: readonly Setting[] = [
   {
     flags: "--metrics-listen <host:port>",
     description: "serve /metrics on this address instead of the main one",
+  },
+  {
+    flags: "--login-attempts-per-user <n>",
+    description:
+      "failed password logins for one username before each attempt waits (1 s, doubling to 15 min)",
+    default: "5",
+  },
+  {
+    flags: "--login-attempts-per-address <n>",
+    description: "failed password logins from one client address before each attempt waits",
+    default: "20",
+  },
+  {
+    flags: "--default-token-lifetime <duration>",
+    description: "lifetime of login tokens and of tokens created without lifetimeSeconds",
+    default: "7d",
+  },
+  {
+    flags: "--max-token-lifetime <duration>",
+    description: "the longest lifetime a token may be created with",
+    default: "30d",
   },
   { flags: "--log-level <level>", description: "server log level", choices: LOG_LEVELS, default: "info" },
   {

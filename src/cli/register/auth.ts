@@ -41,6 +41,20 @@ export function registerAuthCommands(program: Command): void {
       .command("create")
       .description("Create an API token for yourself and print it")
       .option("-n, --name <name>", "a name to recognise it by")
-      .option("--lifetime <duration>", "e.g. 30d, 24h (default: never expires)"),
+      .option("--lifetime <duration>", "e.g. 30d, 24h (default: the server's, 7d; at most its maximum, 30d)"),
   ).action(async (o) => (await auth()).createToken(o));
+  withApiOptions(
+    tokens
+      .command("list")
+      .alias("ls")
+      .description("List your API tokens (never their secrets)")
+      .option("--user <name>", "another user's tokens (owners only)"),
+  ).action(async (o) => (await auth()).listTokens(o));
+  withApiOptions(
+    tokens
+      .command("delete <id>")
+      .alias("rm")
+      .description("Revoke an API token by its id (as `tokens list` shows it)")
+      .option("--user <name>", "a token of another user (owners only)"),
+  ).action(async (id: string, o) => (await auth()).deleteToken(id, o));
 }

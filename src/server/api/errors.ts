@@ -10,13 +10,14 @@ export const STORAGE_RETRY_AFTER_SECONDS = 5;
 
 export type ErrorBody = { message: string; detail?: string; field?: string };
 
-/** The status code of each domain error kind (the contract's 400/403/404/409/413). */
+/** The status code of each domain error kind (the contract's 400/403/404/409/413/429). */
 export const STATUS_OF_KIND: Record<DomainErrorKind, number> = {
   invalid: 400,
   forbidden: 403,
   not_found: 404,
   conflict: 409,
   too_large: 413,
+  throttled: 429,
 };
 
 /** An HTTP-only failure: the status is the transport's business, not the domain's. */
@@ -47,7 +48,10 @@ export function httpError(
     const body: ErrorBody = { message: error.message };
     if (error.detail !== undefined) body.detail = error.detail;
     if (error.field !== undefined) body.field = error.field;
-    return { status: STATUS_OF_KIND[error.kind], body };
+    const status = STATUS_OF_KIND[error.kind];
+    return error.retryAfterSeconds === undefined
+      ? { status, body }
+      : { status, body, retryAfterSeconds: error.retryAfterSeconds };
   }
   if (error instanceof ApiError) return { status: error.statusCode, body: { message: error.message } };
   const fault = storageFault(error);

@@ -15,6 +15,7 @@ import type {
   TemplateT,
   TemplateVersionSummaryT,
   TemplateVersionT,
+  TokenInfoT,
   UserT,
   Variable,
   WorkspaceT,
@@ -28,7 +29,7 @@ import type { PresetSettings } from "../store/preset-settings.js";
 import type { Preset } from "../store/presets.js";
 import type { Agent, App, Resource } from "../store/resources.js";
 import type { Template, TemplateParameter, TemplateVariable, TemplateVersion } from "../store/templates.js";
-import type { User } from "../store/users.js";
+import type { ApiToken, User } from "../store/users.js";
 import type { Workspace, WorkspaceBuild } from "../store/workspaces.js";
 
 type ProvisionerName = TemplateVersionSummaryT["provisioner"];
@@ -45,6 +46,16 @@ export function presentUser(user: User): UserT {
     role: user.role,
     system: user.isSystem,
     createdAt: iso(user.createdAt),
+  };
+}
+
+export function presentTokenInfo(token: ApiToken): TokenInfoT {
+  return {
+    id: token.id,
+    name: token.name,
+    createdAt: iso(token.createdAt),
+    expiresAt: isoOrNull(token.expiresAt),
+    lastUsedAt: isoOrNull(token.lastUsedAt),
   };
 }
 

@@ -6,7 +6,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import type { Selectable } from "kysely";
 import { toBool, toDate, toDateOrNull, toMillis, toMillisOrNull } from "./rows.js";
-import type { LoginType, UserRole, UsersTable } from "./schema.js";
+import type { ApiTokensTable, LoginType, UserRole, UsersTable } from "./schema.js";
 import type { Executor } from "./store.js";
 
 export interface User {
@@ -198,24 +198,40 @@ export async function authenticateApiToken(
   return userFromRow(row);
 }
 
+const TOKEN_COLUMNS = ["id", "user_id", "name", "created_at", "expires_at", "last_used_at"] as const;
+
+function tokenFromRow(r: Pick<Selectable<ApiTokensTable>, (typeof TOKEN_COLUMNS)[number]>): ApiToken {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    name: r.name,
+    createdAt: toDate(r.created_at),
+    expiresAt: toDateOrNull(r.expires_at),
+    lastUsedAt: toDateOrNull(r.last_used_at),
+  };
+}
+
 /** The token of `userId` with this id (not by name), if any. */
 export async function getApiToken(db: Executor, userId: string, id: string): Promise<ApiToken | undefined> {
   const r = await db
     .selectFrom("api_tokens")
-    .select(["id", "user_id", "name", "created_at", "expires_at", "last_used_at"])
+    .select(TOKEN_COLUMNS)
     .where("id", "=", id)
     .where("user_id", "=", userId)
     .executeTakeFirst();
-  return r
-    ? {
-        id: r.id,
-        userId: r.user_id,
-        name: r.name,
-        createdAt: toDate(r.created_at),
-        expiresAt: toDateOrNull(r.expires_at),
-        lastUsedAt: toDateOrNull(r.last_used_at),
-      }
-    : undefined;
+  return r ? tokenFromRow(r) : undefined;
+}
+
+/** The user's tokens (metadata only: the secret's hash is not read), oldest first. */
+export async function listApiTokens(db: Executor, userId: string): Promise<ApiToken[]> {
+  const rows = await db
+    .selectFrom("api_tokens")
+    .select(TOKEN_COLUMNS)
+    .where("user_id", "=", userId)
+    .orderBy("created_at")
+    .orderBy("id")
+    .execute();
+  return rows.map(tokenFromRow);
 }
 
 /** Deletes the user's tokens whose name starts with `namePrefix` and that expired at or before `now`. */
@@ -232,12 +248,15 @@ export async function deleteExpiredApiTokens(
     .execute();
 }
 
-/** Deletes a token of `userId` by its id or name; true when one was deleted. */
-export async function deleteApiToken(db: Executor, userId: string, idOrName: string): Promise<boolean> {
+/**
+ * Deletes the token of `userId` with this id; true when one was deleted. By id only: a token's name is chosen
+ * by its user and could equal another token's id.
+ */
+export async function deleteApiToken(db: Executor, userId: string, id: string): Promise<boolean> {
   const result = await db
     .deleteFrom("api_tokens")
     .where("user_id", "=", userId)
-    .where((eb) => eb.or([eb("id", "=", idOrName), eb("name", "=", idOrName)]))
+    .where("id", "=", id)
     .executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }

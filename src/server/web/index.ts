@@ -12,10 +12,11 @@ import fastifyCookie from "@fastify/cookie";
 import fastifyFormbody from "@fastify/formbody";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "../api/app.js";
+import type { AuthSettings } from "../api/deps.js";
 import { ApiError, httpError } from "../api/errors.js";
 import { streamJobLogs } from "../api/log-stream.js";
 import type { ServerContext } from "../context.js";
-import { forbidden, invalid, notFound } from "../domain-errors.js";
+import { DomainError, forbidden, invalid, notFound } from "../domain-errors.js";
 import { setAutoscale } from "../prebuilds/demand-settings.js";
 import { invalidatePresets, resumePreset, setPaused } from "../prebuilds/operations.js";
 import type { Reconciler } from "../prebuilds/reconciler.js";
@@ -60,6 +61,7 @@ declare module "fastify" {
 
 export interface WebDeps {
   ctx: ServerContext;
+  auth: AuthSettings;
   /** Lazy: the reconciler is created after the routes are registered. */
   reconciler: () => Reconciler;
 }
@@ -252,16 +254,22 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
       });
     }
     try {
-      const signedIn = await checkCredentials(ctx, {
+      const signedIn = await checkCredentials(ctx, deps.auth, {
         username,
         password: str(body.password),
         token: str(body.token),
+        address: request.ip,
       });
       setSessionCookie(request, reply, await openSession(ctx, signedIn));
       return reply.redirect(next, 303);
     } catch (err) {
-      if (!(err instanceof SignInError)) throw err;
-      return showLogin(request, reply, 401, { next, username, error: err.message });
+      if (err instanceof SignInError)
+        return showLogin(request, reply, 401, { next, username, error: err.message });
+      // Throttled: the form again, with the wait in words and in Retry-After (the status from api/errors.ts).
+      const known = err instanceof DomainError && err.kind === "throttled" ? httpError(err) : undefined;
+      if (!known) throw err;
+      reply.header("retry-after", String(known.retryAfterSeconds));
+      return showLogin(request, reply, known.status, { next, username, error: known.body.message });
     }
   });
 

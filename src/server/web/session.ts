@@ -8,7 +8,8 @@
 // The sign-in form (no session yet) uses a double-submit cookie `prewarm_csrf` instead.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { verifyPassword } from "../auth/passwords.js";
+import type { AuthSettings } from "../api/deps.js";
+import { checkPassword } from "../auth/login.js";
 import type { ServerContext } from "../context.js";
 import {
   authenticateApiToken,
@@ -16,7 +17,6 @@ import {
   deleteApiToken,
   deleteExpiredApiTokens,
   getApiToken,
-  getUserByUsername,
   type User,
 } from "../store/users.js";
 
@@ -42,10 +42,14 @@ export function sameSecret(a: string | undefined, b: string | undefined): boolea
 
 export const newLoginCsrf = (): string => randomBytes(18).toString("base64url");
 
-/** The user signing in, or a SignInError with a message fit for the form (never saying which part was wrong). */
+/**
+ * The user signing in, or a SignInError with a message fit for the form (never saying which part was wrong).
+ * A password sign-in is throttled like the API's login (the same counters): a "throttled" DomainError.
+ */
 export async function checkCredentials(
   ctx: ServerContext,
-  input: { username?: string; password?: string; token?: string },
+  auth: AuthSettings,
+  input: { username?: string; password?: string; token?: string; address: string },
 ): Promise<User> {
   const now = ctx.clock.now();
   if (input.token) {
@@ -55,13 +59,12 @@ export async function checkCredentials(
   }
   if (!input.username || !input.password)
     throw new SignInError("enter a username and a password, or a token");
-  const user = await getUserByUsername(ctx.store.db, input.username.trim());
-  const ok =
-    user !== undefined &&
-    !user.isSystem &&
-    user.passwordHash !== null &&
-    (await verifyPassword(input.password, user.passwordHash));
-  if (!ok || !user) throw new SignInError("wrong username or password");
+  const user = await checkPassword(ctx, auth.throttle, {
+    username: input.username,
+    password: input.password,
+    address: input.address,
+  });
+  if (!user) throw new SignInError("wrong username or password");
   return user;
 }
 

@@ -105,7 +105,8 @@ describe("store queries", () => {
     await authenticateApiToken(store.db, token, at(1 + MINUTE));
     assert.equal(Number(await lastUsed()), at(1 + MINUTE).getTime());
     // AND a deleted token no longer works
-    assert.equal(await deleteApiToken(store.db, alice.id, "cli"), true);
+    assert.equal(await deleteApiToken(store.db, alice.id, "cli"), false, "by id, not by name");
+    assert.equal(await deleteApiToken(store.db, alice.id, apiToken.id), true);
     assert.equal(await authenticateApiToken(store.db, token, at(2)), undefined);
   });
 

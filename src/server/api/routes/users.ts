@@ -1,37 +1,44 @@
-// Users and API tokens: login with a password, the calling user, listing and creating users (owners), and
-// creating tokens for oneself.
+// Users and API tokens: login with a password (throttled, auth/login.ts), the calling user, listing and
+// creating users (owners), creating, listing and revoking one's own tokens, and owners listing and revoking
+// anyone's.
 import { randomBytes } from "node:crypto";
 import { routes } from "../../../contract/api.js";
-import { hashPassword, verifyPassword } from "../../auth/passwords.js";
-import { conflict } from "../../domain-errors.js";
+import { checkPassword } from "../../auth/login.js";
+import { hashPassword } from "../../auth/passwords.js";
+import { tokenExpiry } from "../../auth/token-lifetime.js";
+import { conflict, notFound } from "../../domain-errors.js";
 import { isUniqueViolation } from "../../store/errors.js";
-import { createApiToken, getUserByUsername, insertUser, listUsers } from "../../store/users.js";
+import type { Executor } from "../../store/store.js";
+import {
+  createApiToken,
+  deleteApiToken,
+  getUserByUsername,
+  insertUser,
+  listApiTokens,
+  listUsers,
+  type User,
+} from "../../store/users.js";
 import type { App } from "../app.js";
 import type { ApiDeps } from "../deps.js";
 import { ApiError } from "../errors.js";
-import { presentUser } from "../presenters.js";
+import { presentTokenInfo, presentUser } from "../presenters.js";
 import { callerOf } from "./caller.js";
 
-/** Lifetime of a token handed out by POST /users/login (tokens created explicitly choose their own). */
-export const LOGIN_TOKEN_LIFETIME_MS = 30 * 24 * 3_600_000;
-
-export function registerUserRoutes(app: App, { ctx }: ApiDeps): void {
+export function registerUserRoutes(app: App, { ctx, auth }: ApiDeps): void {
   const db = ctx.store.db;
 
   app.route({
     ...routes.login,
     handler: async (request, reply) => {
       const { username, password } = request.body;
-      const user = await getUserByUsername(db, username);
+      const user = await checkPassword(ctx, auth.throttle, { username, password, address: request.ip });
       // One message for every failure, so the answer does not tell which usernames exist.
-      const refused = new ApiError(401, "invalid username or password");
-      if (!user || user.isSystem || !user.passwordHash) throw refused;
-      if (!(await verifyPassword(password, user.passwordHash))) throw refused;
+      if (!user) throw new ApiError(401, "invalid username or password");
       const now = ctx.clock.now();
-      const expiresAt = new Date(now.getTime() + LOGIN_TOKEN_LIFETIME_MS);
+      const expiresAt = tokenExpiry(undefined, auth.tokenLifetimes, now);
       const { token } = await createApiToken(db, {
         userId: user.id,
-        name: `login-${now.toISOString()}`,
+        name: `login-${now.toISOString()}-${randomBytes(3).toString("hex")}`,
         expiresAt,
         now,
       });
@@ -74,8 +81,7 @@ export function registerUserRoutes(app: App, { ctx }: ApiDeps): void {
     handler: async (request, reply) => {
       const user = callerOf(request);
       const now = ctx.clock.now();
-      const lifetime = request.body.lifetimeSeconds ?? 0;
-      const expiresAt = lifetime > 0 ? new Date(now.getTime() + lifetime * 1000) : null;
+      const expiresAt = tokenExpiry(request.body.lifetimeSeconds, auth.tokenLifetimes, now);
       const name = request.body.name ?? `token-${randomBytes(4).toString("hex")}`;
       const { token, apiToken } = await createApiToken(db, { userId: user.id, name, expiresAt, now });
       return reply.status(201).send({
@@ -87,4 +93,43 @@ export function registerUserRoutes(app: App, { ctx }: ApiDeps): void {
       });
     },
   });
+
+  app.route({
+    ...routes.listMyTokens,
+    handler: async (request) => (await listApiTokens(db, callerOf(request).id)).map(presentTokenInfo),
+  });
+
+  app.route({
+    ...routes.deleteMyToken,
+    handler: async (request, reply) => {
+      await revoke(db, callerOf(request), request.params.id);
+      return reply.status(204).send(null);
+    },
+  });
+
+  app.route({
+    ...routes.listUserTokens,
+    handler: async (request) =>
+      (await listApiTokens(db, (await requireUser(db, request.params.name)).id)).map(presentTokenInfo),
+  });
+
+  app.route({
+    ...routes.deleteUserToken,
+    handler: async (request, reply) => {
+      await revoke(db, await requireUser(db, request.params.name), request.params.id);
+      return reply.status(204).send(null);
+    },
+  });
+}
+
+async function requireUser(db: Executor, username: string): Promise<User> {
+  const user = await getUserByUsername(db, username);
+  if (!user) throw notFound(`user "${username}"`, { field: "name" });
+  return user;
+}
+
+/** Deletes the user's token with this id; authentication reads the table on every request, so it is final. */
+async function revoke(db: Executor, user: User, id: string): Promise<void> {
+  if (!(await deleteApiToken(db, user.id, id)))
+    throw notFound(`token "${id}" of user "${user.username}"`, { field: "id" });
 }

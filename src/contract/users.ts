@@ -45,8 +45,19 @@ export const emailPattern =
   "^[^\\s@\\x00-\\x1f\\x7f]+@[a-zA-Z0-9](?:-*[a-zA-Z0-9])*(?:\\.[a-zA-Z0-9](?:-*[a-zA-Z0-9])*)*$";
 
 export const CreateUserRequest = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 64, pattern: usernamePattern }),
-  email: Type.String({ minLength: 3, maxLength: 254, pattern: emailPattern }),
+  // The descriptions are also what a 400 says when the pattern does not match (api/app.ts).
+  username: Type.String({
+    minLength: 1,
+    maxLength: 64,
+    pattern: usernamePattern,
+    description: "letters, digits, `_` and `-`, starting with a letter or digit",
+  }),
+  email: Type.String({
+    minLength: 3,
+    maxLength: 254,
+    pattern: emailPattern,
+    description: "an email address: one `@`, then a host name such as example.com",
+  }),
   /** Without a password the user can only use tokens an owner creates for them. */
   password: Type.Optional(Type.String({ minLength: 1 })),
   role: Type.Optional(Role),

@@ -67,7 +67,15 @@ export interface AppOptions {
  */
 function requestValidators(): { body: Ajv; text: Ajv } {
   const make = (coerceTypes: AjvOptions["coerceTypes"]) => {
-    const ajv = new Ajv({ coerceTypes, useDefaults: true, removeAdditional: true, allErrors: false });
+    // verbose: an error carries its schema, so a pattern's failure can be told in the words of its
+    // description instead of the regular expression (the error handler below).
+    const ajv = new Ajv({
+      coerceTypes,
+      useDefaults: true,
+      removeAdditional: true,
+      allErrors: false,
+      verbose: true,
+    });
     addFormats.default(ajv);
     return ajv;
   };
@@ -167,12 +175,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
       const field =
         (first?.instancePath ?? "").replace(/^\//, "").replaceAll("/", ".") ||
         (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
+      const described = (first as { parentSchema?: { description?: unknown } } | undefined)?.parentSchema
+        ?.description;
+      const reason =
+        first?.keyword === "pattern" && typeof described === "string"
+          ? `must be ${described}`
+          : (first?.message ?? error.message);
       status = 400;
       body = {
-        message:
-          `invalid request ${error.validationContext ?? ""}: ${field ? `${field} ` : ""}${first?.message ?? error.message}`
-            .replace(/\s+/g, " ")
-            .trim(),
+        message: `invalid request ${error.validationContext ?? ""}: ${field ? `${field} ` : ""}${reason}`
+          .replace(/\s+/g, " ")
+          .trim(),
         ...(field ? { field } : {}),
       };
     } else if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {

@@ -105,6 +105,19 @@ describe("strict input", { timeout: 60_000 }, () => {
     });
   }
 
+  test("GIVEN a username or email of the wrong form THEN the 400 states the rule in words", async () => {
+    const email = await admin.post<{ message: string }>("/api/v1/users", {
+      username: "nat",
+      email: "notanemail",
+    });
+    assert.match(email.body.message, /email must be an email address: one `@`, then a host name/);
+    const name = await admin.post<{ message: string }>("/api/v1/users", {
+      username: "_nat",
+      email: "n@x.io",
+    });
+    assert.match(name.body.message, /username must be letters, digits, `_` and `-`, starting with a letter/);
+  });
+
   test("GIVEN a valid username and a localhost email THEN the user is created", async () => {
     const answer = await admin.post("/api/v1/users", { username: "n-64_ok", email: "ops@localhost" });
     assert.equal(answer.status, 201, JSON.stringify(answer.body));

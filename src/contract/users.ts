@@ -29,9 +29,35 @@ export const LoginResponse = Type.Object(
   { title: "LoginResponse" },
 );
 
+/**
+ * The username rule (docs/api.md states it): a letter or digit, then letters, digits, `_` or `-`, at most 64
+ * characters in all.
+ */
+export const usernamePattern = "^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$";
+
+/**
+ * The email rule (docs/api.md states it): one `@`; before it no whitespace, control character or `@`; after
+ * it a host name of dot-separated labels (letters, digits, inner hyphens; `localhost` is a host name too). At
+ * most 254 characters. Deliverability is not our business, only that the address is one. Written so that
+ * every string matches in one way only: no backtracking blow-up on a long hostile value.
+ */
+export const emailPattern =
+  "^[^\\s@\\x00-\\x1f\\x7f]+@[a-zA-Z0-9](?:-*[a-zA-Z0-9])*(?:\\.[a-zA-Z0-9](?:-*[a-zA-Z0-9])*)*$";
+
 export const CreateUserRequest = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 64, pattern: "^[a-zA-Z0-9][a-zA-Z0-9_-]*$" }),
-  email: Type.String({ minLength: 3 }),
+  // The descriptions are also what a 400 says when the pattern does not match (api/app.ts).
+  username: Type.String({
+    minLength: 1,
+    maxLength: 64,
+    pattern: usernamePattern,
+    description: "letters, digits, `_` and `-`, starting with a letter or digit",
+  }),
+  email: Type.String({
+    minLength: 3,
+    maxLength: 254,
+    pattern: emailPattern,
+    description: "an email address: one `@`, then a host name such as example.com",
+  }),
   /** Without a password the user can only use tokens an owner creates for them. */
   password: Type.Optional(Type.String({ minLength: 1 })),
   role: Type.Optional(Role),

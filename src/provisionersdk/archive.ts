@@ -53,13 +53,41 @@ const REJECTED_TYPES: Partial<Record<TarEntry["type"], string>> = {
   fifo: "FIFOs are not allowed",
 };
 
+/** Longest accepted entry path, in UTF-8 bytes (Linux's PATH_MAX). */
+export const MAX_PATH_BYTES = 4096;
+/** Deepest accepted entry path, in segments: no template needs more, and deep trees cost every walker. */
+export const MAX_PATH_DEPTH = 64;
+
+const encoder = new TextEncoder();
+// C0 controls, DEL and C1 controls: a name with a newline or an escape sequence misleads logs and terminals.
+const CONTROL = /[\x01-\x1f\x7f-\x9f]/;
+
+/** Longest entry name a message shows in full; a longer one is cut (its length is in the reason). */
+const SHOWN_NAME_MAX = 200;
+
+/**
+ * An entry name as messages show it: control characters escaped, so the name is visible and on one line, and
+ * cut after SHOWN_NAME_MAX characters, so a hostile 100 kB name does not become a 100 kB error.
+ */
+export function shownName(name: string): string {
+  const cut = name.length > SHOWN_NAME_MAX ? `${name.slice(0, SHOWN_NAME_MAX)}…` : name;
+  return cut.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
 /** Splits an archive path into safe segments, or explains why it is unsafe. */
 export function safeSegments(path: string): string[] | string {
   if (path.includes("\0")) return "path contains a NUL byte";
+  const control = CONTROL.exec(path);
+  if (control) return `path contains a control character (${shownName(control[0])})`;
+  const bytes = encoder.encode(path).length;
+  if (bytes > MAX_PATH_BYTES) return `path is ${bytes} bytes long; the limit is ${MAX_PATH_BYTES}`;
   if (path.startsWith("/")) return "absolute paths are not allowed";
   if (/^[A-Za-z]:/.test(path) || path.startsWith("\\")) return "absolute paths are not allowed";
   const segments = path.split("/").filter((s) => s !== "" && s !== ".");
   if (segments.some((s) => s === "..")) return 'paths containing ".." are not allowed';
+  if (segments.length > MAX_PATH_DEPTH) {
+    return `path is ${segments.length} levels deep; the limit is ${MAX_PATH_DEPTH}`;
+  }
   return segments;
 }
 
@@ -84,17 +112,18 @@ export function planExtraction(archive: Uint8Array, limits: ArchiveLimits): Extr
   let bytes = 0;
 
   const claim = (segments: string[], kind: "file" | "directory", entry: string) => {
+    const shown = shownName(entry);
     for (let i = 1; i < segments.length; i++) {
       const parent = segments.slice(0, i).join("/");
       if (kinds.get(parent) === "file") {
-        throw new ArchiveError(`entry "${entry}": its parent "${parent}" is a file in the archive`, entry);
+        throw new ArchiveError(`entry "${shown}": its parent "${parent}" is a file in the archive`, entry);
       }
       kinds.set(parent, "directory");
     }
     const path = segments.join("/");
     const existing = kinds.get(path);
     if (existing !== undefined && existing !== kind) {
-      throw new ArchiveError(`entry "${entry}": conflicts with a ${existing} of the same path`, entry);
+      throw new ArchiveError(`entry "${shown}": conflicts with a ${existing} of the same path`, entry);
     }
     kinds.set(path, kind);
     return path;
@@ -103,17 +132,18 @@ export function planExtraction(archive: Uint8Array, limits: ArchiveLimits): Extr
   try {
     readTar(archive, (entry) => {
       const name = entry.path;
+      const shown = shownName(name);
       const rejected = REJECTED_TYPES[entry.type];
-      if (rejected !== undefined) throw new ArchiveError(`entry "${name}": ${rejected}`, name);
+      if (rejected !== undefined) throw new ArchiveError(`entry "${shown}": ${rejected}`, name);
       if (entry.type === "other") {
-        throw new ArchiveError(`entry "${name}": unsupported entry type '${entry.typeflag}'`, name);
+        throw new ArchiveError(`entry "${shown}": unsupported entry type '${entry.typeflag}'`, name);
       }
       const segments = safeSegments(name);
-      if (typeof segments === "string") throw new ArchiveError(`entry "${name}": ${segments}`, name);
+      if (typeof segments === "string") throw new ArchiveError(`entry "${shown}": ${segments}`, name);
       entries++;
       if (entries > limits.maxEntries) {
         throw new ArchiveError(
-          `entry "${name}": archive has more than ${limits.maxEntries} entries (the limit)`,
+          `entry "${shown}": archive has more than ${limits.maxEntries} entries (the limit)`,
           name,
         );
       }
@@ -123,11 +153,11 @@ export function planExtraction(archive: Uint8Array, limits: ArchiveLimits): Extr
         directories.set(path, (entry.mode & 0o777) | 0o700);
         return;
       }
-      if (segments.length === 0) throw new ArchiveError(`entry "${name}": a file needs a name`, name);
+      if (segments.length === 0) throw new ArchiveError(`entry "${shown}": a file needs a name`, name);
       bytes += entry.size;
       if (bytes > limits.maxBytes) {
         throw new ArchiveError(
-          `entry "${name}": archive content exceeds ${limits.maxBytes} bytes (the limit)`,
+          `entry "${shown}": archive content exceeds ${limits.maxBytes} bytes (the limit)`,
           name,
         );
       }

@@ -61,6 +61,18 @@ function cString(block: Uint8Array, start: number, length: number): string {
   return decoder.decode(end === -1 ? field : field.subarray(0, end));
 }
 
+/**
+ * A path field. A NUL normally ends the name and zeros fill the rest; a NUL followed by more name bytes
+ * (`main.tf\0evil`) is kept in the string, so the path checks refuse the entry instead of a reader quietly
+ * importing the shorter name another tool would not see.
+ */
+function pathField(bytes: Uint8Array, start: number, length: number): string {
+  const field = bytes.subarray(start, start + length);
+  let end = field.length;
+  while (end > 0 && field[end - 1] === 0) end--;
+  return decoder.decode(field.subarray(0, end));
+}
+
 function octal(block: Uint8Array, start: number, length: number, what: string, offset: number): number {
   const text = cString(block, start, length).trim();
   if (text === "") return 0;
@@ -155,9 +167,9 @@ export function readTar(archive: Uint8Array, visit: (entry: TarEntry) => void): 
     const magic = cString(block, 257, 6);
     const version = decoder.decode(block.subarray(263, 265));
     const isPosixUstar = magic === "ustar" && version === "00";
-    let path = cString(block, 0, 100);
+    let path = pathField(block, 0, 100);
     if (isPosixUstar) {
-      const prefix = cString(block, 345, 155);
+      const prefix = pathField(block, 345, 155);
       if (prefix !== "") path = `${prefix}/${path}`;
     }
     let size = numeric(block, 124, 12, "size", pos);
@@ -189,7 +201,7 @@ export function readTar(archive: Uint8Array, visit: (entry: TarEntry) => void): 
     }
     if (typeflag === "g") continue; // global pax defaults: nothing we honour
     if (typeflag === "L") {
-      longName = cString(data, 0, data.length);
+      longName = pathField(data, 0, data.length);
       continue;
     }
     if (typeflag === "K") continue; // long link name: links are rejected anyway (the short name is reported)

@@ -60,6 +60,8 @@ export interface ServerOptions {
   maxPrebuilds?: number;
   /** `--max-idle-cost`: their summed `daily_cost` per day; absent: no ceiling. */
   maxIdleCostPerDay?: number;
+  /** `--upload-quota`: bytes of uploads a member may store (0: none); absent: the contract's default. */
+  uploadQuotaBytes?: number;
   /** `--max-prebuild-jobs`: cap on prebuild jobs in flight; absent: two per active daemon. */
   maxInFlightJobs?: number;
   /** A running job without a heartbeat for this long is failed as hung (default 5 min, as Coder). */
@@ -205,7 +207,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ctx,
       auth,
       metrics,
-      templates: { maxArchiveBytes: maxTemplateArchiveBytes, provisionerTypes: types },
+      templates: {
+        maxArchiveBytes: maxTemplateArchiveBytes,
+        provisionerTypes: types,
+        ...(options.uploadQuotaBytes === undefined ? {} : { uploadQuotaBytes: options.uploadQuotaBytes }),
+      },
       reconciler: () => reconciler,
     });
     registerWeb(app, { ctx, auth, reconciler: () => reconciler });

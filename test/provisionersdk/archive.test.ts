@@ -82,6 +82,27 @@ describe("extractArchive", () => {
     assert.equal((await stat(join(dir, "ro.txt"))).mode & 0o777, 0o600);
   });
 
+  test("GIVEN a path exactly 64 levels deep THEN it is extracted", async () => {
+    const path = `${"d/".repeat(63)}f`;
+    await extractArchive(createTar([{ path, data: "deep" }]), dir, limits);
+    assert.equal(await readFile(join(dir, path), "utf8"), "deep");
+  });
+
+  test("GIVEN setuid, setgid and sticky bits THEN extraction drops them", async () => {
+    await extractArchive(
+      createTar([
+        { path: "bin/", mode: 0o3775 },
+        { path: "bin/su", data: "x", mode: 0o4755 },
+        { path: "bin/sg", data: "x", mode: 0o2750 },
+      ]),
+      dir,
+      limits,
+    );
+    assert.equal((await stat(join(dir, "bin/su"))).mode & 0o7777, 0o755);
+    assert.equal((await stat(join(dir, "bin/sg"))).mode & 0o7777, 0o750);
+    assert.equal((await stat(join(dir, "bin"))).mode & 0o7000, 0);
+  });
+
   test("GIVEN the same path twice THEN the later entry wins", async () => {
     await extractArchive(
       createTar([
@@ -129,8 +150,59 @@ describe("extractArchive", () => {
     archive: Uint8Array;
     limits?: Partial<ArchiveLimits>;
     entry?: string;
+    /** How the message shows the entry, when not as it is (control characters escaped, long names cut). */
+    shown?: string;
     message: RegExp;
   }> = [
+    {
+      // In the 100-byte ustar name field: a reader stopping at the NUL would import "main.tf".
+      name: "a NUL inside the name field",
+      archive: tarOf({ path: "main.tf\0evil.sh", data: "" }),
+      entry: "main.tf\0evil.sh",
+      shown: "main.tf\\x00evil.sh",
+      message: /NUL byte/,
+    },
+    {
+      name: "a NUL in a long (pax) name",
+      archive: tarOf({ path: `${"d/".repeat(60)}x\0y`, data: "" }),
+      entry: `${"d/".repeat(60)}x\0y`,
+      shown: `${"d/".repeat(60)}x\\x00y`,
+      message: /NUL byte/,
+    },
+    {
+      name: "a newline in the name",
+      archive: tarOf({ path: "evil\nname.txt", data: "" }),
+      entry: "evil\nname.txt",
+      shown: "evil\\x0aname.txt",
+      message: /control character \(\\x0a\)/,
+    },
+    {
+      name: "an escape sequence in the name",
+      archive: tarOf({ path: "a\x1b[31mred", data: "" }),
+      entry: "a\x1b[31mred",
+      shown: "a\\x1b[31mred",
+      message: /control character/,
+    },
+    {
+      name: "a path 65 levels deep",
+      archive: tarOf({ path: `${"d/".repeat(64)}f`, data: "" }),
+      entry: `${"d/".repeat(64)}f`,
+      message: /65 levels deep; the limit is 64/,
+    },
+    {
+      name: "a path 2,000 levels deep",
+      archive: tarOf({ path: `${"d/".repeat(2000)}f`, data: "" }),
+      entry: `${"d/".repeat(2000)}f`,
+      shown: `${"d/".repeat(100)}…`,
+      message: /4001 bytes long|2001 levels deep/,
+    },
+    {
+      name: "a path longer than 4,096 bytes",
+      archive: tarOf({ path: `${"x".repeat(5000)}`, data: "" }),
+      entry: "x".repeat(5000),
+      shown: `${"x".repeat(200)}…`,
+      message: /5000 bytes long; the limit is 4096/,
+    },
     {
       name: "absolute path",
       archive: tarOf({ path: "/etc/cron.d/x", data: "" }),
@@ -220,7 +292,7 @@ describe("extractArchive", () => {
         assert.match(err.message, c.message);
         if (c.entry !== undefined) {
           assert.equal(err.entry, c.entry);
-          assert.ok(err.message.includes(`"${c.entry}"`), err.message);
+          assert.ok(err.message.includes(`"${c.shown ?? c.entry}"`), err.message);
         }
         return true;
       });

@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
+import { defaultUploadQuotaBytes } from "../../contract/templates.js";
 import { CliError } from "../errors.js";
 import { shouldUseColor } from "../output.js";
 import { addSettings, type Setting, settingLabel } from "../settings.js";
@@ -33,6 +34,7 @@ interface ServerFlags {
   maxPrebuilds?: string;
   maxIdleCost?: string;
   maxPrebuildJobs?: string;
+  uploadQuota: string;
   dev?: boolean;
   logLevel: string;
   logFormat?: string;
@@ -79,6 +81,7 @@ function serverOptions(flags: ServerFlags, label: Label): ServerOptions {
     ...(flags.maxPrebuildJobs === undefined
       ? {}
       : { maxInFlightJobs: parsePositiveFlag(label("--max-prebuild-jobs"), flags.maxPrebuildJobs) }),
+    uploadQuotaBytes: parseCountFlag(label("--upload-quota"), flags.uploadQuota),
     dev: flags.dev ?? false,
     trustProxy: flags.trustProxy ?? false,
     ...(flags.basePath ? { basePath: flags.basePath } : {}),
@@ -211,6 +214,11 @@ const SERVER_SETTINGS: readonly Setting[] = [
   {
     flags: "--max-prebuild-jobs <n>",
     description: "cap on prebuild jobs pending or running (default: two per active provisioner daemon)",
+  },
+  {
+    flags: "--upload-quota <bytes>",
+    description: "bytes of uploaded template archives a member may store in all (owners exempt; 0: no quota)",
+    default: String(defaultUploadQuotaBytes),
   },
   {
     flags: "--trust-proxy",

@@ -6,6 +6,8 @@
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastifySwagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Ajv, type Options as AjvOptions } from "ajv";
+import addFormats from "ajv-formats";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
 import type { AuthKind } from "../../contract/api.js";
 import type { ServerContext } from "../context.js";
@@ -56,6 +58,30 @@ export interface AppOptions {
   metrics?: ServerMetrics;
 }
 
+/**
+ * Request validation. A JSON body is taken as it is: `{"name": 1}` or `"template": ["pool10"]` is a 400, not
+ * a string made up by coercion (Fastify's default Ajv coerces every part). Path parameters and query strings
+ * can only arrive as text, so there, and only there, a value is coerced to the number or boolean its schema
+ * asks for. Otherwise Fastify's defaults: defaults filled in, one error at a time (allErrors invites
+ * denial-of-service), standard formats.
+ */
+function requestValidators(): { body: Ajv; text: Ajv } {
+  const make = (coerceTypes: AjvOptions["coerceTypes"]) => {
+    // verbose: an error carries its schema, so a pattern's failure can be told in the words of its
+    // description instead of the regular expression (the error handler below).
+    const ajv = new Ajv({
+      coerceTypes,
+      useDefaults: true,
+      removeAdditional: true,
+      allErrors: false,
+      verbose: true,
+    });
+    addFormats.default(ajv);
+    return ajv;
+  };
+  return { body: make(false), text: make("array") };
+}
+
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (!header) return undefined;
@@ -82,6 +108,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
     }) as unknown as FastifyInstance
   ).withTypeProvider<TypeBoxTypeProvider>();
   if (basePath) prefixAnswers(app as unknown as FastifyInstance, basePath);
+  const validators = requestValidators();
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === "body" ? validators.body : validators.text).compile(schema),
+  );
   options.metrics?.instrument(app as unknown as FastifyInstance);
 
   // One line per request at debug: the request id, the route (its pattern, so ids do not make every line
@@ -145,12 +175,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
       const field =
         (first?.instancePath ?? "").replace(/^\//, "").replaceAll("/", ".") ||
         (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
+      const described = (first as { parentSchema?: { description?: unknown } } | undefined)?.parentSchema
+        ?.description;
+      const reason =
+        first?.keyword === "pattern" && typeof described === "string"
+          ? `must be ${described}`
+          : (first?.message ?? error.message);
       status = 400;
       body = {
-        message:
-          `invalid request ${error.validationContext ?? ""}: ${field ? `${field} ` : ""}${first?.message ?? error.message}`
-            .replace(/\s+/g, " ")
-            .trim(),
+        message: `invalid request ${error.validationContext ?? ""}: ${field ? `${field} ` : ""}${reason}`
+          .replace(/\s+/g, " ")
+          .trim(),
         ...(field ? { field } : {}),
       };
     } else if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {

@@ -71,6 +71,19 @@ export async function getFileMeta(
   return row ? metaFromRow(row) : undefined;
 }
 
+/**
+ * Bytes of the uploads `userId` stored (the upload quota's measure). A file counts for whoever stored it
+ * first: uploading bytes someone already stored stores nothing and costs nothing.
+ */
+export async function storedBytesOf(db: Executor, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom("files")
+    .select((eb) => eb.fn.sum<number | string | null>("size").as("total"))
+    .where("created_by", "=", userId)
+    .executeTakeFirst();
+  return Number(row?.total ?? 0);
+}
+
 export async function getFile(db: Executor, id: string): Promise<StoredFile | undefined> {
   const row = await db.selectFrom("files").selectAll().where("id", "=", id).executeTakeFirst();
   return row ? { ...metaFromRow(row), data: Buffer.from(row.data) } : undefined;

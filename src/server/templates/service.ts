@@ -2,13 +2,14 @@
 // activate, deprecate, delete; and the lookups callers share (a template, a version, the active version's
 // presets), which fail with DomainErrors. An upload is checked with the same extraction rules a provisioner
 // applies, so a malicious or malformed archive is refused at the door and nothing is stored.
+import { defaultUploadQuotaBytes } from "../../contract/templates.js";
 import { ArchiveError, DEFAULT_ARCHIVE_LIMITS, planExtraction } from "../../provisionersdk/archive.js";
 import type { ServerContext } from "../context.js";
 import { conflict, invalid, notFound, tooLarge } from "../domain-errors.js";
 import { enqueueJob, notifyJobPosted } from "../jobs/queue.js";
 import { PREBUILDS_USER_ID } from "../prebuilds/system-user.js";
 import { isUniqueViolation } from "../store/errors.js";
-import { getFileMeta, insertFile } from "../store/files.js";
+import { getFileMeta, insertFile, sha256Hex, storedBytesOf } from "../store/files.js";
 import { getJob } from "../store/jobs.js";
 import { getPresetByName, type Preset } from "../store/presets.js";
 import {
@@ -31,6 +32,11 @@ export interface TemplateSettings {
   maxArchiveBytes: number;
   /** Provisioner types a version may use. */
   provisionerTypes: readonly string[];
+  /**
+   * `--upload-quota`: the most bytes of uploads a member may have stored (all their files together); 0 is no
+   * quota. Owners are exempt: they administer the server and its disk. Absent: the contract's default.
+   */
+  uploadQuotaBytes?: number;
 }
 
 const TEMPLATE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
@@ -52,8 +58,25 @@ export async function uploadTemplateFile(
     if (err instanceof ArchiveError) throw invalid(`invalid template archive: ${err.message}`);
     throw err;
   }
+  await checkUploadQuota(ctx, user, data, settings.uploadQuotaBytes ?? defaultUploadQuotaBytes);
   const file = await insertFile(ctx.store.db, { data, createdBy: user.id, now: ctx.clock.now() });
   return { hash: file.hash, created: file.created };
+}
+
+/**
+ * Refuses an upload that would take a member past their quota. Bytes already stored (by anyone) are free:
+ * they are not stored again. Checked before the insert, not in one transaction with it: two uploads racing
+ * can overshoot by one archive, which is the limit's precision, not a way around it.
+ */
+async function checkUploadQuota(ctx: ServerContext, user: User, data: Uint8Array, quota: number) {
+  if (quota === 0 || user.role === "owner") return;
+  if (await getFileMeta(ctx.store.db, { hash: sha256Hex(data) })) return;
+  const stored = await storedBytesOf(ctx.store.db, user.id);
+  if (stored + data.byteLength > quota) {
+    throw tooLarge(
+      `upload quota exceeded: you have ${stored} bytes of uploads stored, and this archive of ${data.byteLength} bytes would pass your quota of ${quota} bytes (--upload-quota)`,
+    );
+  }
 }
 
 export interface CreateVersionInput {

@@ -4,11 +4,7 @@ import { Nullable, NullableTimestamp, PresetStatus, Provisioner, StringEnum, Tim
 import { AutoscalePolicy, PresetCost, ReplaceAhead, Rollout } from "./demand.js";
 import { Job } from "./jobs.js";
 
-/** Upper bound of an uploaded template archive (the CLI checks it before uploading; the server enforces it). */
-export const maxTemplateArchiveBytes = 10 * 1024 * 1024;
-
-/** The default `--upload-quota`: bytes of uploads a member may store, ten archives of the largest size. */
-export const defaultUploadQuotaBytes = 10 * maxTemplateArchiveBytes;
+export { defaultUploadQuotaBytes, maxTemplateArchiveBytes } from "./upload-limits.js";
 
 export const FileUploadResponse = Type.Object(
   { hash: Type.String({ description: "sha256 of the archive, lowercase hex", pattern: "^[0-9a-f]{64}$" }) },

@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { defaultUploadQuotaBytes } from "../../contract/templates.js";
+import { defaultUploadQuotaBytes } from "../../contract/upload-limits.js";
 import { CliError } from "../errors.js";
 import { shouldUseColor } from "../output.js";
 import { addSettings, type Setting, settingLabel } from "../settings.js";

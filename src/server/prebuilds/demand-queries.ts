@@ -8,23 +8,16 @@
 // template (all versions); a *creation* is a prebuild creation build (`start`, prebuild_stage `create`).
 import { sql } from "kysely";
 import { jobStatusSql } from "../store/job-status.js";
+import type { PresetSettingsTable } from "../store/preset-settings.js";
 import type { Executor } from "../store/store.js";
 import { PREBUILDS_USER_ID } from "./system-user.js";
 
 const PB = PREBUILDS_USER_ID;
 
-export interface DemandSettingsRow {
-  template_id: string;
-  preset_name: string;
-  autoscale_min: number | null;
-  autoscale_max: number | null;
-  autoscale_target_hit_rate: number | null;
-  autoscale_timezone: string | null;
-  replace_ahead: string | null;
-  rollout: string | null;
+export type DemandSettingsRow = Omit<PresetSettingsTable, "updated_at"> & {
   /** When the first preset of that name in that template was created: claims are recorded since. */
   history_since: number | null;
-}
+};
 
 /** Every preset_settings row, with the instant its preset name's claim history begins. */
 export async function selectDemandSettings(db: Executor): Promise<DemandSettingsRow[]> {

@@ -51,13 +51,24 @@ interface DriverError {
  * violation must still be recognised). Bounded, in case of a cyclic chain.
  */
 function asDriverError(err: unknown): DriverError | undefined {
-  let current: unknown = err;
-  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
-    const e = current as DriverError;
-    if (e.code !== undefined) return e;
-    current = e.cause;
-  }
+  for (const e of causes(err)) if (e.code !== undefined) return e;
   return undefined;
+}
+
+/**
+ * `err` and the errors behind it, nearest first: its `cause` chain and an AggregateError's members (pg reports
+ * a refused dual-stack connect as one). Bounded, in case of a cycle.
+ */
+function* causes(err: unknown): Generator<DriverError & { errors?: unknown }> {
+  const queue: unknown[] = [err];
+  for (let seen = 0; seen < 16 && queue.length > 0; seen++) {
+    const current = queue.shift();
+    if (typeof current !== "object" || current === null) continue;
+    const e = current as DriverError & { errors?: unknown };
+    yield e;
+    if (e.cause !== undefined) queue.push(e.cause);
+    if (Array.isArray(e.errors)) queue.push(...e.errors);
+  }
 }
 
 /**
@@ -124,15 +135,9 @@ function faultOf(code: string, message: string): StorageFault | undefined {
 
 /** The storage fault behind `err` (itself or its cause chain, AggregateError members included), if any. */
 export function storageFault(err: unknown): StorageFault | undefined {
-  const queue: unknown[] = [err];
-  for (let seen = 0; seen < 16 && queue.length > 0; seen++) {
-    const current = queue.shift();
-    if (typeof current !== "object" || current === null) continue;
-    const e = current as DriverError & { errors?: unknown };
+  for (const e of causes(err)) {
     const fault = faultOf(typeof e.code === "string" ? e.code : "", String(e.message ?? ""));
     if (fault) return fault;
-    if (e.cause !== undefined) queue.push(e.cause);
-    if (Array.isArray(e.errors)) queue.push(...e.errors);
   }
   return undefined;
 }

@@ -61,38 +61,64 @@ export interface HistoryPoint {
   eligible: number;
 }
 
+interface TimeAxes {
+  width: number;
+  height: number;
+  left: number;
+  top: number;
+  plotW: number;
+  plotH: number;
+  xOf(t: number): number;
+  yOf(v: number): number;
+}
+
+/** The plot area of a 320-wide chart `height` high over [now - windowMs, now], values scaled to 0..max. */
+function timeAxes(height: number, now: Date, windowMs: number, max: number): TimeAxes {
+  const width = 320;
+  const left = 26;
+  const top = 6;
+  const plotW = width - left - 4;
+  const plotH = height - top - 16;
+  const start = now.getTime() - windowMs;
+  return {
+    width,
+    height,
+    left,
+    top,
+    plotW,
+    plotH,
+    xOf: (t) => left + ((Math.max(t, start) - start) / windowMs) * plotW,
+    yOf: (v) => top + plotH - (v / max) * plotH,
+  };
+}
+
+/** SVG points of a step line: each sample holds until the next, the last one until `now` ("" without any). */
+function stepLine(samples: readonly { at: Date; value: number }[], axes: TimeAxes, now: Date): string {
+  const parts: string[] = [];
+  samples.forEach((p, i) => {
+    const x = round(axes.xOf(p.at.getTime()));
+    if (i > 0) parts.push(`${x},${round(axes.yOf((samples[i - 1] as { value: number }).value))}`);
+    parts.push(`${x},${round(axes.yOf(p.value))}`);
+  });
+  const last = samples[samples.length - 1];
+  if (last) parts.push(`${round(axes.xOf(now.getTime()))},${round(axes.yOf(last.value))}`);
+  return parts.join(" ");
+}
+
 /**
  * Step lines of desired (dashed), running and eligible over [now - windowMs, now]. A series holds its last value
  * until the next sample (pool counts are piecewise constant), and the last sample extends to `now`.
  */
 export function historyChart(points: readonly HistoryPoint[], now: Date, windowMs: number): Html {
-  const width = 320;
-  const height = 110;
-  const left = 26;
-  const bottom = 16;
-  const top = 6;
-  const plotW = width - left - 4;
-  const plotH = height - top - bottom;
-  const start = now.getTime() - windowMs;
   const max = Math.max(1, ...points.flatMap((p) => [p.desired, p.running, p.eligible]));
-  const xOf = (t: number) => left + ((Math.max(t, start) - start) / windowMs) * plotW;
-  const yOf = (v: number) => top + plotH - (v / max) * plotH;
-  const series = (key: "desired" | "running" | "eligible"): string => {
-    if (points.length === 0) return "";
-    const parts: string[] = [];
-    points.forEach((p, i) => {
-      const x = round(xOf(p.at.getTime()));
-      const y = round(yOf(p[key]));
-      if (i === 0) parts.push(`${x},${y}`);
-      else {
-        const prev = points[i - 1] as HistoryPoint;
-        parts.push(`${x},${round(yOf(prev[key]))}`, `${x},${y}`);
-      }
-    });
-    const last = points[points.length - 1] as HistoryPoint;
-    parts.push(`${round(xOf(now.getTime()))},${round(yOf(last[key]))}`);
-    return parts.join(" ");
-  };
+  const axes = timeAxes(110, now, windowMs, max);
+  const { width, height, left, top, plotW, plotH } = axes;
+  const series = (key: "desired" | "running" | "eligible"): string =>
+    stepLine(
+      points.map((p) => ({ at: p.at, value: p[key] })),
+      axes,
+      now,
+    );
   const minutes = windowMs / 60_000;
   const span = (m: number) => (m >= 60 ? `${round(m / 60)}h` : `${Math.round(m)}m`);
   const last = points[points.length - 1];
@@ -166,13 +192,6 @@ export function demandChart(
   now: Date,
   windowMs: number,
 ): Html {
-  const width = 320;
-  const height = 90;
-  const left = 26;
-  const bottom = 16;
-  const top = 6;
-  const plotW = width - left - 4;
-  const plotH = height - top - bottom;
   const start = now.getTime() - windowMs;
   const buckets = 18;
   const bucketMs = windowMs / buckets;
@@ -182,21 +201,19 @@ export function demandChart(
     if (i >= 0 && i < buckets) counts[i]!++;
   }
   const max = Math.max(1, ...counts, ...desired.map((d) => d.desired));
-  const xOf = (t: number) => left + ((Math.max(t, start) - start) / windowMs) * plotW;
-  const yOf = (v: number) => top + plotH - (v / max) * plotH;
+  const axes = timeAxes(90, now, windowMs, max);
+  const { width, height, left, top, plotW, plotH, yOf } = axes;
   const bars = counts.map((n, i) => {
     if (n === 0) return html``;
     const x = left + (i / buckets) * plotW;
     return html`<rect x="${round(x + 1)}" y="${round(yOf(n))}" width="${round(plotW / buckets - 2)}" height="${round(top + plotH - yOf(n))}" fill="#c8ced6"/>`;
   });
-  const steps: string[] = [];
-  desired.forEach((d, i) => {
-    const x = round(xOf(d.at.getTime()));
-    if (i > 0) steps.push(`${x},${round(yOf((desired[i - 1] as { desired: number }).desired))}`);
-    steps.push(`${x},${round(yOf(d.desired))}`);
-  });
+  const steps = stepLine(
+    desired.map((d) => ({ at: d.at, value: d.desired })),
+    axes,
+    now,
+  );
   const last = desired[desired.length - 1];
-  if (last) steps.push(`${round(xOf(now.getTime()))},${round(yOf(last.desired))}`);
   const total = counts.reduce((a, b) => a + b, 0);
   const label = `last ${Math.round(windowMs / 60_000)} minutes: ${total} claims (bars, per ${Math.round(bucketMs / 60_000)} minutes), desired now ${last?.desired ?? "unknown"} (line)`;
   return html`<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="${label}" data-testid="demand-chart">
@@ -205,6 +222,6 @@ export function demandChart(
 <text x="${left - 4}" y="${top + 8}" font-size="9" text-anchor="end" fill="#5b6470">${max}</text>
 <text x="${left - 4}" y="${top + plotH}" font-size="9" text-anchor="end" fill="#5b6470">0</text>
 ${bars}
-${steps.length > 0 && html`<polyline fill="none" stroke="${COLORS.desired}" stroke-width="1.5" points="${steps.join(" ")}"/>`}
+${steps !== "" && html`<polyline fill="none" stroke="${COLORS.desired}" stroke-width="1.5" points="${steps}"/>`}
 </svg>`;
 }

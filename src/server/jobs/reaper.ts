@@ -156,10 +156,7 @@ async function reapOne(
   running: number,
   pending: number,
 ): Promise<ReapedJob | null> {
-  const lock = store.dialect === "postgres" ? sql` for update skip locked` : sql``;
-  const { rows } =
-    await sql<ProvisionerJobRow>`select * from provisioner_jobs where id = ${id}${lock}`.execute(tx);
-  const row = rows[0];
+  const row = await lockJob(tx, store, id);
   if (!row) return null; // gone, or being reaped by another replica
   const reason = reapReason(
     {
@@ -173,27 +170,48 @@ async function reapOne(
     pending,
   );
   if (!reason) return null; // a heartbeat or an acquire got there first
+  const code = reason.kind === "hung" ? HUNG_ERROR_CODE : PENDING_TIMEOUT_ERROR_CODE;
+  const type = await failWithLogLine(tx, row, at, reason.error, code);
+  return { id, type, kind: reason.kind, error: reason.error };
+}
+
+/** The job's row under a row lock (PostgreSQL: skipped when another replica holds it); undefined if gone. */
+async function lockJob(tx: Executor, store: Store, id: string): Promise<ProvisionerJobRow | undefined> {
+  const lock = store.dialect === "postgres" ? sql` for update skip locked` : sql``;
+  const { rows } =
+    await sql<ProvisionerJobRow>`select * from provisioner_jobs where id = ${id}${lock}`.execute(tx);
+  return rows[0];
+}
+
+/** Fails the job with `error`, also as an ERROR log line in the stage it was in, so `prewarm logs` shows it. */
+async function failWithLogLine(
+  tx: Executor,
+  row: ProvisionerJobRow,
+  at: number,
+  error: string,
+  errorCode: string,
+): Promise<JobType> {
   const last = await tx
     .selectFrom("provisioner_job_logs")
     .select("stage")
-    .where("job_id", "=", id)
+    .where("job_id", "=", row.id)
     .orderBy("id", "desc")
     .limit(1)
     .executeTakeFirst();
-  await insertJobLogs(tx, id, [
+  await insertJobLogs(tx, row.id, [
     {
       createdAt: new Date(at),
       source: "provisioner_daemon",
       level: "error",
       stage: last?.stage ?? "Unknown",
-      output: reason.error,
+      output: error,
     },
   ]);
-  const updated = await writeJobFailed(tx, { id, startedAt: row.started_at }, at, {
-    error: reason.error,
-    errorCode: reason.kind === "hung" ? HUNG_ERROR_CODE : PENDING_TIMEOUT_ERROR_CODE,
+  const updated = await writeJobFailed(tx, { id: row.id, startedAt: row.started_at }, at, {
+    error,
+    errorCode,
   });
-  return { id, type: updated.type, kind: reason.kind, error: reason.error };
+  return updated.type;
 }
 
 /**
@@ -220,19 +238,10 @@ export async function failJobsOfDeadProcess(
   const failed: ReapedJob[] = [];
   for (const { id } of candidates.filter((c) => c.name.startsWith(namePrefix))) {
     const result = await store.transaction(async (tx) => {
-      const lock = store.dialect === "postgres" ? sql` for update skip locked` : sql``;
-      const { rows } =
-        await sql<ProvisionerJobRow>`select * from provisioner_jobs where id = ${id}${lock}`.execute(tx);
-      const row = rows[0];
+      const row = await lockJob(tx, store, id);
       if (!row || row.completed_at !== null) return null;
-      await insertJobLogs(tx, id, [
-        { createdAt: now, source: "provisioner_daemon", level: "error", stage: "Unknown", output: error },
-      ]);
-      const updated = await writeJobFailed(tx, { id, startedAt: row.started_at }, at, {
-        error,
-        errorCode: SERVER_RESTARTED_ERROR_CODE,
-      });
-      return { id, type: updated.type, kind: "hung" as const, error };
+      const type = await failWithLogLine(tx, row, at, error, SERVER_RESTARTED_ERROR_CODE);
+      return { id, type, kind: "hung" as const, error };
     });
     if (result) {
       failed.push(result);

@@ -3,16 +3,17 @@
 //   node --import tsx bench/session-roundtrip.ts [--seconds S] [--concurrency C] [--work-dir DIR]
 //
 // Real run: the echo provisioner served by serve(), driven by the SDK client: Config (an echo template
-// archive) → Parse → Plan → Apply → close, C sessions at a time. Each session creates a private directory,
-// extracts the archive, echo reads its response files, and the directory is removed. A stub provisioner
-// (fixed Completes, same archive) is measured too, to show the SDK's share apart from echo's file reads.
+// archive) → Parse → Plan → Apply → close, C sessions at a time. Echo is an in-memory provisioner: the SDK
+// checks the archive and hands echo its files, with no directory. A stub provisioner (fixed Completes, same
+// archive) is measured too: it takes the default path — a private session directory, the archive extracted
+// into it, the directory removed — so it shows what the disk costs per session.
 //
 // Floor: the same HTTP/2 + connect-node gRPC stack and the same service path, served by a minimal raw handler
 // that answers each request with the very Response messages the real run produced (same count and sizes),
 // with no extraction, no directories and no Session rules; the client is a bare bidirectional stream.
-// The ratio real/floor is what to watch; absolute rates depend on the machine — and on the file system under
-// the session directories: every session does a mkdir, one write per archive file, and the removal, so a
-// slow disk (or online discard) shows here; compare with --work-dir on a tmpfs such as /dev/shm.
+// The ratio real/floor is what to watch; absolute rates depend on the machine — and, for the stub, on the
+// file system under the session directories (a mkdir, one write per archive file and the removal per
+// session): compare with --work-dir on a tmpfs such as /dev/shm.
 
 import { rm } from "node:fs/promises";
 import * as http2 from "node:http2";

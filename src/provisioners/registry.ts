@@ -1,6 +1,6 @@
 // Provisioner types known to `prewarm provisioner serve --type …` (and daemons). Imports are lazy so a
 // type's dependencies load only when it is used. Add a type with one line.
-import type { Provisioner } from "../provisionersdk/types.js";
+import type { AnyProvisioner } from "../provisionersdk/types.js";
 import type { TerraformProvisionerOptions } from "./terraform/index.js"; // type only: loads nothing
 
 /** Operator settings of the terraform type (see docs/terraform-provisioner.md). */
@@ -14,7 +14,7 @@ export interface ProvisionerTypeOptions {
   terraform?: TerraformTypeOptions;
 }
 
-export type ProvisionerFactory = (options: ProvisionerTypeOptions) => Promise<Provisioner>;
+export type ProvisionerFactory = (options: ProvisionerTypeOptions) => Promise<AnyProvisioner>;
 
 export const provisionerTypes: Record<string, ProvisionerFactory> = {
   echo: async () => (await import("./echo/provisioner.js")).echoProvisioner,
@@ -40,7 +40,7 @@ export class UnknownProvisionerTypeError extends Error {
 export async function loadProvisioner(
   type: string,
   options: ProvisionerTypeOptions = {},
-): Promise<Provisioner> {
+): Promise<AnyProvisioner> {
   const load = Object.hasOwn(provisionerTypes, type) ? provisionerTypes[type] : undefined;
   if (!load) throw new UnknownProvisionerTypeError(type);
   return load(options);

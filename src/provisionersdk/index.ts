@@ -28,4 +28,4 @@ export {
   type ServeOptions,
   serve,
 } from "./serve.js";
-export type { Provisioner, Session } from "./types.js";
+export type { AnyProvisioner, InMemoryProvisioner, InMemorySession, Provisioner, Session } from "./types.js";

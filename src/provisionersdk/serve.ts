@@ -20,7 +20,7 @@ import { type ArchiveLimits, DEFAULT_ARCHIVE_LIMITS } from "./archive.js";
 import { AsyncQueue } from "./async-queue.js";
 import { registerStandardServices } from "./grpc-services.js";
 import { runSession, type ServeLogger } from "./session.js";
-import type { Provisioner } from "./types.js";
+import type { AnyProvisioner } from "./types.js";
 
 export type { ServeLogger, ServeLogLevel } from "./session.js";
 
@@ -105,7 +105,7 @@ function bracketIPv6Authority(authority: string): string {
   return `[${authority.slice(0, at)}]${authority.slice(at)}`;
 }
 
-export async function serve(provisioner: Provisioner, options: ServeOptions): Promise<ProvisionerServer> {
+export async function serve(provisioner: AnyProvisioner, options: ServeOptions): Promise<ProvisionerServer> {
   const target = parseAddress(options.listen);
   const limits = resolveLimits(options.limits);
   const logger: ServeLogger = options.logger ?? (() => {});

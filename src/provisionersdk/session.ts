@@ -1,5 +1,6 @@
 // Runs one `Session` stream: performs the decisions of session-rules.ts, calls the provisioner's handlers, and
-// owns the session directory (created 0700, always removed before the stream ends).
+// owns the session directory (created 0700, always removed before the stream ends) — or, for an in-memory
+// provisioner, hands the handlers the archive's files (checked the same way) without touching the disk.
 //
 // The run is independent of the response generator: it reacts to three sources at once — the next request,
 // the running handler, and the two stop signals (client gone, server hard stop) — and writes responses into
@@ -25,13 +26,13 @@ import type { AsyncQueue } from "./async-queue.js";
 import { LogLevelError, parseLogLevel } from "./log-level.js";
 import { removeTree } from "./remove-tree.js";
 import { decide, type Operation, type RequestKind, type SessionFacts } from "./session-rules.js";
-import type { Provisioner, Session } from "./types.js";
+import type { AnyProvisioner, InMemorySession, Session } from "./types.js";
 
 export type ServeLogLevel = "debug" | "info" | "warn" | "error";
 export type ServeLogger = (level: ServeLogLevel, msg: string, fields?: Record<string, unknown>) => void;
 
 export interface SessionRun {
-  provisioner: Provisioner;
+  provisioner: AnyProvisioner;
   workDirectory: string;
   limits: ArchiveLimits;
   logger: ServeLogger;
@@ -96,6 +97,7 @@ export async function runSession(run: SessionRun): Promise<void> {
   const stop = stopEvent.fired;
   const facts: SessionFacts = { phase: "awaiting-config", planned: false };
   let dir: string | undefined;
+  let files: ReadonlyMap<string, Uint8Array> | undefined;
   let end: ConnectError | undefined;
 
   const fail = (code: Code, message: string): never => {
@@ -136,10 +138,14 @@ export async function runSession(run: SessionRun): Promise<void> {
     try {
       const plan = planExtraction(received.templateSourceArchive, run.limits);
       readme = plan.files.find((f) => f.path === "README.md")?.data.slice(); // a copy: frees the archive
-      // 0700 (a umask can only take bits away): other users cannot read the template or its secrets.
-      dir = join(run.workDirectory, `session-${id}`);
-      mkdirSync(dir, { mode: 0o700 }); // one cheap call; sync saves a thread-pool round trip per session
-      await writeExtraction(plan, dir);
+      if (run.provisioner.archive === "in-memory") {
+        files = new Map(plan.files.map((f) => [f.path, f.data]));
+      } else {
+        // 0700 (a umask can only take bits away): other users cannot read the template or its secrets.
+        dir = join(run.workDirectory, `session-${id}`);
+        mkdirSync(dir, { mode: 0o700 }); // one cheap call; sync saves a thread-pool round trip per session
+        await writeExtraction(plan, dir);
+      }
     } catch (err) {
       if (err instanceof ArchiveError) {
         log("warn", "template archive rejected", { error: err.message });
@@ -147,7 +153,8 @@ export async function runSession(run: SessionRun): Promise<void> {
       }
       throw err;
     }
-    // Handlers see the Config without the archive; dropping it here also lets a big archive be collected.
+    // Handlers see the Config without the archive; dropping it here also lets a big archive be collected
+    // (in memory, the files still reference it: they are the archive).
     received.templateSourceArchive = new Uint8Array(0);
     const config = create(ConfigSchema, received);
     facts.phase = "idle";
@@ -156,7 +163,7 @@ export async function runSession(run: SessionRun): Promise<void> {
     // --- Requests ----------------------------------------------------------------------------------------
     let pendingRead = read();
     let eof = false;
-    const sessionDir = dir;
+    const where = files !== undefined ? { files } : { workDirectory: dir as string };
     for (;;) {
       const ev = await Promise.race([pendingRead, gone, stop]);
       if (ev.kind === "eof") break; // client half-closed while idle: a clean end
@@ -177,9 +184,9 @@ export async function runSession(run: SessionRun): Promise<void> {
       const operation: Operation = d.operation;
       const controller = new AbortController();
       let active = true;
-      const session: Session = {
+      const session: Session | InMemorySession = {
         id,
-        workDirectory: sessionDir,
+        ...where,
         config,
         log: (level, output) => {
           if (!active || level < threshold) return;
@@ -189,12 +196,15 @@ export async function runSession(run: SessionRun): Promise<void> {
       const value = ev.request.type.value;
       const done: Promise<Event> = Promise.resolve()
         .then(() =>
-          // biome-ignore lint/suspicious/noExplicitAny: `value` matches `operation`'s request type by construction
-          (run.provisioner[operation] as (s: Session, r: any, sig: AbortSignal) => Promise<unknown>)(
-            session,
-            value,
-            controller.signal,
-          ),
+          // `session` has the shape `run.provisioner.archive` asked for, and `value` is `operation`'s request.
+          (
+            run.provisioner[operation] as (
+              s: Session | InMemorySession,
+              // biome-ignore lint/suspicious/noExplicitAny: the request type follows `operation`
+              r: any,
+              sig: AbortSignal,
+            ) => Promise<unknown>
+          )(session, value, controller.signal),
         )
         .then(
           (result): Event => {

@@ -1,11 +1,10 @@
 // The echo provisioner: replays responses packed into the template archive (Coder-compatible, plus the
 // `.json` form and `delayMs`; see docs/echo-provisioner.md). It never runs anything, which makes it the
-// provisioner of tests, demos and benchmarks.
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+// provisioner of tests, demos and benchmarks. It only reads its archive, so it is an in-memory provisioner:
+// its Sessions never touch the disk (no directory, no file writes, no removal per build).
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { Metadata } from "../../gen/provisioner/provisioner_pb.js";
-import type { Provisioner, Session } from "../../provisionersdk/types.js";
+import type { InMemoryProvisioner, InMemorySession } from "../../provisionersdk/types.js";
 import { decodeEchoFile, type EchoEntry, EchoFileError } from "./decode.js";
 import { type EchoOperation, echoCandidateNames, echoTransitionName, selectEchoFiles } from "./naming.js";
 import { buildEchoScript, type CompleteByOperation, completeOf, failedComplete } from "./replay.js";
@@ -23,10 +22,10 @@ export const echoCanceledError = "canceled";
 /** Error text of a Parse whose files hold no ParseComplete. */
 export const echoCompleteMissingError = "complete response missing";
 
-export function createEchoProvisioner(options: EchoProvisionerOptions = {}): Provisioner {
+export function createEchoProvisioner(options: EchoProvisionerOptions = {}): InMemoryProvisioner {
   const sleep = options.sleep ?? ((ms, signal) => sleepTimer(ms, undefined, { signal }));
   const run = async <Op extends EchoOperation>(
-    session: Session,
+    session: InMemorySession,
     operation: Op,
     metadata: Metadata | undefined,
     signal: AbortSignal,
@@ -34,7 +33,7 @@ export function createEchoProvisioner(options: EchoProvisionerOptions = {}): Pro
     const transition = echoTransitionName(operation, metadata);
     let entries: EchoEntry[];
     try {
-      entries = await loadEntries(session.workDirectory, transition, operation);
+      entries = loadEntries(session.files, transition, operation);
     } catch (err) {
       if (err instanceof EchoFileError) return failedComplete(operation, err.message);
       throw err;
@@ -56,6 +55,7 @@ export function createEchoProvisioner(options: EchoProvisionerOptions = {}): Pro
     return failedComplete(operation, echoCanceledError);
   };
   return {
+    archive: "in-memory",
     parse: (session, _request, signal) => run(session, "parse", undefined, signal),
     plan: (session, request, signal) => run(session, "plan", request.metadata, signal),
     apply: (session, request, signal) => run(session, "apply", request.metadata, signal),
@@ -63,22 +63,14 @@ export function createEchoProvisioner(options: EchoProvisionerOptions = {}): Pro
 }
 
 /** The echo provisioner with a real clock. */
-export const echoProvisioner: Provisioner = createEchoProvisioner();
+export const echoProvisioner: InMemoryProvisioner = createEchoProvisioner();
 
 /**
- * Reads and decodes the selected files in order, stopping after the first Complete of the request's kind
- * (later files are never read, so a broken file after it does not matter). Throws EchoFileError.
- * Synchronous on purpose: response files are a few hundred bytes in a private session directory, and one
- * readFileSync costs a fraction of the promise API's round trips through the thread pool (the session
- * round-trip benchmark halves without it).
+ * Decodes the selected top-level files in order, stopping after the first Complete of the request's kind
+ * (later files are never decoded, so a broken file after it does not matter). Throws EchoFileError.
  */
-async function loadEntries(directory: string, transition: string, operation: EchoOperation) {
-  let present: Set<string>;
-  try {
-    present = new Set(readdirSync(directory));
-  } catch (err) {
-    throw new EchoFileError(`no state: read session directory: ${messageOf(err)}`);
-  }
+function loadEntries(files: ReadonlyMap<string, Uint8Array>, transition: string, operation: EchoOperation) {
+  const present = new Set([...files.keys()].filter((path) => !path.includes("/")));
   const names = selectEchoFiles(present, transition, operation);
   if (names.length === 0) {
     const looked = echoCandidateNames(0, transition, operation).join(", ");
@@ -86,13 +78,7 @@ async function loadEntries(directory: string, transition: string, operation: Ech
   }
   const entries: EchoEntry[] = [];
   for (const name of names) {
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(join(directory, name));
-    } catch (err) {
-      throw new EchoFileError(`read file ${JSON.stringify(name)}: ${messageOf(err)}`);
-    }
-    const entry = decodeEchoFile(name, bytes);
+    const entry = decodeEchoFile(name, files.get(name)!);
     entries.push(entry);
     if (completeOf(entry.response, operation)) break;
   }
@@ -102,13 +88,4 @@ async function loadEntries(directory: string, transition: string, operation: Ech
 function abortedPromise(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
-}
-
-function messageOf(err: unknown): string {
-  // fs errors carry the absolute session path; the code and syscall say enough and keep paths private.
-  if (err && typeof err === "object" && "code" in err && typeof err.code === "string") {
-    const syscall = "syscall" in err && typeof err.syscall === "string" ? `${err.syscall} ` : "";
-    return `${syscall}${err.code}`;
-  }
-  return err instanceof Error ? err.message : String(err);
 }

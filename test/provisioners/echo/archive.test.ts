@@ -23,14 +23,13 @@ import {
   echoTemplateFiles,
   withResources,
 } from "../../../src/provisioners/echo/index.js";
-import { DEFAULT_ARCHIVE_LIMITS, extractArchive } from "../../../src/provisionersdk/archive.js";
-import { controlledSleep, fakeSession, tempSessionDir } from "./fixtures.js";
+import { DEFAULT_ARCHIVE_LIMITS, planExtraction } from "../../../src/provisionersdk/archive.js";
+import { controlledSleep, fakeSession } from "./fixtures.js";
 
-/** Builds the archive and extracts it as a Session would; returns the session directory. */
-async function extracted(responses?: EchoResponses): Promise<string> {
-  const dir = await tempSessionDir();
-  await extractArchive(buildEchoArchive(responses), dir, DEFAULT_ARCHIVE_LIMITS);
-  return dir;
+/** Builds the archive and reads it as an in-memory Session does; returns its files. */
+async function extracted(responses?: EchoResponses): Promise<Map<string, Uint8Array>> {
+  const plan = planExtraction(buildEchoArchive(responses), DEFAULT_ARCHIVE_LIMITS);
+  return new Map(plan.files.map((f) => [f.path, f.data]));
 }
 
 const never = new AbortController().signal;

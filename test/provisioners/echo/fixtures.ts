@@ -1,12 +1,8 @@
-// Named fixtures for echo tests: a temp session directory with response files, a fake Session that records
-// logs, and a sleep the test controls with events.
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after } from "node:test";
+// Named fixtures for echo tests: a session's archive files, a fake Session that records logs, and a sleep the
+// test controls with events.
 import { create, type MessageInitShape, toBinary, toJson } from "@bufbuild/protobuf";
 import { ConfigSchema, LogLevel, ResponseSchema } from "../../../src/gen/provisioner/provisioner_pb.js";
-import type { Session } from "../../../src/provisionersdk/types.js";
+import type { InMemorySession } from "../../../src/provisionersdk/types.js";
 
 export type ResponseInit = MessageInitShape<typeof ResponseSchema>;
 
@@ -29,40 +25,39 @@ export function json(response: ResponseInit, extra: Record<string, unknown> = {}
   });
 }
 
-const createdDirs: string[] = [];
-after(() => Promise.all(createdDirs.map((dir) => rm(dir, { recursive: true, force: true }))));
-
-/** An empty temp directory, removed after the test file's tests. */
-export async function tempSessionDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "prewarm-echo-test-"));
-  createdDirs.push(dir);
-  return dir;
+/** The files of a session's archive; `files` maps top-level names to contents. */
+export function sessionFiles(files: Record<string, Uint8Array | string>): Map<string, Uint8Array> {
+  const encoder = new TextEncoder();
+  return new Map(
+    Object.entries(files).map(([name, data]) => [
+      name,
+      typeof data === "string" ? encoder.encode(data) : data,
+    ]),
+  );
 }
 
-/** A temp directory standing in for a session directory; `files` maps names to contents. */
-export async function sessionDir(files: Record<string, Uint8Array | string>): Promise<string> {
-  const dir = await tempSessionDir();
-  for (const [name, data] of Object.entries(files)) await writeFile(join(dir, name), data);
-  return dir;
-}
-
-export const addDirectory = (dir: string, name: string) => mkdir(join(dir, name));
+/** Adds a directory `name` to the archive's files (as an archive holds one: a prefix of other paths). */
+export const addDirectory = (files: Map<string, Uint8Array>, name: string) =>
+  files.set(`${name}/inside.txt`, new Uint8Array());
 
 export interface LogEntry {
   level: LogLevel;
   output: string;
 }
 
-export interface FakeSession extends Session {
+export interface FakeSession extends InMemorySession {
   logs: LogEntry[];
 }
 
 /** A Session that records logs (and tells `onLog`). Unlike the real one it does not filter by level. */
-export function fakeSession(workDirectory: string, onLog?: (entry: LogEntry) => void): FakeSession {
+export function fakeSession(
+  files: ReadonlyMap<string, Uint8Array>,
+  onLog?: (entry: LogEntry) => void,
+): FakeSession {
   const logs: LogEntry[] = [];
   return {
     id: "test",
-    workDirectory,
+    files,
     config: create(ConfigSchema, {}),
     logs,
     log: (level, output) => {

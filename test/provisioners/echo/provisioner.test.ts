@@ -23,10 +23,8 @@ import {
   log,
   parseDone,
   planDone,
-  sessionDir,
+  sessionFiles,
 } from "./fixtures.js";
-
-const dirWith = sessionDir;
 
 const never = new AbortController().signal;
 const parseRequest = create(ParseRequestSchema, {});
@@ -43,13 +41,13 @@ const applyRequest = (transition?: WorkspaceTransition) =>
 
 describe("echo replay", () => {
   test("GIVEN logs then a Complete WHEN planning THEN logs stream in order and the Complete is returned", async () => {
-    const dir = await dirWith({
+    const files = sessionFiles({
       "0.plan.protobuf": binary(log("first", LogLevel.DEBUG)),
       "1.plan.json": json(log("second", LogLevel.WARN)),
       "2.plan.protobuf": binary(planDone("plan said no")),
       "3.plan.protobuf": binary(log("after the complete")),
     });
-    const session = fakeSession(dir);
+    const session = fakeSession(files);
     const complete = await echoProvisioner.plan(session, planRequest(), never);
     assert.equal(complete.error, "plan said no");
     assert.deepEqual(session.logs, [
@@ -59,20 +57,20 @@ describe("echo replay", () => {
   });
 
   test("GIVEN a broken file after the first Complete WHEN applying THEN it is never read", async () => {
-    const dir = await dirWith({
+    const files = sessionFiles({
       "0.apply.protobuf": binary(applyDone()),
       "1.apply.protobuf": "\xff\xff garbage",
     });
-    const complete = await echoProvisioner.apply(fakeSession(dir), applyRequest(), never);
+    const complete = await echoProvisioner.apply(fakeSession(files), applyRequest(), never);
     assert.equal(complete.error, "");
   });
 
   test("GIVEN a Complete of another kind WHEN parsing THEN it is skipped", async () => {
-    const dir = await dirWith({
+    const files = sessionFiles({
       "0.parse.protobuf": binary(planDone()),
       "1.parse.protobuf": binary(parseDone("p")),
     });
-    const complete = await echoProvisioner.parse(fakeSession(dir), parseRequest, never);
+    const complete = await echoProvisioner.parse(fakeSession(files), parseRequest, never);
     assert.equal(complete.error, "p");
   });
 
@@ -84,34 +82,34 @@ describe("echo replay", () => {
   ];
   for (const c of transitions) {
     test(`GIVEN per-transition files WHEN plan and apply with ${c.name} THEN that transition's files answer`, async () => {
-      const files: Record<string, Uint8Array> = {};
+      const responses: Record<string, Uint8Array> = {};
       for (const t of ["start", "stop", "destroy"]) {
-        files[`0.${t}.plan.protobuf`] = binary(planDone(`plan ${t}`));
-        files[`0.${t}.apply.protobuf`] = binary(applyDone(`apply ${t}`));
+        responses[`0.${t}.plan.protobuf`] = binary(planDone(`plan ${t}`));
+        responses[`0.${t}.apply.protobuf`] = binary(applyDone(`apply ${t}`));
       }
-      const dir = await dirWith(files);
-      const plan = await echoProvisioner.plan(fakeSession(dir), planRequest(c.transition), never);
-      const apply = await echoProvisioner.apply(fakeSession(dir), applyRequest(c.transition), never);
+      const files = sessionFiles(responses);
+      const plan = await echoProvisioner.plan(fakeSession(files), planRequest(c.transition), never);
+      const apply = await echoProvisioner.apply(fakeSession(files), applyRequest(c.transition), never);
       assert.equal(plan.error, `plan ${c.want}`);
       assert.equal(apply.error, `apply ${c.want}`);
     });
   }
 
   test("GIVEN parse files with and without `unspecified` WHEN parsing THEN the unspecified one wins", async () => {
-    const dir = await dirWith({
+    const files = sessionFiles({
       "0.parse.protobuf": binary(parseDone("generic")),
       "0.unspecified.parse.protobuf": binary(parseDone("unspecified")),
     });
-    const complete = await echoProvisioner.parse(fakeSession(dir), parseRequest, never);
+    const complete = await echoProvisioner.parse(fakeSession(files), parseRequest, never);
     assert.equal(complete.error, "unspecified");
   });
 
   test("GIVEN both .protobuf and .json for one name WHEN applying THEN .protobuf wins", async () => {
-    const dir = await dirWith({
+    const files = sessionFiles({
       "0.apply.protobuf": binary(applyDone("from protobuf")),
       "0.apply.json": json(applyDone("from json")),
     });
-    const complete = await echoProvisioner.apply(fakeSession(dir), applyRequest(), never);
+    const complete = await echoProvisioner.apply(fakeSession(files), applyRequest(), never);
     assert.equal(complete.error, "from protobuf");
   });
 
@@ -120,8 +118,8 @@ describe("echo replay", () => {
       parameters: [{ name: "region", options: [{ name: "EU", value: "eu" }] }],
       presets: [{ name: "dev", prebuild: { instances: 2, expirationPolicy: { ttl: 86400 } } }],
     };
-    const dir = await dirWith({ "0.plan.json": json({ type: { case: "plan", value } }) });
-    const complete = await echoProvisioner.plan(fakeSession(dir), planRequest(), never);
+    const files = sessionFiles({ "0.plan.json": json({ type: { case: "plan", value } }) });
+    const complete = await echoProvisioner.plan(fakeSession(files), planRequest(), never);
     assert.equal(complete.parameters[0]?.options[0]?.value, "eu");
     assert.equal(complete.presets[0]?.prebuild?.expirationPolicy?.ttl, 86400);
   });
@@ -129,24 +127,34 @@ describe("echo replay", () => {
 
 describe("echo failures", () => {
   const operations = [
-    { op: "parse", run: (dir: string) => echoProvisioner.parse(fakeSession(dir), parseRequest, never) },
-    { op: "plan", run: (dir: string) => echoProvisioner.plan(fakeSession(dir), planRequest(), never) },
-    { op: "apply", run: (dir: string) => echoProvisioner.apply(fakeSession(dir), applyRequest(), never) },
+    {
+      op: "parse",
+      run: (files: Map<string, Uint8Array>) => echoProvisioner.parse(fakeSession(files), parseRequest, never),
+    },
+    {
+      op: "plan",
+      run: (files: Map<string, Uint8Array>) => echoProvisioner.plan(fakeSession(files), planRequest(), never),
+    },
+    {
+      op: "apply",
+      run: (files: Map<string, Uint8Array>) =>
+        echoProvisioner.apply(fakeSession(files), applyRequest(), never),
+    },
   ];
   for (const { op, run } of operations) {
     test(`GIVEN no file 0 WHEN ${op} THEN the Complete's error starts with "no state"`, async () => {
-      const dir = await dirWith({
+      const files = sessionFiles({
         "1.parse.protobuf": binary(parseDone()),
         "1.plan.protobuf": binary(planDone()),
       });
-      const complete = await run(dir);
+      const complete = await run(files);
       assert.match(complete.error, /^no state: /);
     });
   }
 
   test('GIVEN parse files without a ParseComplete WHEN parsing THEN error "complete response missing"', async () => {
-    const dir = await dirWith({ "0.parse.protobuf": binary(log("only a log")) });
-    const session = fakeSession(dir);
+    const files = sessionFiles({ "0.parse.protobuf": binary(log("only a log")) });
+    const session = fakeSession(files);
     const complete = await echoProvisioner.parse(session, parseRequest, never);
     assert.equal(complete.error, "complete response missing");
     assert.equal(session.logs.length, 1);
@@ -180,20 +188,19 @@ describe("echo failures", () => {
       want: /delayMs must be an integer/,
     },
     {
-      name: "a directory where a file should be",
+      name: "a directory where a file should be (only files are responses)",
       files: {},
       directory: "0.plan.protobuf",
-      want: /^read file "0.plan.protobuf": /,
+      want: /^no state: no response file 0 for plan/,
     },
   ];
   for (const c of broken) {
     test(`GIVEN ${c.name} WHEN planning THEN the Complete names the file and the problem`, async () => {
-      const dir = await dirWith(c.files);
-      if (c.directory) await addDirectory(dir, c.directory);
-      const session = fakeSession(dir);
+      const files = sessionFiles(c.files);
+      if (c.directory) addDirectory(files, c.directory);
+      const session = fakeSession(files);
       const complete = await echoProvisioner.plan(session, planRequest(), never);
       assert.match(complete.error, c.want);
-      assert.doesNotMatch(complete.error, new RegExp(dir), "the session path stays private");
       assert.deepEqual(session.logs, []);
     });
   }
@@ -202,13 +209,13 @@ describe("echo failures", () => {
 describe("echo waiting and delays", () => {
   for (const op of ["plan", "apply"] as const) {
     test(`GIVEN ${op} files without a Complete WHEN ${op} runs THEN it waits until aborted, then "canceled"`, async () => {
-      const dir = await dirWith({ [`0.${op}.protobuf`]: binary(log("working")) });
+      const files = sessionFiles({ [`0.${op}.protobuf`]: binary(log("working")) });
       let logged: (entry: LogEntry) => void = () => undefined;
       const sawLog = new Promise<LogEntry>((r) => {
         logged = r;
       });
       const controller = new AbortController();
-      const session = fakeSession(dir, logged);
+      const session = fakeSession(files, logged);
       const result =
         op === "plan"
           ? echoProvisioner.plan(session, planRequest(), controller.signal)
@@ -221,13 +228,13 @@ describe("echo waiting and delays", () => {
   }
 
   test("GIVEN a delay step WHEN it elapses THEN the following log and Complete are replayed", async () => {
-    const dir = await dirWith({
+    const files = sessionFiles({
       "0.apply.json": json(log("before")),
       "1.apply.json": json(log("after"), { delayMs: 1500 }),
       "2.apply.protobuf": binary(applyDone()),
     });
     const clock = controlledSleep();
-    const session = fakeSession(dir);
+    const session = fakeSession(files);
     const result = createEchoProvisioner({ sleep: clock.sleep }).apply(session, applyRequest(), never);
     await clock.waitForSleep();
     assert.deepEqual(clock.requested, [1500]);
@@ -245,10 +252,13 @@ describe("echo waiting and delays", () => {
   });
 
   test('GIVEN a delay step WHEN cancelled during the delay THEN "canceled" and nothing after it', async () => {
-    const dir = await dirWith({ "0.plan.json": '{"delayMs": 60000}', "1.plan.protobuf": binary(planDone()) });
+    const files = sessionFiles({
+      "0.plan.json": '{"delayMs": 60000}',
+      "1.plan.protobuf": binary(planDone()),
+    });
     const clock = controlledSleep();
     const controller = new AbortController();
-    const session = fakeSession(dir);
+    const session = fakeSession(files);
     const result = createEchoProvisioner({ sleep: clock.sleep }).plan(
       session,
       planRequest(),
@@ -261,8 +271,8 @@ describe("echo waiting and delays", () => {
   });
 
   test("GIVEN the default sleep WHEN a short delay is replayed THEN the request completes", async () => {
-    const dir = await dirWith({ "0.parse.json": json(parseDone(), { delayMs: 1 }) });
-    const complete = await echoProvisioner.parse(fakeSession(dir), parseRequest, never);
+    const files = sessionFiles({ "0.parse.json": json(parseDone(), { delayMs: 1 }) });
+    const complete = await echoProvisioner.parse(fakeSession(files), parseRequest, never);
     assert.equal(complete.error, "");
   });
 });

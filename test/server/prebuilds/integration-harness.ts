@@ -25,7 +25,7 @@ import {
 import { applyFailed, buildEchoArchive, type EchoStepInit } from "../../../src/provisioners/echo/archive.js";
 import { createEchoProvisioner } from "../../../src/provisioners/echo/provisioner.js";
 import { type ProvisionerServer, serve } from "../../../src/provisionersdk/serve.js";
-import type { Provisioner } from "../../../src/provisionersdk/types.js";
+import type { InMemoryProvisioner } from "../../../src/provisionersdk/types.js";
 import { type Logger, silentLogger } from "../../../src/server/logger.js";
 import { type ClaimRehearsal, claimRehearsals } from "../../../src/server/prebuilds/rehearsal.js";
 import type { ReconcilerSettings } from "../../../src/server/prebuilds/settings.js";
@@ -64,7 +64,8 @@ export interface RecordedRequest {
 }
 
 /** Echo plus: a fresh agent token per non-claim build, a claim keeps its tokens, requests recorded, faults. */
-export class RecordingProvisioner implements Provisioner {
+export class RecordingProvisioner implements InMemoryProvisioner {
+  readonly archive = "in-memory";
   readonly requests: RecordedRequest[] = [];
   /** While set, every workspace build's apply fails with this message (flaky infrastructure). */
   failApplies: string | undefined;
@@ -72,15 +73,16 @@ export class RecordingProvisioner implements Provisioner {
   holdApplies: Promise<void> | undefined;
   readonly #echo = createEchoProvisioner();
 
-  parse: Provisioner["parse"] = (session, request, signal) => this.#echo.parse(session, request, signal);
+  parse: InMemoryProvisioner["parse"] = (session, request, signal) =>
+    this.#echo.parse(session, request, signal);
 
-  plan: Provisioner["plan"] = async (session, request, signal) => {
+  plan: InMemoryProvisioner["plan"] = async (session, request, signal) => {
     const complete = await this.#echo.plan(session, request, signal);
     this.#record("plan", request.metadata, []);
     return complete;
   };
 
-  apply: Provisioner["apply"] = async (session, request, signal) => {
+  apply: InMemoryProvisioner["apply"] = async (session, request, signal) => {
     const metadata = request.metadata;
     if (this.failApplies !== undefined && metadata?.workspaceId) {
       this.#record("apply", metadata, []);

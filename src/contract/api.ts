@@ -35,6 +35,7 @@ import {
   Token,
   TokenInfo,
   TokenParams,
+  UpdateUserRequest,
   User,
   UserTokenParams,
 } from "./users.js";
@@ -191,6 +192,18 @@ export const routes = {
       tags: ["users"],
       body: CreateUserRequest,
       response: { 201: User, ...errorResponses(400, 401, 403, 409) },
+    },
+  }),
+  updateUser: route({
+    method: "PATCH",
+    url: `${apiPrefix}/users/:name`,
+    config: { auth: "owner" },
+    schema: {
+      summary: "Change a user's role (409 for the last owner's demotion)",
+      tags: ["users"],
+      params: NameParams,
+      body: UpdateUserRequest,
+      response: { 200: User, ...errorResponses(400, 401, 403, 404, 409) },
     },
   }),
   createToken: route({

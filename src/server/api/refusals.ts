@@ -17,6 +17,7 @@ const P = (p: Input) => target.preset(p.name ?? "", p.preset ?? "");
 /** "METHOD url-pattern" (Fastify's pattern, as registered) → the audited action it performs. */
 const REFUSABLE: Record<string, Refusable> = {
   [`POST ${apiPrefix}/users`]: { action: "user.create", target: (_p, b) => target.user(b.username ?? "") },
+  [`PATCH ${apiPrefix}/users/:name`]: { action: "user.role", target: (p) => target.user(p.name ?? "") },
   [`DELETE ${apiPrefix}/users/:name/tokens/:id`]: {
     action: "token.revoke",
     target: (p) => target.token(p.id ?? ""),

@@ -27,6 +27,7 @@ import { cancelJobFor, createWorkspace, startBuild, workspaceForUser } from "../
 import { clientScript, htmxScript, stylesheet } from "./assets.js";
 import { type Html, html } from "./html.js";
 import { type NavItem, page } from "./layout.js";
+import { auditFilterOf, auditPage } from "./pages/audit.js";
 import { createPage, errorsFrom, formFields, loadForm, parseCreateForm } from "./pages/create.js";
 import { loginPage, safeNext } from "./pages/login.js";
 import { loadPool, loadPools, poolPage, poolsSection } from "./pages/pools.js";
@@ -525,6 +526,17 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
     const body = errorBody(404, `there is no page at ${path}`);
     return sendHtml(reply, 404, page({ title: "Not found", session, body }));
   });
+
+  // ---- audit log ---------------------------------------------------------------------------------------
+  web.get("/audit", owner, async (request, reply) =>
+    render(
+      request,
+      reply,
+      "Audit log",
+      "audit",
+      await auditPage(ctx, auditFilterOf(request.query as Record<string, unknown>)),
+    ),
+  );
 
   // ---- reconciler --------------------------------------------------------------------------------------
   web.get("/reconciler", owner, async (request, reply) =>

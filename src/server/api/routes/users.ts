@@ -19,6 +19,8 @@ import {
   insertUser,
   listApiTokens,
   listUsers,
+  ownerIds,
+  setUserRole,
   type User,
 } from "../../store/users.js";
 import type { App } from "../app.js";
@@ -96,6 +98,34 @@ export function registerUserRoutes(app: App, { ctx, auth }: ApiDeps): void {
         if (isUniqueViolation(err)) throw conflict(`a user named "${body.username}" already exists`);
         throw err;
       }
+    },
+  });
+
+  app.route({
+    ...routes.updateUser,
+    handler: async (request) => {
+      const { role } = request.body;
+      const now = ctx.clock.now();
+      const user = await ctx.store.transaction(async (tx) => {
+        const found = await getUserByUsername(tx, request.params.name);
+        if (!found || found.isSystem) throw notFound(`user "${request.params.name}"`, { field: "name" });
+        if (found.role === role) return found;
+        // Someone must be able to administer the server (the owners' rows stay locked until the commit, so
+        // two demotions at once cannot both pass this check).
+        const owners = await ownerIds(tx, { lock: ctx.store.dialect === "postgres" });
+        if (role !== "owner" && owners.filter((id) => id !== found.id).length === 0)
+          throw conflict(`"${found.username}" is the last owner; make another user an owner first`);
+        const changed = await setUserRole(tx, found.id, role, now);
+        if (!changed) throw notFound(`user "${request.params.name}"`, { field: "name" });
+        await audit(tx, now, {
+          actor: actorOf(request),
+          action: "user.role",
+          target: target.user(found.username),
+          detail: { from: found.role, to: role },
+        });
+        return changed;
+      });
+      return presentUser(user);
     },
   });
 

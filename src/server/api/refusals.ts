@@ -1,6 +1,7 @@
 // Refused owner actions in the audit log: when a member calls an owner-only route that performs an audited
-// action, app.ts records a failure entry (in its own small write; nothing else happened) before answering 403.
-// This table says which action each such route performs and what its target is, from the validated request.
+// action, the API's guard (app.ts) or the dashboard's (web/index.ts) records a failure entry (in its own small
+// write; nothing else happened) before answering 403. This table says which action each such route of either
+// performs and what its target is, from the request's parameters and body.
 import type { FastifyRequest } from "fastify";
 import { apiPrefix } from "../../contract/api.js";
 import type { AuditAction } from "../../contract/audit.js";
@@ -36,6 +37,12 @@ const REFUSABLE: Record<string, Refusable> = {
   [`PUT ${apiPrefix}/templates/:name/presets/:preset/autoscale`]: { action: "preset.settings", target: P },
   [`DELETE ${apiPrefix}/templates/:name/presets/:preset/autoscale`]: { action: "preset.settings", target: P },
   [`PATCH ${apiPrefix}/templates/:name/presets/:preset/settings`]: { action: "preset.settings", target: P },
+  // The dashboard's forms.
+  "POST /reconciler/pause": { action: "prebuilds.pause", target: target.prebuilds },
+  "POST /reconciler/resume": { action: "prebuilds.resume", target: target.prebuilds },
+  "POST /templates/:name/invalidate": { action: "prebuilds.invalidate", target: T },
+  "POST /templates/:name/presets/:preset/resume": { action: "preset.resume", target: P },
+  "POST /templates/:name/presets/:preset/autoscale": { action: "preset.settings", target: P },
 };
 
 /** Records the refusal when the route performs an audited action; other owner routes (reads) are not. */

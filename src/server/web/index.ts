@@ -15,6 +15,7 @@ import type { App } from "../api/app.js";
 import type { AuthSettings } from "../api/deps.js";
 import { ApiError, httpError } from "../api/errors.js";
 import { streamJobLogs } from "../api/log-stream.js";
+import { auditRefusal } from "../api/refusals.js";
 import type { AuditStamp } from "../audit.js";
 import type { ServerContext } from "../context.js";
 import { DomainError, forbidden, invalid, notFound } from "../domain-errors.js";
@@ -151,6 +152,7 @@ function installGuards(web: FastifyInstance, deps: WebDeps): void {
     }
     if (access === "owner" && session.user.role !== "owner") {
       request.webSession = session;
+      await auditRefusal(ctx, request, session.user);
       throw forbidden("this page is for owners only");
     }
     request.webSession = session;

@@ -7,6 +7,7 @@
 // Prebuilds the reconciler creates and deletes are the system's own work and are not audited.
 import {
   AUDIT_ACTIONS,
+  AUDIT_LIMIT_MAX,
   type AuditAction,
   type AuditEntryT,
   type AuditOutcome,
@@ -99,6 +100,10 @@ export async function readAuditPage(
     throw invalid(`unknown audit action "${action}" (known: ${AUDIT_ACTIONS.join(", ")})`, {
       field: "action",
     });
+  }
+  // The schema says 1..1000, but a query string's "1e999" is coerced to Infinity and slips through Ajv.
+  if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > AUDIT_LIMIT_MAX) {
+    throw invalid(`limit: a whole number from 1 to ${AUDIT_LIMIT_MAX}`, { field: "limit" });
   }
   const since = query.since ? parseSince(query.since, now) : undefined;
   const before = query.cursor ? decodeCursor(query.cursor) : undefined;

@@ -66,7 +66,10 @@ async function auditFailedLogin(
     target: user ? target.user(user.username) : "user",
     outcome: "failure",
     detail: user
-      ? { method: "password", reason: "wrong password" }
+      ? {
+          method: "password",
+          reason: user.passwordHash === null ? "the user has no password" : "wrong password",
+        }
       : { method: "password", reason: "unknown user", username },
   });
 }

@@ -486,22 +486,10 @@ export async function startBuild(
 ): Promise<{ build: WorkspaceBuild; job: ProvisionerJob }> {
   const { store } = ctx;
   const workspace = await workspaceForUser(store.db, user, workspaceId);
-  // Deleting someone else's workspace is audited (a member's own deletes are everyday work, not recorded).
+  if (workspace.ownerId === PREBUILDS_USER_ID && user.role !== "owner") throw forbidden();
+  // Deleting someone else's workspace is audited (an owner's delete of a member's workspace or of a prebuild);
+  // deleting one's own is everyday work, not recorded.
   const deletesOthers = transition === "delete" && workspace.ownerId !== user.id;
-  const auditDelete = async (db: Executor, outcome: "success" | "failure") => {
-    const owner = (await getUsernames(db, [workspace.ownerId])).get(workspace.ownerId) ?? workspace.ownerId;
-    await audit(db, ctx.clock.now(), {
-      actor: { id: user.id, username: user.username, address: options.address },
-      action: "workspace.delete",
-      target: target.workspace(owner, workspace.name),
-      outcome,
-      ...(outcome === "failure" ? { detail: { reason: "prebuilds may only be deleted by owners" } } : {}),
-    });
-  };
-  if (workspace.ownerId === PREBUILDS_USER_ID && user.role !== "owner") {
-    if (deletesOthers) await auditDelete(store.db, "failure");
-    throw forbidden();
-  }
   let result: { build: WorkspaceBuild; job: ProvisionerJob };
   try {
     result = await store.transaction(async (tx) => {
@@ -534,7 +522,15 @@ export async function startBuild(
         parameters: values,
         state: latest.provisionerState,
       });
-      if (deletesOthers) await auditDelete(tx, "success");
+      if (deletesOthers) {
+        const owner =
+          (await getUsernames(tx, [workspace.ownerId])).get(workspace.ownerId) ?? workspace.ownerId;
+        await audit(tx, ctx.clock.now(), {
+          actor: { id: user.id, username: user.username, address: options.address },
+          action: "workspace.delete",
+          target: target.workspace(owner, workspace.name),
+        });
+      }
       return enqueued;
     });
   } catch (err) {

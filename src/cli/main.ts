@@ -11,6 +11,7 @@ import { CliError } from "./errors.js";
 import { addGlobalOptions, applyGlobalOptions, withApiOptions } from "./options.js";
 import { tableSettings } from "./output.js";
 import { registerAgentCommand } from "./register/agent.js";
+import { registerAuditCommands } from "./register/audit.js";
 import { registerAuthCommands } from "./register/auth.js";
 import { registerPrebuildsCommands } from "./register/prebuilds.js";
 import { registerTemplateCommands } from "./register/templates.js";
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerTemplateCommands(program);
   registerAuthCommands(program);
   registerPrebuildsCommands(program);
+  registerAuditCommands(program);
   registerAgentCommand(program);
   registerProvisionerCommands(program);
   registerServerCommands(program);

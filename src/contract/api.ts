@@ -11,6 +11,7 @@
 //   "owner" — a user with role `owner`;  "agent" — a workspace agent's token (Bearer), not a user token.
 // Members see and change only their own workspaces; another user's workspace answers 404 to a member.
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { AuditPage, AuditQuery } from "./audit.js";
 import { type ErrorBody, errorResponses, NoContent, StringEnum } from "./common.js";
 import { AutoscalePolicy, PresetSettingsRequest } from "./demand.js";
 import { Job, JobLog, JobLogsQuery } from "./jobs.js";
@@ -34,6 +35,7 @@ import {
   Token,
   TokenInfo,
   TokenParams,
+  UpdateUserRequest,
   User,
   UserTokenParams,
 } from "./users.js";
@@ -49,6 +51,7 @@ import {
   WorkspaceWaitQuery,
 } from "./workspaces.js";
 
+export * from "./audit.js";
 export * from "./common.js";
 export * from "./demand.js";
 export * from "./jobs.js";
@@ -191,6 +194,18 @@ export const routes = {
       response: { 201: User, ...errorResponses(400, 401, 403, 409) },
     },
   }),
+  updateUser: route({
+    method: "PATCH",
+    url: `${apiPrefix}/users/:name`,
+    config: { auth: "owner" },
+    schema: {
+      summary: "Change a user's role (409 for the last owner's demotion)",
+      tags: ["users"],
+      params: NameParams,
+      body: UpdateUserRequest,
+      response: { 200: User, ...errorResponses(400, 401, 403, 404, 409) },
+    },
+  }),
   createToken: route({
     method: "POST",
     url: `${apiPrefix}/users/me/tokens`,
@@ -243,6 +258,21 @@ export const routes = {
       tags: ["users"],
       params: UserTokenParams,
       response: { 204: NoContent, ...errorResponses(401, 403, 404) },
+    },
+  }),
+
+  // ── audit log ───────────────────────────────────────────────────────────────────────────────────────
+  listAudit: route({
+    method: "GET",
+    url: `${apiPrefix}/audit`,
+    config: { auth: "owner" },
+    schema: {
+      summary: "Audit log entries, newest first, one page at a time (pass nextCursor as cursor for the next)",
+      description:
+        "Filters: action (an audited action name), actor (a username), since (ISO-8601 or a duration back from now such as 24h). limit: 1 to 1000, default 100.",
+      tags: ["audit"],
+      querystring: AuditQuery,
+      response: { 200: AuditPage, ...errorResponses(400, 401, 403) },
     },
   }),
 

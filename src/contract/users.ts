@@ -63,6 +63,9 @@ export const CreateUserRequest = Type.Object({
   role: Type.Optional(Role),
 });
 
+/** A user's role change; the last owner cannot be made a member (409). */
+export const UpdateUserRequest = Type.Object({ role: Role });
+
 export const CreateTokenRequest = Type.Object({
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   lifetimeSeconds: Type.Optional(

@@ -362,7 +362,13 @@ describe("dashboard in a browser", {
   });
 
   test("GIVEN the other pages THEN they pass axe-core's rules too", async () => {
-    for (const path of ["/templates", "/templates/echo-demo", "/workspaces", "/workspaces?prebuilds=1"]) {
+    for (const path of [
+      "/templates",
+      "/templates/echo-demo",
+      "/workspaces",
+      "/workspaces?prebuilds=1",
+      "/audit",
+    ]) {
       await page.goto(`${server.url}${path}`);
       await assertAccessible(page, path);
     }

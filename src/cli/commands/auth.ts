@@ -146,6 +146,17 @@ export async function createUser(username: string, options: CreateUserOptions) {
   process.stdout.write(`User ${user.username} (${user.role}) created.\n`);
 }
 
+export async function setRole(username: string, role: string, options: ApiOptions) {
+  if (role !== "owner" && role !== "member") {
+    throw new CliError(`invalid role "${role}" (use owner or member)`, 2);
+  }
+  const { client, format } = await commandContext(options);
+  const user = await client.call(routes.updateUser, { params: { name: username }, body: { role } });
+  if (format !== "table") return printData(format, user);
+  process.stdout.write(`User ${user.username} is now ${user.role}.
+`);
+}
+
 export async function createToken(options: ApiOptions & { name?: string; lifetime?: string }) {
   let lifetimeSeconds: number | undefined;
   if (options.lifetime !== undefined) {

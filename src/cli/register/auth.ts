@@ -34,6 +34,9 @@ export function registerAuthCommands(program: Command): void {
       .option("-r, --role <role>", "owner or member", "member")
       .option("--password-stdin", "read a password from stdin (otherwise the user logs in with tokens only)"),
   ).action(async (username: string, o: CreateUserOptions) => (await auth()).createUser(username, o));
+  withApiOptions(
+    users.command("role <username> <role>").description("Make a user an owner or a member"),
+  ).action(async (username: string, role: string, o) => (await auth()).setRole(username, role, o));
 
   const tokens = program.command("tokens").alias("token").description("Manage your API tokens");
   withApiOptions(

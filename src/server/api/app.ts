@@ -18,6 +18,7 @@ import { authenticateApiToken, type User } from "../store/users.js";
 import { prefixAnswers, stripBasePath } from "./base-path.js";
 import { ApiError, type ErrorBody, httpError } from "./errors.js";
 import { openapiOptions } from "./openapi.js";
+import { auditRefusal } from "./refusals.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -158,6 +159,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     const user = await authenticateApiToken(ctx.store.db, token, ctx.clock.now());
     if (!user) throw new ApiError(401, "invalid or expired token");
     if (auth === "owner" && user.role !== "owner") {
+      await auditRefusal(ctx, request, user);
       throw new ApiError(403, "this needs the owner role");
     }
     request.user = user;

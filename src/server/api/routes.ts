@@ -4,6 +4,7 @@
 import type { App } from "./app.js";
 import type { ApiDeps } from "./deps.js";
 import { registerAgentRoutes } from "./routes/agent.js";
+import { registerAuditRoutes } from "./routes/audit.js";
 import { registerJobRoutes } from "./routes/jobs.js";
 import { registerMetaRoutes } from "./routes/meta.js";
 import { registerPrebuildRoutes } from "./routes/prebuilds.js";
@@ -19,4 +20,5 @@ export function registerApiRoutes(app: App, deps: ApiDeps): void {
   registerWorkspaceRoutes(app, deps);
   registerPrebuildRoutes(app, deps);
   registerAgentRoutes(app, deps);
+  registerAuditRoutes(app, deps);
 }

@@ -4,6 +4,7 @@
 // presets of later versions too. Each change asks every replica's reconciler for a cycle. Invalid input is a
 // DomainError naming the field.
 import { isKnownTimezone } from "../../planning/local-time.js";
+import { type AuditActor, audit, target } from "../audit.js";
 import type { ServerContext } from "../context.js";
 import { invalid } from "../domain-errors.js";
 import {
@@ -48,19 +49,24 @@ function validateAutoscale(policy: AutoscaleSetting): void {
 
 async function change(
   ctx: ServerContext,
+  by: AuditActor,
   templateName: string,
   presetName: string,
   patch: PresetSettingsPatch,
   reason: string,
 ): Promise<PresetWithSettings> {
   const found = await requireActivePreset(ctx, templateName, presetName);
-  const settings = await updatePresetSettings(
-    ctx.store.db,
-    found.template.id,
-    found.preset.name,
-    patch,
-    ctx.clock.now(),
-  );
+  const now = ctx.clock.now();
+  const settings = await ctx.store.transaction(async (tx) => {
+    const updated = await updatePresetSettings(tx, found.template.id, found.preset.name, patch, now);
+    await audit(tx, now, {
+      actor: by,
+      action: "preset.settings",
+      target: target.preset(found.template.name, found.preset.name),
+      detail: { ...patch },
+    });
+    return updated;
+  });
   ctx.logger.info({ template: templateName, preset: presetName, ...patch }, reason);
   await requestReconcile(ctx.store, reason);
   return { ...found, settings };
@@ -69,6 +75,7 @@ async function change(
 /** Autoscale on (a policy) or off (null). */
 export function setAutoscale(
   ctx: ServerContext,
+  by: AuditActor,
   templateName: string,
   presetName: string,
   policy: AutoscaleSetting | null,
@@ -76,6 +83,7 @@ export function setAutoscale(
   if (policy) validateAutoscale(policy);
   return change(
     ctx,
+    by,
     templateName,
     presetName,
     { autoscale: policy },
@@ -86,6 +94,7 @@ export function setAutoscale(
 /** Replace-ahead and/or rollout (absent keys stay; null: back to the default). */
 export function setPresetSettings(
   ctx: ServerContext,
+  by: AuditActor,
   templateName: string,
   presetName: string,
   patch: Pick<PresetSettingsPatch, "replaceAhead" | "rollout">,
@@ -99,5 +108,5 @@ export function setPresetSettings(
       field: "replaceAhead",
     });
   }
-  return change(ctx, templateName, presetName, patch, "preset settings changed");
+  return change(ctx, by, templateName, presetName, patch, "preset settings changed");
 }

@@ -96,6 +96,32 @@ export async function getUserByUsername(db: Executor, username: string): Promise
   return row ? userFromRow(row) : undefined;
 }
 
+/** Sets the user's role; returns the user as changed (undefined: no such user). */
+export async function setUserRole(
+  db: Executor,
+  id: string,
+  role: UserRole,
+  now: Date,
+): Promise<User | undefined> {
+  const row = await db
+    .updateTable("users")
+    .set({ role, updated_at: toMillis(now) })
+    .where("id", "=", id)
+    .returningAll()
+    .executeTakeFirst();
+  return row ? userFromRow(row) : undefined;
+}
+
+/**
+ * The ids of the human users with the owner role. `lock` (PostgreSQL, in a transaction): their rows are locked
+ * until it ends, so two demotions cannot both count the other's owner (SQLite transactions are serial anyway).
+ */
+export async function ownerIds(db: Executor, options: { lock: boolean }): Promise<string[]> {
+  let query = db.selectFrom("users").select("id").where("role", "=", "owner").where("is_system", "=", 0);
+  if (options.lock) query = query.forUpdate();
+  return (await query.execute()).map((r) => r.id);
+}
+
 /** Human users (not system users), by username. */
 export async function listUsers(db: Executor): Promise<User[]> {
   const rows = await db

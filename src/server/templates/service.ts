@@ -4,6 +4,7 @@
 // applies, so a malicious or malformed archive is refused at the door and nothing is stored.
 import { defaultUploadQuotaBytes } from "../../contract/templates.js";
 import { ArchiveError, DEFAULT_ARCHIVE_LIMITS, planExtraction } from "../../provisionersdk/archive.js";
+import { type AuditActor, audit, target } from "../audit.js";
 import type { ServerContext } from "../context.js";
 import { conflict, invalid, notFound, tooLarge } from "../domain-errors.js";
 import { enqueueJob, notifyJobPosted } from "../jobs/queue.js";
@@ -90,7 +91,7 @@ export interface CreateVersionInput {
 /** Creates the version and enqueues its import; the template is created on its first push. */
 export async function createTemplateVersion(
   ctx: ServerContext,
-  user: User,
+  user: AuditActor,
   templateName: string,
   input: CreateVersionInput,
   settings: TemplateSettings,
@@ -147,6 +148,16 @@ export async function createTemplateVersion(
           jobId: job.id,
           createdBy: user.id,
           now,
+        });
+        await audit(tx, now, {
+          actor: user,
+          action: "template.push",
+          target: target.template(template.name),
+          detail: {
+            version: version.name,
+            provisioner: input.provisioner,
+            activate: input.activate ?? false,
+          },
         });
         return { template, version, job };
       });
@@ -221,6 +232,7 @@ export async function requireImportedVersion(
 
 export async function activateVersion(
   ctx: ServerContext,
+  by: AuditActor,
   templateName: string,
   ref: string,
 ): Promise<Template> {
@@ -232,24 +244,42 @@ export async function activateVersion(
       `version ${version.name} cannot be activated: its import ${job ? job.status : "is missing"}`,
     );
   }
-  const updated = await updateTemplate(ctx.store.db, template.id, {
-    activeVersionId: version.id,
-    now: ctx.clock.now(),
+  const now = ctx.clock.now();
+  const updated = await ctx.store.transaction(async (tx) => {
+    const changed = await updateTemplate(tx, template.id, { activeVersionId: version.id, now });
+    if (changed)
+      await audit(tx, now, {
+        actor: by,
+        action: "template.activate",
+        target: target.template(template.name),
+        detail: { version: version.name },
+      });
+    return changed;
   });
   if (!updated) throw notFound(`template "${templateName}"`);
   ctx.events.reconcileSoon("new active version");
   return updated;
 }
 
+/** An empty message undeprecates (recorded as template.deprecate with `deprecated: false`). */
 export async function setDeprecation(
   ctx: ServerContext,
+  by: AuditActor,
   templateName: string,
   message: string,
 ): Promise<Template> {
   const template = await requireTemplate(ctx, templateName);
-  const updated = await updateTemplate(ctx.store.db, template.id, {
-    deprecated: message,
-    now: ctx.clock.now(),
+  const now = ctx.clock.now();
+  const updated = await ctx.store.transaction(async (tx) => {
+    const changed = await updateTemplate(tx, template.id, { deprecated: message, now });
+    if (changed)
+      await audit(tx, now, {
+        actor: by,
+        action: "template.deprecate",
+        target: target.template(template.name),
+        detail: { deprecated: message !== "", message },
+      });
+    return changed;
   });
   if (!updated) throw notFound(`template "${templateName}"`);
   ctx.events.reconcileSoon("template deprecation changed");
@@ -284,7 +314,11 @@ export async function setLeasePolicy(
 }
 
 /** Refused while users' workspaces use it; its prebuilds become outdated and the reconciler removes them. */
-export async function deleteTemplate(ctx: ServerContext, templateName: string): Promise<void> {
+export async function deleteTemplate(
+  ctx: ServerContext,
+  by: AuditActor,
+  templateName: string,
+): Promise<void> {
   const template = await requireTemplate(ctx, templateName);
   const live = await countLiveWorkspacesOfTemplate(ctx.store.db, template.id, {
     excludeOwnerId: PREBUILDS_USER_ID,
@@ -292,6 +326,10 @@ export async function deleteTemplate(ctx: ServerContext, templateName: string): 
   if (live > 0) {
     throw conflict(`template "${templateName}" is used by ${live} workspace(s); delete them first`);
   }
-  await softDeleteTemplate(ctx.store.db, template.id, ctx.clock.now());
+  const now = ctx.clock.now();
+  await ctx.store.transaction(async (tx) => {
+    if (await softDeleteTemplate(tx, template.id, now))
+      await audit(tx, now, { actor: by, action: "template.delete", target: target.template(template.name) });
+  });
   ctx.events.reconcileSoon("template deleted");
 }

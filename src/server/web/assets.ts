@@ -27,6 +27,7 @@ main { max-width:1400px; margin:0 auto; padding:1rem; }
 h4 { margin:.6rem 0 .2rem; }
 h1 { font-size:1.45rem; margin:.3rem 0 1rem; } h2 { font-size:1.15rem; margin:1.4rem 0 .6rem; } h3 { font-size:1rem; margin:0 0 .4rem; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:.9rem 1rem; margin:0 0 1rem; }
+.filters { display:flex; flex-wrap:wrap; gap:.6rem 1rem; align-items:flex-end; }
 .grid { display:grid; gap:1rem; grid-template-columns:repeat(auto-fill, minmax(320px, 1fr)); }
 .muted { color:var(--muted); } .small { font-size:.85rem; }
 .badge { display:inline-block; border-radius:999px; padding:.05rem .55rem; font-size:.8rem; font-weight:600; border:1px solid currentColor; margin:0 .25rem .25rem 0; }

@@ -15,6 +15,8 @@ import type { App } from "../api/app.js";
 import type { AuthSettings } from "../api/deps.js";
 import { ApiError, httpError } from "../api/errors.js";
 import { streamJobLogs } from "../api/log-stream.js";
+import { auditRefusal } from "../api/refusals.js";
+import type { AuditStamp } from "../audit.js";
 import type { ServerContext } from "../context.js";
 import { DomainError, forbidden, invalid, notFound } from "../domain-errors.js";
 import { setAutoscale } from "../prebuilds/demand-settings.js";
@@ -26,6 +28,7 @@ import { cancelJobFor, createWorkspace, startBuild, workspaceForUser } from "../
 import { clientScript, htmxScript, stylesheet } from "./assets.js";
 import { type Html, html } from "./html.js";
 import { type NavItem, page } from "./layout.js";
+import { auditFilterOf, auditPage } from "./pages/audit.js";
 import { createPage, errorsFrom, formFields, loadForm, parseCreateForm } from "./pages/create.js";
 import { loginPage, safeNext } from "./pages/login.js";
 import { loadPool, loadPools, poolPage, poolsSection } from "./pages/pools.js";
@@ -149,6 +152,7 @@ function installGuards(web: FastifyInstance, deps: WebDeps): void {
     }
     if (access === "owner" && session.user.role !== "owner") {
       request.webSession = session;
+      await auditRefusal(ctx, request, session.user);
       throw forbidden("this page is for owners only");
     }
     request.webSession = session;
@@ -192,6 +196,11 @@ function errorBody(status: number, message: string): Html {
 
 function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
   const { ctx } = deps;
+  /** The signed-in user and the time, for the audit log entry of an action. */
+  const stampOf = (request: FastifyRequest): AuditStamp => {
+    const { user } = sessionFor(request);
+    return { actor: { id: user.id, username: user.username, address: request.ip }, now: ctx.clock.now() };
+  };
   const db = ctx.store.db;
   const pub = { config: { web: "public" as const } };
   const user = { config: { web: "user" as const } };
@@ -260,7 +269,7 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
         token: str(body.token),
         address: request.ip,
       });
-      setSessionCookie(request, reply, await openSession(ctx, signedIn));
+      setSessionCookie(request, reply, await openSession(ctx, signedIn, request.ip));
       return reply.redirect(next, 303);
     } catch (err) {
       if (err instanceof SignInError)
@@ -325,7 +334,7 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
   });
   web.post<{ Params: { name: string } }>("/templates/:name/invalidate", owner, async (request, reply) => {
     const template = await requireTemplate(ctx, request.params.name);
-    const touched = await invalidatePresets(ctx.store, template.id, ctx.clock.now());
+    const touched = await invalidatePresets(ctx.store, template, stampOf(request));
     ctx.logger.info(
       { template: template.name, presets: touched.length, via: "dashboard" },
       "prebuilds invalidated",
@@ -341,7 +350,11 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
     async (request, reply) => {
       const { name, preset } = request.params;
       const found = await requireActivePreset(ctx, name, preset);
-      const before = await resumePreset(ctx.store, found.preset.id);
+      const before = await resumePreset(ctx.store, found.preset.id, {
+        ...stampOf(request),
+        template: found.template.name,
+        preset: found.preset.name,
+      });
       ctx.logger.info({ template: name, preset, was: before, via: "dashboard" }, "preset resumed");
       return reply.redirect(
         backTo(request, `/templates/${encodeURIComponent(name)}`, "resumed", found.preset.id),
@@ -365,6 +378,7 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
       };
       await setAutoscale(
         ctx,
+        stampOf(request).actor,
         name,
         preset,
         off
@@ -481,7 +495,7 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
     if (transition !== "start" && transition !== "stop" && transition !== "delete")
       throw invalid(`unknown transition "${transition}"`);
     const workspace = await workspaceForUser(db, session.user, request.params.id);
-    await startBuild(ctx, session.user, workspace.id, transition);
+    await startBuild(ctx, session.user, workspace.id, transition, {}, { address: request.ip });
     return reply.redirect(`/workspaces/${encodeURIComponent(workspace.id)}?done=build#logs`, 303);
   });
 
@@ -515,6 +529,17 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
     return sendHtml(reply, 404, page({ title: "Not found", session, body }));
   });
 
+  // ---- audit log ---------------------------------------------------------------------------------------
+  web.get("/audit", owner, async (request, reply) =>
+    render(
+      request,
+      reply,
+      "Audit log",
+      "audit",
+      await auditPage(ctx, auditFilterOf(request.query as Record<string, unknown>)),
+    ),
+  );
+
   // ---- reconciler --------------------------------------------------------------------------------------
   web.get("/reconciler", owner, async (request, reply) =>
     render(
@@ -529,8 +554,8 @@ function registerRoutes(web: FastifyInstance, deps: WebDeps): void {
     ["/reconciler/pause", true],
     ["/reconciler/resume", false],
   ] as const) {
-    web.post(path, owner, async (_request, reply) => {
-      await setPaused(ctx.store, paused);
+    web.post(path, owner, async (request, reply) => {
+      await setPaused(ctx.store, paused, stampOf(request));
       ctx.logger.info({ via: "dashboard" }, `prebuilds reconciliation ${paused ? "paused" : "resumed"}`);
       return reply.redirect(`/reconciler?done=${paused ? "paused" : "unpaused"}`, 303);
     });

@@ -2,7 +2,7 @@
 import { type Html, html, type Renderable, raw } from "./html.js";
 import type { Session } from "./session.js";
 
-export type NavItem = "pools" | "templates" | "workspaces" | "new" | "reconciler" | "none";
+export type NavItem = "pools" | "templates" | "workspaces" | "new" | "reconciler" | "audit" | "none";
 
 export function page(options: {
   title: string;
@@ -37,6 +37,7 @@ export function page(options: {
     ${link("workspaces", "/workspaces", "Workspaces")}
     ${link("new", "/workspaces/new", "New workspace")}
     ${session.user.role === "owner" && link("reconciler", "/reconciler", "Reconciler")}
+    ${session.user.role === "owner" && link("audit", "/audit", "Audit log")}
   </nav>
   <div class="who"><span>${session.user.username} (${session.user.role})</span>
     <form class="inline" method="post" action="/logout">${csrfField(session)}<button type="submit">Sign out</button></form>

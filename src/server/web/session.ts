@@ -9,6 +9,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AuthSettings } from "../api/deps.js";
+import { audit, target } from "../audit.js";
 import { checkPassword } from "../auth/login.js";
 import type { ServerContext } from "../context.js";
 import {
@@ -50,12 +51,23 @@ export async function checkCredentials(
   ctx: ServerContext,
   auth: AuthSettings,
   input: { username?: string; password?: string; token?: string; address: string },
-): Promise<User> {
+): Promise<SignedIn> {
   const now = ctx.clock.now();
   if (input.token) {
     const user = await authenticateApiToken(ctx.store.db, input.token.trim(), now);
-    if (!user) throw new SignInError("that token is not valid (unknown, expired or revoked)");
-    return user;
+    if (!user) {
+      // Never the token itself: not even a refused one goes in the log.
+      await audit(ctx.store.db, now, {
+        actor: null,
+        address: input.address,
+        action: "user.login",
+        target: "user",
+        outcome: "failure",
+        detail: { method: "token", reason: "invalid token", via: "dashboard" },
+      });
+      throw new SignInError("that token is not valid (unknown, expired or revoked)");
+    }
+    return { user, method: "token" };
   }
   if (!input.username || !input.password)
     throw new SignInError("enter a username and a password, or a token");
@@ -65,20 +77,38 @@ export async function checkCredentials(
     address: input.address,
   });
   if (!user) throw new SignInError("wrong username or password");
-  return user;
+  return { user, method: "password" };
 }
 
-/** Creates the session token (and removes the user's expired session tokens). */
-export async function openSession(ctx: ServerContext, user: User): Promise<string> {
+/** Who signed in, and how (the audit log's detail). */
+export interface SignedIn {
+  user: User;
+  method: "password" | "token";
+}
+
+/**
+ * Creates the session token (and removes the user's expired session tokens), recording the sign-in in the
+ * audit log in the same transaction.
+ */
+export async function openSession(ctx: ServerContext, signedIn: SignedIn, address: string): Promise<string> {
+  const { user, method } = signedIn;
   const now = ctx.clock.now();
-  await deleteExpiredApiTokens(ctx.store.db, user.id, { namePrefix: SESSION_TOKEN_PREFIX, now });
-  const { token } = await createApiToken(ctx.store.db, {
-    userId: user.id,
-    name: `${SESSION_TOKEN_PREFIX}${randomBytes(6).toString("hex")}`,
-    expiresAt: new Date(now.getTime() + SESSION_TTL_MS),
-    now,
+  return ctx.store.transaction(async (tx) => {
+    await deleteExpiredApiTokens(tx, user.id, { namePrefix: SESSION_TOKEN_PREFIX, now });
+    const { token } = await createApiToken(tx, {
+      userId: user.id,
+      name: `${SESSION_TOKEN_PREFIX}${randomBytes(6).toString("hex")}`,
+      expiresAt: new Date(now.getTime() + SESSION_TTL_MS),
+      now,
+    });
+    await audit(tx, now, {
+      actor: { id: user.id, username: user.username, address },
+      action: "user.login",
+      target: target.user(user.username),
+      detail: { method, via: "dashboard" },
+    });
+    return token;
   });
-  return token;
 }
 
 /** Deletes the session's token, if it is a session token of that user. */

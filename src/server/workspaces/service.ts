@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { type BuildReasonName, workspaceNamePattern } from "../../contract/workspaces.js";
 import type { DeleteReason } from "../../planning/plan.js";
+import { audit, target } from "../audit.js";
 import type { ServerContext } from "../context.js";
 import { conflict, DomainError, forbidden, invalid, notFound } from "../domain-errors.js";
 import {
@@ -35,7 +36,7 @@ import {
   type TemplateParameter,
   type TemplateVersion,
 } from "../store/templates.js";
-import type { User } from "../store/users.js";
+import { getUsernames, type User } from "../store/users.js";
 import {
   getBuildByJobId,
   getBuildParameters,
@@ -479,11 +480,16 @@ export async function startBuild(
   options: {
     /** Build this version (of the workspace's template) instead of the latest build's. */
     templateVersionId?: string;
+    /** The caller's client address, for the audit log. */
+    address?: string;
   } = {},
 ): Promise<{ build: WorkspaceBuild; job: ProvisionerJob }> {
   const { store } = ctx;
   const workspace = await workspaceForUser(store.db, user, workspaceId);
   if (workspace.ownerId === PREBUILDS_USER_ID && user.role !== "owner") throw forbidden();
+  // Deleting someone else's workspace is audited (an owner's delete of a member's workspace or of a prebuild);
+  // deleting one's own is everyday work, not recorded.
+  const deletesOthers = transition === "delete" && workspace.ownerId !== user.id;
   let result: { build: WorkspaceBuild; job: ProvisionerJob };
   try {
     result = await store.transaction(async (tx) => {
@@ -507,7 +513,7 @@ export async function startBuild(
       const previous = await getBuildParameters(tx, latest.id);
       const values =
         transition === "start" ? resolveOrThrow(definitions, { provided: parameters, previous }) : previous;
-      return enqueueBuild(tx, ctx, {
+      const enqueued = await enqueueBuild(tx, ctx, {
         workspace,
         version,
         transition,
@@ -516,6 +522,16 @@ export async function startBuild(
         parameters: values,
         state: latest.provisionerState,
       });
+      if (deletesOthers) {
+        const owner =
+          (await getUsernames(tx, [workspace.ownerId])).get(workspace.ownerId) ?? workspace.ownerId;
+        await audit(tx, ctx.clock.now(), {
+          actor: { id: user.id, username: user.username, address: options.address },
+          action: "workspace.delete",
+          target: target.workspace(owner, workspace.name),
+        });
+      }
+      return enqueued;
     });
   } catch (err) {
     if (isUniqueViolation(err))

@@ -63,7 +63,7 @@ for (const dialect of DIALECTS) {
           const [us, plain, euBig] = ["us", "plain", "eu-big"].map((n) => presetNamed(pushed, n));
           for (const p of [us, plain, euBig]) await waitForPool(world, p!.id, { running: 1 });
           // (paused from here on, so a claimed pool is not refilled while the test looks)
-          await setPaused(world.store, true);
+          await setPaused(world.store, true, { actor: world.admin, now: world.clock.now() });
           const user = await createMember(world, "mia");
           const create = (name: string, parameters: Record<string, string> = {}, preset?: string) =>
             createWorkspace(world.server.ctx, user, { name, template: "match", parameters, preset });
@@ -194,7 +194,7 @@ for (const dialect of DIALECTS) {
           assert.equal(creations.length, 1);
 
           // WHEN v2 becomes active and a cycle cleans up v1
-          await activateVersion(world.server.ctx, "ttl", v2.version.name);
+          await activateVersion(world.server.ctx, world.admin, "ttl", v2.version.name);
           const report = await reconciler.runCycle();
 
           // THEN v1's pending creation is canceled and its workspace gone, but the delete is still queued

@@ -167,7 +167,7 @@ for (const dialect of DIALECTS) {
 
           // WHEN 100 creates with the preset run at once (the reconciler paused, so the burst meets exactly the
           // 20 prebuilds of the GIVEN: refills are not part of this count)
-          await setPaused(world.store, true);
+          await setPaused(world.store, true, { actor: world.admin, now: world.clock.now() });
           const burst = await createMany(world, users, "first", CREATES);
 
           // THEN exactly 20 claims, of 20 distinct pool members, and 80 normal builds

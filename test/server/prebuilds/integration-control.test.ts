@@ -175,7 +175,15 @@ for (const dialect of DIALECTS) {
           assert.deepEqual(await creations(world, preset.id), { total: 2, failed: 2 });
 
           // WHEN an admin resumes the preset (this asks for a cycle by itself)
-          assert.equal(await resumePreset(world.store, preset.id), "hard_limited");
+          assert.equal(
+            await resumePreset(world.store, preset.id, {
+              actor: world.admin,
+              now: world.clock.now(),
+              template: "flaky",
+              preset: "p",
+            }),
+            "hard_limited",
+          );
 
           // THEN it is healthy again and its pool fills
           const pool = await waitForPool(world, preset.id, { running: 2 });
@@ -230,7 +238,7 @@ for (const dialect of DIALECTS) {
         const originals = (await runningPrebuilds(world, existing.id)).map((p) => p.id);
 
         // WHEN the reconciler is paused, the pool expires and a new template wants prebuilds
-        await setPaused(world.store, true);
+        await setPaused(world.store, true, { actor: world.admin, now: world.clock.now() });
         await world.clock.advance(HOUR + SECOND);
         const second = await pushTemplate(world, "paused-b", { presets: [{ name: "q", instances: 1 }] });
         const fresh = presetNamed(second, "q");
@@ -252,7 +260,7 @@ for (const dialect of DIALECTS) {
         );
 
         // WHEN it is resumed (which asks for a cycle by itself)
-        await setPaused(world.store, false);
+        await setPaused(world.store, false, { actor: world.admin, now: world.clock.now() });
 
         // THEN the expired pool is replaced and the new one is built
         await waitForReconcilerDeletes(world, originals);

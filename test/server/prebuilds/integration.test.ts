@@ -230,7 +230,7 @@ for (const dialect of DIALECTS) {
         withWorld(dialect, { daemons: 1 }, async (world) => {
           const { reconciler } = world.server;
           // GIVEN v1 (active) and v2 of a template, each with a preset of 1, while the reconciler is paused
-          await setPaused(world.store, true);
+          await setPaused(world.store, true, { actor: world.admin, now: world.clock.now() });
           const v1 = await pushTemplate(world, "pending", {
             presets: [{ name: "p", instances: 1 }],
             marker: "1",
@@ -251,7 +251,7 @@ for (const dialect of DIALECTS) {
             (await getJob(world.store.db, busy.job.id))?.status === "running" ? true : undefined,
           );
           // AND v1's prebuild job queued behind it
-          await setPaused(world.store, false);
+          await setPaused(world.store, false, { actor: world.admin, now: world.clock.now() });
           await reconciler.runCycle();
           const queued = await eventually("a pending prebuild job of v1", async () => {
             const [row] = await sql<{ workspace_id: string; job_id: string }>`
@@ -263,7 +263,7 @@ for (const dialect of DIALECTS) {
           });
 
           // WHEN v2 becomes active
-          await activateVersion(world.server.ctx, "pending", "v2");
+          await activateVersion(world.server.ctx, world.admin, "pending", "v2");
           await reconciler.runCycle();
 
           // THEN v1's pending job is canceled and its workspace removed, without a provisioner ever seeing it
@@ -347,7 +347,10 @@ for (const dialect of DIALECTS) {
 
         // WHEN an operator invalidates the template a second later (this asks for a cycle by itself)
         await world.clock.advance(SECOND);
-        const touched = await invalidatePresets(world.store, pushed.template.id, world.clock.now());
+        const touched = await invalidatePresets(world.store, pushed.template, {
+          actor: world.admin,
+          now: world.clock.now(),
+        });
         assert.deepEqual(
           touched.map((t) => t.presetName),
           ["p"],
@@ -391,7 +394,7 @@ for (const dialect of DIALECTS) {
           );
 
           // WHEN v2 is activated
-          await activateVersion(world.server.ctx, "versions", "v2");
+          await activateVersion(world.server.ctx, world.admin, "versions", "v2");
 
           // THEN the v1 prebuilds are deleted as outdated and v2's pool is built on v2
           await waitForReconcilerDeletes(world, originals);

@@ -26,6 +26,8 @@ import { FakeClock } from "../../support/fake-clock.js";
 import { at, HOUR, MINUTE, PoolFixture } from "./pool-fixtures.js";
 
 const NOW = at(2 * HOUR);
+/** The owner the operations are recorded as (the audit log; no user row is needed). */
+const BY_OWNER = { actor: { id: "owner-id", username: "admin" }, now: NOW };
 
 /** Records every call; per-preset behaviour can be overridden. */
 class FakeExecutor implements PrebuildExecutor {
@@ -150,12 +152,12 @@ describe("reconciler", () => {
     const executor = new FakeExecutor();
     const r = reconciler({ store, executor });
 
-    await setPaused(store, true);
+    await setPaused(store, true, BY_OWNER);
     const paused = await r.runCycle();
     assert.equal(paused.outcome, "paused");
     assert.deepEqual(executor.creates, []);
 
-    await setPaused(store, false);
+    await setPaused(store, false, BY_OWNER);
     const resumed = await r.runCycle();
     assert.equal(resumed.outcome, "ran");
     assert.equal(executor.createdFor(p), 2);
@@ -196,7 +198,10 @@ describe("reconciler", () => {
       assert.deepEqual(executor.creates, []);
 
       // WHEN an admin resumes it THEN the next cycle creates again (the old failures no longer count)
-      assert.equal(await resumePreset(store, p), "hard_limited");
+      assert.equal(
+        await resumePreset(store, p, { ...BY_OWNER, template: "dev", preset: "small" }),
+        "hard_limited",
+      );
       assert.equal(await status(), "healthy");
       const third = await r.runCycle();
       assert.deepEqual(third.hardLimited, []);
@@ -514,7 +519,7 @@ describe("reconciler", () => {
     );
 
     // WHEN the template is invalidated
-    const touched = await invalidatePresets(store, t.templateId, NOW);
+    const touched = await invalidatePresets(store, { id: t.templateId, name: "dev" }, BY_OWNER);
     assert.deepEqual(
       touched.map((x) => x.presetId),
       [p],

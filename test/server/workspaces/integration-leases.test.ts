@@ -230,7 +230,10 @@ for (const dialect of DIALECTS) {
           await waitForPool(world, preset.id, { running: 1 });
           const [prebuild] = await runningPrebuilds(world, preset.id);
           await world.clock.advance(MINUTE);
-          await invalidatePresets(world.store, pushed.template.id, world.clock.now());
+          await invalidatePresets(world.store, pushed.template, {
+            actor: world.admin,
+            now: world.clock.now(),
+          });
           await world.server.reconciler.runCycle();
           await waitForReconcilerDeletes(world, [prebuild!.id]);
 

@@ -1,6 +1,7 @@
 // Prebuild operations (owners only): reconciler status, pause/resume, invalidate a template's pools, resume a
 // hard-limited or validation-failed preset, and the next cycle's plan.
 
+import type { FastifyRequest } from "fastify";
 import { routes } from "../../../contract/api.js";
 import { presetPlanToJson } from "../../../planning/snapshot-format.js";
 import { notFound } from "../../domain-errors.js";
@@ -13,6 +14,7 @@ import { requireActivePreset, requireTemplate } from "../../templates/service.js
 import type { App } from "../app.js";
 import type { ApiDeps } from "../deps.js";
 import { presetViews } from "../views.js";
+import { actorOf } from "./caller.js";
 
 export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
   const { ctx } = deps;
@@ -48,8 +50,8 @@ export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
   });
 
   /** The persisted pause switch; claims keep working while paused. */
-  const pauseSwitch = (paused: boolean) => async () => {
-    await setPaused(store, paused);
+  const pauseSwitch = (paused: boolean) => async (request: FastifyRequest) => {
+    await setPaused(store, paused, { actor: actorOf(request), now: ctx.clock.now() });
     ctx.logger.info(`prebuilds reconciliation ${paused ? "paused" : "resumed"}`);
     return { paused };
   };
@@ -60,7 +62,10 @@ export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
     ...routes.invalidatePrebuilds,
     handler: async (request) => {
       const template = await requireTemplate(ctx, request.params.name);
-      const touched = await invalidatePresets(store, template.id, ctx.clock.now());
+      const touched = await invalidatePresets(store, template, {
+        actor: actorOf(request),
+        now: ctx.clock.now(),
+      });
       const versionNames = new Map<string, string>();
       for (const id of new Set(touched.map((t) => t.versionId))) {
         versionNames.set(id, (await getTemplateVersion(store.db, id))?.name ?? "");
@@ -82,7 +87,12 @@ export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
     handler: async (request) => {
       const { name, preset: presetName } = request.params;
       const { template, version, preset } = await requireActivePreset(ctx, name, presetName);
-      const before = await resumePreset(store, preset.id);
+      const before = await resumePreset(store, preset.id, {
+        actor: actorOf(request),
+        now: ctx.clock.now(),
+        template: template.name,
+        preset: preset.name,
+      });
       if (before !== undefined && before !== "healthy") {
         ctx.logger.info({ template: name, preset: presetName, was: before }, "preset resumed");
       }
@@ -100,7 +110,7 @@ export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
     handler: async (request) => {
       const { name, preset } = request.params;
       const { min, max, targetHitRate, timezone } = request.body;
-      const done = await setAutoscale(ctx, name, preset, {
+      const done = await setAutoscale(ctx, actorOf(request), name, preset, {
         min,
         max,
         targetHitRate,
@@ -112,14 +122,26 @@ export function registerPrebuildRoutes(app: App, deps: ApiDeps): void {
   app.route({
     ...routes.deletePresetAutoscale,
     handler: async (request) => {
-      const done = await setAutoscale(ctx, request.params.name, request.params.preset, null);
+      const done = await setAutoscale(
+        ctx,
+        actorOf(request),
+        request.params.name,
+        request.params.preset,
+        null,
+      );
       return onePreset(done);
     },
   });
   app.route({
     ...routes.updatePresetSettings,
     handler: async (request) => {
-      const done = await setPresetSettings(ctx, request.params.name, request.params.preset, request.body);
+      const done = await setPresetSettings(
+        ctx,
+        actorOf(request),
+        request.params.name,
+        request.params.preset,
+        request.body,
+      );
       return onePreset(done);
     },
   });

@@ -30,7 +30,7 @@ import {
   versionSummaryViews,
   versionView,
 } from "../views.js";
-import { callerOf } from "./caller.js";
+import { actorOf, callerOf } from "./caller.js";
 
 function uploadBytes(body: unknown): Uint8Array {
   if (body instanceof Uint8Array) return body;
@@ -92,7 +92,7 @@ export function registerTemplateRoutes(app: App, deps: ApiDeps): void {
       let template =
         deprecationMessage === undefined
           ? await requireTemplate(ctx, request.params.name)
-          : await setDeprecation(ctx, request.params.name, deprecationMessage ?? "");
+          : await setDeprecation(ctx, actorOf(request), request.params.name, deprecationMessage ?? "");
       if (defaultLeaseSeconds !== undefined || maxLeaseSeconds !== undefined) {
         template = await setLeasePolicy(ctx, template, { defaultLeaseSeconds, maxLeaseSeconds });
       }
@@ -103,7 +103,7 @@ export function registerTemplateRoutes(app: App, deps: ApiDeps): void {
   app.route({
     ...routes.deleteTemplate,
     handler: async (request, reply) => {
-      await deleteTemplate(ctx, request.params.name);
+      await deleteTemplate(ctx, actorOf(request), request.params.name);
       return reply.status(204).send(null);
     },
   });
@@ -118,7 +118,7 @@ export function registerTemplateRoutes(app: App, deps: ApiDeps): void {
       }
       const { template, version } = await createTemplateVersion(
         ctx,
-        callerOf(request),
+        actorOf(request),
         request.params.name,
         {
           fileHash: body.fileHash,
@@ -153,7 +153,10 @@ export function registerTemplateRoutes(app: App, deps: ApiDeps): void {
   app.route({
     ...routes.activateTemplateVersion,
     handler: async (request) =>
-      templateView(db, await activateVersion(ctx, request.params.name, request.params.version)),
+      templateView(
+        db,
+        await activateVersion(ctx, actorOf(request), request.params.name, request.params.version),
+      ),
   });
 
   app.route({

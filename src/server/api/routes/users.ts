@@ -3,26 +3,31 @@
 // anyone's.
 import { randomBytes } from "node:crypto";
 import { routes } from "../../../contract/api.js";
+import { type AuditActor, audit, target } from "../../audit.js";
 import { checkPassword } from "../../auth/login.js";
 import { hashPassword } from "../../auth/passwords.js";
 import { tokenExpiry } from "../../auth/token-lifetime.js";
+import type { ServerContext } from "../../context.js";
 import { conflict, notFound } from "../../domain-errors.js";
 import { isUniqueViolation } from "../../store/errors.js";
 import type { Executor } from "../../store/store.js";
 import {
   createApiToken,
   deleteApiToken,
+  getApiToken,
   getUserByUsername,
   insertUser,
   listApiTokens,
   listUsers,
+  ownerIds,
+  setUserRole,
   type User,
 } from "../../store/users.js";
 import type { App } from "../app.js";
 import type { ApiDeps } from "../deps.js";
 import { ApiError } from "../errors.js";
 import { presentTokenInfo, presentUser } from "../presenters.js";
-import { callerOf } from "./caller.js";
+import { actorOf, callerOf } from "./caller.js";
 
 export function registerUserRoutes(app: App, { ctx, auth }: ApiDeps): void {
   const db = ctx.store.db;
@@ -36,11 +41,20 @@ export function registerUserRoutes(app: App, { ctx, auth }: ApiDeps): void {
       if (!user) throw new ApiError(401, "invalid username or password");
       const now = ctx.clock.now();
       const expiresAt = tokenExpiry(undefined, auth.tokenLifetimes, now);
-      const { token } = await createApiToken(db, {
-        userId: user.id,
-        name: `login-${now.toISOString()}-${randomBytes(3).toString("hex")}`,
-        expiresAt,
-        now,
+      const { token } = await ctx.store.transaction(async (tx) => {
+        const minted = await createApiToken(tx, {
+          userId: user.id,
+          name: `login-${now.toISOString()}-${randomBytes(3).toString("hex")}`,
+          expiresAt,
+          now,
+        });
+        await audit(tx, now, {
+          actor: { id: user.id, username: user.username, address: request.ip },
+          action: "user.login",
+          target: target.user(user.username),
+          detail: { method: "password", via: "api" },
+        });
+        return minted;
       });
       return reply.status(201).send({ token, expiresAt: expiresAt.toISOString(), user: presentUser(user) });
     },
@@ -60,13 +74,24 @@ export function registerUserRoutes(app: App, { ctx, auth }: ApiDeps): void {
     ...routes.createUser,
     handler: async (request, reply) => {
       const body = request.body;
+      const passwordHash = body.password ? await hashPassword(body.password) : null;
+      const now = ctx.clock.now();
       try {
-        const user = await insertUser(db, {
-          username: body.username,
-          email: body.email,
-          role: body.role ?? "member",
-          passwordHash: body.password ? await hashPassword(body.password) : null,
-          now: ctx.clock.now(),
+        const user = await ctx.store.transaction(async (tx) => {
+          const created = await insertUser(tx, {
+            username: body.username,
+            email: body.email,
+            role: body.role ?? "member",
+            passwordHash,
+            now,
+          });
+          await audit(tx, now, {
+            actor: actorOf(request),
+            action: "user.create",
+            target: target.user(created.username),
+            detail: { role: created.role, hasPassword: passwordHash !== null },
+          });
+          return created;
         });
         return reply.status(201).send(presentUser(user));
       } catch (err) {
@@ -77,13 +102,50 @@ export function registerUserRoutes(app: App, { ctx, auth }: ApiDeps): void {
   });
 
   app.route({
+    ...routes.updateUser,
+    handler: async (request) => {
+      const { role } = request.body;
+      const now = ctx.clock.now();
+      const user = await ctx.store.transaction(async (tx) => {
+        const found = await getUserByUsername(tx, request.params.name);
+        if (!found || found.isSystem) throw notFound(`user "${request.params.name}"`, { field: "name" });
+        if (found.role === role) return found;
+        // Someone must be able to administer the server (the owners' rows stay locked until the commit, so
+        // two demotions at once cannot both pass this check).
+        const owners = await ownerIds(tx, { lock: ctx.store.dialect === "postgres" });
+        if (role !== "owner" && owners.filter((id) => id !== found.id).length === 0)
+          throw conflict(`"${found.username}" is the last owner; make another user an owner first`);
+        const changed = await setUserRole(tx, found.id, role, now);
+        if (!changed) throw notFound(`user "${request.params.name}"`, { field: "name" });
+        await audit(tx, now, {
+          actor: actorOf(request),
+          action: "user.role",
+          target: target.user(found.username),
+          detail: { from: found.role, to: role },
+        });
+        return changed;
+      });
+      return presentUser(user);
+    },
+  });
+
+  app.route({
     ...routes.createToken,
     handler: async (request, reply) => {
       const user = callerOf(request);
       const now = ctx.clock.now();
       const expiresAt = tokenExpiry(request.body.lifetimeSeconds, auth.tokenLifetimes, now);
       const name = request.body.name ?? `token-${randomBytes(4).toString("hex")}`;
-      const { token, apiToken } = await createApiToken(db, { userId: user.id, name, expiresAt, now });
+      const { token, apiToken } = await ctx.store.transaction(async (tx) => {
+        const minted = await createApiToken(tx, { userId: user.id, name, expiresAt, now });
+        await audit(tx, now, {
+          actor: actorOf(request),
+          action: "token.create",
+          target: target.token(minted.apiToken.id),
+          detail: { user: user.username, name, expiresAt: expiresAt?.toISOString() ?? null },
+        });
+        return minted;
+      });
       return reply.status(201).send({
         id: apiToken.id,
         name: apiToken.name,
@@ -102,7 +164,7 @@ export function registerUserRoutes(app: App, { ctx, auth }: ApiDeps): void {
   app.route({
     ...routes.deleteMyToken,
     handler: async (request, reply) => {
-      await revoke(db, callerOf(request), request.params.id);
+      await revoke(ctx, actorOf(request), callerOf(request), request.params.id);
       return reply.status(204).send(null);
     },
   });
@@ -116,7 +178,7 @@ export function registerUserRoutes(app: App, { ctx, auth }: ApiDeps): void {
   app.route({
     ...routes.deleteUserToken,
     handler: async (request, reply) => {
-      await revoke(db, await requireUser(db, request.params.name), request.params.id);
+      await revoke(ctx, actorOf(request), await requireUser(db, request.params.name), request.params.id);
       return reply.status(204).send(null);
     },
   });
@@ -129,7 +191,18 @@ async function requireUser(db: Executor, username: string): Promise<User> {
 }
 
 /** Deletes the user's token with this id; authentication reads the table on every request, so it is final. */
-async function revoke(db: Executor, user: User, id: string): Promise<void> {
-  if (!(await deleteApiToken(db, user.id, id)))
-    throw notFound(`token "${id}" of user "${user.username}"`, { field: "id" });
+async function revoke(ctx: ServerContext, by: AuditActor, user: User, id: string): Promise<void> {
+  const now = ctx.clock.now();
+  const deleted = await ctx.store.transaction(async (tx) => {
+    const token = await getApiToken(tx, user.id, id);
+    if (!token || !(await deleteApiToken(tx, user.id, id))) return false;
+    await audit(tx, now, {
+      actor: by,
+      action: "token.revoke",
+      target: target.token(id),
+      detail: { user: user.username, name: token.name },
+    });
+    return true;
+  });
+  if (!deleted) throw notFound(`token "${id}" of user "${user.username}"`, { field: "id" });
 }

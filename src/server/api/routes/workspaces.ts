@@ -222,6 +222,7 @@ export function registerWorkspaceRoutes(app: App, deps: ApiDeps): void {
       }
       const { build } = await startBuild(ctx, caller, workspace.id, transition, parameters, {
         templateVersionId,
+        address: request.ip,
       });
       const [json] = await buildViews(db, [build]);
       if (!json) throw new Error(`build ${build.id} vanished`);

@@ -8,6 +8,7 @@ import { Registry } from "prom-client";
 import { agentScriptEnv } from "../agent/bootstrap.js";
 import { type Clock, systemClock } from "../clock.js";
 import { maxTemplateArchiveBytes } from "../contract/api.js";
+import { type RetentionAges, resolveRetentionAges } from "../contract/retention.js";
 import { createDaemonClient } from "../provisionerd/api.js";
 import { ProvisionerDaemon } from "../provisionerd/daemon.js";
 import { hostProvisioners } from "../provisionerd/hosted-provisioners.js";
@@ -31,7 +32,6 @@ import { requestReconcile } from "./prebuilds/operations.js";
 import { type CycleReport, Reconciler } from "./prebuilds/reconciler.js";
 import type { ReconcilerSettings } from "./prebuilds/settings.js";
 import { startRetention } from "./retention/loop.js";
-import { type RetentionAges, resolveRetentionAges } from "./retention/rules.js";
 import { ServerMetrics } from "./server-metrics.js";
 import { lockDataDir, serverIdentity } from "./store/data-dir-lock.js";
 import { openStore, type Store, storeLocation } from "./store/store.js";
@@ -71,7 +71,7 @@ export interface ServerOptions {
   /** A job nobody acquired for this long is failed (default 30 min). */
   jobPendingTimeoutMs?: number;
   reaperIntervalMs?: number;
-  /** `--retention-*`: age per table in ms (0: keep forever); a table not named keeps its default (retention/rules.ts). */
+  /** `--retention-*`: age per table in ms (0: keep forever); a table not named keeps its default (contract/retention.ts). */
   retentionAges?: RetentionAges;
   /** How often retention runs (default 10 min). */
   retentionIntervalMs?: number;

@@ -2,10 +2,10 @@
 // real store on both dialects — one row per pool per recording, throttled, pruned by retention.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { planRetention, resolveRetentionAges } from "../../src/contract/retention.js";
 import { defaultReconcilerSettings } from "../../src/server/prebuilds/settings.js";
 import { readCyclePlan } from "../../src/server/prebuilds/status.js";
 import { prune } from "../../src/server/retention/prune.js";
-import { planRetention, resolveRetentionAges } from "../../src/server/retention/rules.js";
 import { type PoolSample, readPoolHistory } from "../../src/server/store/pool-history.js";
 import { PoolHistoryRecorder, shouldRecord } from "../../src/server/web/pool-history.js";
 import { HOUR, MINUTE, PoolFixture, SECOND, T0 } from "../server/prebuilds/pool-fixtures.js";

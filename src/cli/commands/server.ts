@@ -3,13 +3,13 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { defaultUploadQuotaBytes } from "../../contract/upload-limits.js";
 import {
   RETENTION_RULES,
   type RetentionAges,
   RetentionSettingError,
   resolveRetentionAges,
-} from "../../server/retention/rules.js";
+} from "../../contract/retention.js";
+import { defaultUploadQuotaBytes } from "../../contract/upload-limits.js";
 import { CliError } from "../errors.js";
 import { shouldUseColor } from "../output.js";
 import { addSettings, type Setting, settingLabel } from "../settings.js";

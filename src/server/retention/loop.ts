@@ -1,11 +1,11 @@
 // The retention loop: a run at start and one every `intervalMs` (default 10 min, as Coder's dbpurge) on a
-// Clock's interval (unref'd), never two at once, each planned at the clock's `now` (rules.ts) and carried out in
-// bounded batches (prune.ts). On PostgreSQL every replica runs the loop and the `retention` advisory lock makes
-// one of them prune; on SQLite the one process does. Stopping ends a run between batches.
+// Clock's interval (unref'd), never two at once, each planned at the clock's `now` (contract/retention.ts) and
+// carried out in bounded batches (prune.ts). On PostgreSQL every replica runs the loop and the `retention`
+// advisory lock makes one of them prune; on SQLite the one process does. Stopping ends a run between batches.
 import type { Clock } from "../../clock.js";
+import { planRetention, type RetentionAges } from "../../contract/retention.js";
 import type { Store } from "../store/store.js";
 import { type PruneOptions, type PruneReport, prune } from "./prune.js";
-import { planRetention, type RetentionAges } from "./rules.js";
 
 export const DEFAULT_RETENTION_INTERVAL_MS = 10 * 60_000;
 

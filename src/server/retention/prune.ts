@@ -1,17 +1,18 @@
-// Retention's executor: carries out a plan (rules.ts) against the database in small batches. Each batch is one
-// DELETE of at most `batchSize` rows in its own short transaction, so a claim (or any write) waits behind at
-// most one batch on SQLite's single writer; the event loop gets a turn between batches; a run stops after
-// `maxBatches` and leaves the rest to the next run. Rows a rule keeps are excluded in SQL (`keepSql`); a rule
-// that carries totals counts the rows it deleted (from RETURNING, so exactly those) into
-// prebuild_event_totals in the same transaction, so no reader ever sees a total drop.
+// Retention's executor: carries out a plan (contract/retention.ts) against the database in small batches.
+// Each batch is one DELETE of at most `batchSize` rows in its own short transaction, so a claim (or any write)
+// waits behind at most one batch on SQLite's single writer; the event loop gets a turn between batches; a run
+// stops after `maxBatches` and leaves the rest to the next run. A batch walks the table's time index from
+// where the last one ended. Rows a rule keeps are excluded in SQL (`mayGoSql`); a rule that carries totals
+// counts the rows it deleted (from RETURNING, so exactly those) into prebuild_event_totals in the same
+// transaction, so no reader ever sees a total drop.
 //
 // Several replicas (PostgreSQL): every batch takes the `retention` advisory lock in its transaction; a replica
 // that does not get it ends its run (another one is pruning) instead of waiting.
 import { type RawBuilder, sql } from "kysely";
+import type { KeepCondition, RetentionTask } from "../../contract/retention.js";
 import { tryAdvisoryXactLock } from "../store/locks.js";
 import type { PrebuildEventType } from "../store/schema.js";
 import type { Executor, Store } from "../store/store.js";
-import type { KeepCondition, RetentionTask } from "./rules.js";
 
 export interface PruneOptions {
   /** Rows per DELETE (default 1,000). */
@@ -33,22 +34,27 @@ export interface PruneReport {
   cut?: "max batches" | "another replica is pruning" | "stopping";
 }
 
-/** The latest build of every workspace that is not deleted: the jobs whose logs stay. */
-const LIVE_LATEST_BUILD_JOBS = sql`select b.job_id from workspaces w
-  join workspace_builds b on b.workspace_id = w.id
-   and b.build_number = (select max(x.build_number) from workspace_builds x where x.workspace_id = w.id)
-  where w.deleted = 0`;
+/**
+ * SQL true when the build job `jobRef` is the latest build of a workspace that is not deleted. Correlated, so a
+ * candidate row costs index lookups (workspace_builds by job_id, then by workspace and number) whatever the
+ * number of workspaces.
+ */
+const latestBuildOfLiveWorkspace = (jobRef: RawBuilder<unknown>) => sql`exists (
+  select 1 from workspace_builds b join workspaces w on w.id = b.workspace_id
+  where b.job_id = ${jobRef} and w.deleted = 0
+    and b.build_number = (select max(x.build_number) from workspace_builds x where x.workspace_id = b.workspace_id))`;
 
-/** SQL true for a row of `table` (aliased `t`) that may go; uncorrelated subqueries are read once per batch. */
-function keepSql(table: string, keep: KeepCondition): RawBuilder<unknown> {
+/** SQL true for a row of `table` (aliased `t`) that the condition does not keep. */
+function mayGoSql(table: string, keep: KeepCondition): RawBuilder<unknown> {
   switch (keep) {
     case "unfinishedJobs":
-      return sql`t.job_id in (select j.id from provisioner_jobs j where j.completed_at is not null)`;
+      return sql`exists (select 1 from provisioner_jobs j where j.id = t.job_id and j.completed_at is not null)`;
     case "latestBuildOfLiveWorkspace":
-      if (table === "provisioner_job_logs") return sql`t.job_id not in (${LIVE_LATEST_BUILD_JOBS})`;
+      if (table === "provisioner_job_logs")
+        return sql`not ${latestBuildOfLiveWorkspace(sql.ref("t.job_id"))}`;
       if (table === "workspace_agent_logs")
-        return sql`t.agent_id not in (select a.id from workspace_agents a
-          join workspace_resources r on r.id = a.resource_id where r.job_id in (${LIVE_LATEST_BUILD_JOBS}))`;
+        return sql`not exists (select 1 from workspace_agents a join workspace_resources r on r.id = a.resource_id
+          where a.id = t.agent_id and ${latestBuildOfLiveWorkspace(sql.ref("r.job_id"))})`;
       throw new Error(`retention: keep "${keep}" does not apply to ${table}`);
     case "latestUnhealthyEvent":
       // A later event of the same preset and type exists (ties broken by id): this one is not the latest.
@@ -58,29 +64,38 @@ function keepSql(table: string, keep: KeepCondition): RawBuilder<unknown> {
   }
 }
 
-/** One batch of a task: the DELETE, returning what a carrying rule counts. */
-function deleteBatchSql(task: RetentionTask, batchSize: number): RawBuilder<EventRow> {
-  const { rule, beforeMs } = task;
-  const table = sql.table(rule.table);
-  const keys = sql.join(rule.key.map((k) => sql.ref(k)));
-  const keysOfT = sql.join(rule.key.map((k) => sql.ref(`t.${k}`)));
-  const conditions = [
-    sql`${sql.ref(`t.${rule.timeColumn}`)} < ${beforeMs}`,
-    ...rule.keep.map((k) => keepSql(rule.table, k)),
-  ];
-  const returning = rule.carry ? sql` returning preset_id, event_type` : sql``;
-  return sql<EventRow>`delete from ${table} where (${keys}) in (
-    select ${keysOfT} from ${table} t where ${sql.join(conditions, sql` and `)}
-    order by ${sql.ref(`t.${rule.timeColumn}`)} limit ${batchSize})${returning}`;
-}
-
-interface EventRow {
+/** What a batch's DELETE returns: the deleted rows' times, and for a carrying rule what it counts. */
+interface DeletedRow {
+  time_ms: number;
   preset_id: string;
   event_type: PrebuildEventType;
 }
 
+/**
+ * One batch of a task: the DELETE of the oldest `batchSize` rows from `fromMs` on that are older than the
+ * cutoff and not kept. `fromMs` is the time of the previous batch's last row, so kept rows are walked past
+ * once per run rather than once per batch.
+ */
+function deleteBatchSql(task: RetentionTask, fromMs: number, batchSize: number): RawBuilder<DeletedRow> {
+  const { rule, beforeMs } = task;
+  const table = sql.table(rule.table);
+  const time = sql.ref(`t.${rule.timeColumn}`);
+  const keys = sql.join(rule.key.map((k) => sql.ref(k)));
+  const keysOfT = sql.join(rule.key.map((k) => sql.ref(`t.${k}`)));
+  const conditions = [
+    sql`${time} >= ${fromMs}`,
+    sql`${time} < ${beforeMs}`,
+    ...rule.keep.map((k) => mayGoSql(rule.table, k)),
+  ];
+  const carried = rule.carry ? sql`, preset_id, event_type` : sql``;
+  return sql<DeletedRow>`delete from ${table} where (${keys}) in (
+    select ${keysOfT} from ${table} t where ${sql.join(conditions, sql` and `)}
+    order by ${time} limit ${batchSize})
+    returning ${sql.ref(rule.timeColumn)} as time_ms${carried}`;
+}
+
 /** Adds the deleted events to prebuild_event_totals, one row per (preset, type). */
-async function carryEventTotals(tx: Executor, rows: readonly EventRow[]): Promise<void> {
+async function carryEventTotals(tx: Executor, rows: readonly DeletedRow[]): Promise<void> {
   const totals = new Map<string, { preset_id: string; event_type: PrebuildEventType; total: number }>();
   for (const r of rows) {
     const key = `${r.preset_id}\u0000${r.event_type}`;
@@ -112,21 +127,21 @@ export async function prune(
   const maxBatches = options.maxBatches ?? DEFAULT_MAX_BATCHES;
   const report: PruneReport = { deleted: {}, batches: 0 };
   for (const task of tasks) {
+    let fromMs = Number.MIN_SAFE_INTEGER;
     for (;;) {
       if (report.batches >= maxBatches) return { ...report, cut: "max batches" };
       if (options.stopping?.()) return { ...report, cut: "stopping" };
       if (report.batches > 0) await nextTurn();
-      const deleted = await store.transaction(async (tx) => {
+      const rows = await store.transaction(async (tx) => {
         if (!(await tryAdvisoryXactLock(tx, store.dialect, "retention"))) return null;
-        const result = await deleteBatchSql(task, batchSize).execute(tx);
-        if (task.rule.carry === "prebuildEventTotals") {
-          await carryEventTotals(tx, result.rows);
-          return result.rows.length;
-        }
-        return Number(result.numAffectedRows ?? 0);
+        const { rows } = await deleteBatchSql(task, fromMs, batchSize).execute(tx);
+        if (task.rule.carry === "prebuildEventTotals") await carryEventTotals(tx, rows);
+        return rows;
       });
-      if (deleted === null) return { ...report, cut: "another replica is pruning" };
+      if (rows === null) return { ...report, cut: "another replica is pruning" };
       report.batches += 1;
+      const deleted = rows.length;
+      for (const r of rows) fromMs = Math.max(fromMs, Number(r.time_ms));
       if (deleted > 0) report.deleted[task.rule.table] = (report.deleted[task.rule.table] ?? 0) + deleted;
       if (deleted < batchSize) break;
     }

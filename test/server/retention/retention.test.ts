@@ -5,13 +5,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Registry } from "prom-client";
-import { AUTOSCALE_MODEL } from "../../../src/planning/autoscale.js";
-import { enqueueJob } from "../../../src/server/jobs/queue.js";
-import { claimPrebuild } from "../../../src/server/prebuilds/claim.js";
-import { PrebuildMetrics } from "../../../src/server/prebuilds/metrics.js";
-import { countPresetEvents } from "../../../src/server/prebuilds/queries.js";
-import { startRetention } from "../../../src/server/retention/loop.js";
-import { type PruneReport, prune } from "../../../src/server/retention/prune.js";
 import {
   CLAIM_HISTORY_FLOOR_MS,
   POOL_HISTORY_FLOOR_MS,
@@ -19,14 +12,23 @@ import {
   RETENTION_RULES,
   RetentionSettingError,
   resolveRetentionAges,
-} from "../../../src/server/retention/rules.js";
+} from "../../../src/contract/retention.js";
+import { AUTOSCALE_MODEL } from "../../../src/planning/autoscale.js";
+import { enqueueJob } from "../../../src/server/jobs/queue.js";
+import { claimPrebuild } from "../../../src/server/prebuilds/claim.js";
+import { PrebuildMetrics } from "../../../src/server/prebuilds/metrics.js";
+import { countPresetEvents } from "../../../src/server/prebuilds/queries.js";
+import { startRetention } from "../../../src/server/retention/loop.js";
+import { type PruneReport, prune } from "../../../src/server/retention/prune.js";
 import { appendAgentLogs } from "../../../src/server/store/agent-reports.js";
 import { insertJobLogs } from "../../../src/server/store/jobs.js";
+import { tryAdvisoryXactLock } from "../../../src/server/store/locks.js";
 import { insertPoolSamples, readPoolHistory } from "../../../src/server/store/pool-history.js";
 import type { PrebuildEventType } from "../../../src/server/store/schema.js";
 import type { Store } from "../../../src/server/store/store.js";
+import { openStore } from "../../../src/server/store/store.js";
 import { HISTORY_WINDOW_MS } from "../../../src/server/web/pages/pools.js";
-import { forEachDialect } from "../../support/db.js";
+import { dialectSkip, forEachDialect, openTestStore } from "../../support/db.js";
 import { FakeClock } from "../../support/fake-clock.js";
 import { HOUR, MINUTE, PoolFixture, T0 } from "../prebuilds/pool-fixtures.js";
 
@@ -416,4 +418,47 @@ describe("retention against a database", () => {
       await loop.stop();
     },
   );
+
+  test("GIVEN another replica holds the retention lock WHEN this one runs THEN it deletes nothing and ends at once [postgres]", {
+    skip: dialectSkip("postgres"),
+  }, async () => {
+    const ctx = await openTestStore("postgres");
+    const other = await openStore(ctx.location);
+    try {
+      const fx = await PoolFixture.create(ctx.store);
+      const t = await fx.template("dev");
+      const preset = await fx.preset(t.versionId, { name: "small" });
+      await insertPoolSamples(ctx.store.db, [
+        {
+          presetId: preset,
+          sample: { at: ago(7 * HOUR), desired: 1, running: 0, eligible: 0, starting: 0, expired: 0 },
+        },
+      ]);
+      // GIVEN the other replica is in a retention batch (holding the lock until released)
+      let release = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let locked = () => {};
+      const lockTaken = new Promise<void>((resolve) => {
+        locked = resolve;
+      });
+      const holder = other.transaction(async (tx) => {
+        assert.equal(await tryAdvisoryXactLock(tx, "postgres", "retention"), true);
+        locked();
+        await held;
+      });
+      await lockTaken;
+      // WHEN this replica runs THEN it skips, deleting nothing
+      const skipped = await prune(ctx.store, planRetention(defaults(), NOW));
+      assert.deepEqual(skipped, { deleted: {}, batches: 0, cut: "another replica is pruning" });
+      // WHEN the other one is done THEN this one prunes
+      release();
+      await holder;
+      assert.deepEqual((await prune(ctx.store, planRetention(defaults(), NOW))).deleted, { pool_history: 1 });
+    } finally {
+      await other.close();
+      await ctx.cleanup();
+    }
+  });
 });

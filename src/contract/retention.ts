@@ -1,12 +1,14 @@
-// Retention (issue 16): WHICH history rows are deleted, as data, and the pure decision of one run. One
+// Retention (issue 16): WHICH history rows are deleted, as data, and the pure decisions of a run. One
 // declarative rule per table — its time column, flag and default age, a floor below which the age is refused
 // (something still reads that far back), the rows it keeps whatever their age, and whether deleted rows are
-// counted into persisted totals first. Given the configured ages and `now`, `planRetention` says each rule's
-// cutoff. The SQL that carries a plan out is prune.ts; the periodic loop is loop.ts.
+// counted into persisted totals first. `resolveRetentionAges` checks the configured ages; given them and
+// `now`, `planRetention` says each rule's cutoff. The SQL that carries a plan out is
+// src/server/retention/prune.ts, the periodic loop src/server/retention/loop.ts.
 //
-// Plain on purpose: the server command declares its flags from RETENTION_RULES at CLI start
-// (.dependency-cruiser.cjs, cli-start-stays-light), so this module imports nothing but util/duration.
-import { formatDuration, parseDuration } from "../../util/duration.js";
+// Here, shared by the CLI and the server, and plain on purpose: the `server` command declares its flags from
+// RETENTION_RULES at CLI start (.dependency-cruiser.cjs: cli-not-to-server-statically, cli-start-stays-light),
+// so this module imports nothing but util/duration.
+import { formatDuration, parseDuration } from "../util/duration.js";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -20,7 +22,7 @@ export const CLAIM_HISTORY_FLOOR_MS = 28 * DAY_MS;
 export const POOL_HISTORY_FLOOR_MS = 3 * HOUR_MS;
 
 /**
- * Rows a rule keeps whatever their age (prune.ts turns each into SQL):
+ * Rows a rule keeps whatever their age (server/retention/prune.ts turns each into SQL):
  * - `unfinishedJobs`: log lines of jobs still pending or running (the reaper reads a running job's last stage);
  * - `latestBuildOfLiveWorkspace`: the logs (job or agent) of the latest build of each workspace not deleted,
  *   as Coder keeps the latest build's — what `prewarm logs` of a workspace shows. A deleted workspace's keep
@@ -97,6 +99,9 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
     carry: "prebuildEventTotals",
   },
   // ── audit_log (migration 0007) goes here, at merge ─────────────────────────────────────────────────────
+  // (one entry: table, key ["id"], timeColumn "time", flag "retention-audit", its default and description,
+  // keep []; nothing else to wire — the flag, its env PREWARM_RETENTION_AUDIT, the batches and the metric
+  // follow from it).
 ];
 
 /** Configured ages in ms per table (0: keep forever); a table not named keeps its rule's default. */

@@ -1,10 +1,12 @@
 // Retention's executor: carries out a plan (contract/retention.ts) against the database in small batches.
 // Each batch is one DELETE of at most `batchSize` rows in its own short transaction, so a claim (or any write)
 // waits behind at most one batch on SQLite's single writer; the event loop gets a turn between batches; a run
-// stops after `maxBatches` and leaves the rest to the next run. A batch walks the table's time index from
-// where the last one ended. Rows a rule keeps are excluded in SQL (`mayGoSql`); a rule that carries totals
-// counts the rows it deleted (from RETURNING, so exactly those) into prebuild_event_totals in the same
-// transaction, so no reader ever sees a total drop.
+// stops after `maxBatches` and leaves the rest to the next run. A batch takes the next `batchSize` rows older
+// than the cutoff in (time, key) order — a walk of the table's time index from where the previous batch
+// ended — and deletes those of them no rule keeps (`mayGoSql`), so its work is bounded by its size whatever
+// the planner's statistics and however many old rows are kept (each is walked past once a run). A rule that
+// carries totals counts the rows it deleted (from RETURNING, so exactly those) into prebuild_event_totals in
+// the same transaction, so no reader ever sees a total drop.
 //
 // Several replicas (PostgreSQL): every batch takes the `retention` advisory lock in its transaction; a replica
 // that does not get it ends its run (another one is pruning) instead of waiting.
@@ -64,34 +66,65 @@ function mayGoSql(table: string, keep: KeepCondition): RawBuilder<unknown> {
   }
 }
 
-/** What a batch's DELETE returns: the deleted rows' times, and for a carrying rule what it counts. */
+/** Where a task's walk has got to: the time and key of the last row a batch looked at. */
+interface Cursor {
+  time: unknown;
+  key: readonly unknown[];
+}
+
+/** `(t.time, t.key…)` and the cursor's values, for row-value comparison (keyset order). */
+function position(task: RetentionTask) {
+  const { rule } = task;
+  return sql.join([sql.ref(`t.${rule.timeColumn}`), ...rule.key.map((k) => sql.ref(`t.${k}`))]);
+}
+const cursorValues = (c: Cursor) => sql.join([c.time, ...c.key].map((v) => sql`${v}`));
+
+/** Rows past `from` (all rows: none) and up to `upto`, older than the cutoff; the time bounds are indexable. */
+function windowSql(task: RetentionTask, from: Cursor | undefined, upto?: Cursor): RawBuilder<unknown> {
+  const time = sql.ref(`t.${task.rule.timeColumn}`);
+  const conditions = [sql`${time} < ${task.beforeMs}`];
+  if (from) conditions.push(sql`${time} >= ${from.time}`, sql`(${position(task)}) > (${cursorValues(from)})`);
+  if (upto)
+    conditions.push(sql`${time} <= ${upto.time}`, sql`(${position(task)}) <= (${cursorValues(upto)})`);
+  return sql.join(conditions, sql` and `);
+}
+
+/**
+ * A batch's window: the next `batchSize` rows older than the cutoff after the cursor, in (time, key) order —
+ * a plain walk of the time index, whatever the rows a rule keeps (those are judged on the window only, so a
+ * batch's work is bounded by its size however many old rows are kept).
+ */
+function windowRowsSql(task: RetentionTask, from: Cursor | undefined, batchSize: number) {
+  const { rule } = task;
+  const order = sql.join([sql.ref(`t.${rule.timeColumn}`), ...rule.key.map((k) => sql.ref(`t.${k}`))]);
+  const columns = sql.join([
+    sql`${sql.ref(`t.${rule.timeColumn}`)} as time_ms`,
+    ...rule.key.map((k, n) => sql`${sql.ref(`t.${k}`)} as ${sql.ref(`k${n}`)}`),
+  ]);
+  return sql<Record<string, unknown>>`select ${columns} from ${sql.table(rule.table)} t
+    where ${windowSql(task, from)} order by ${order} limit ${batchSize}`;
+}
+
+/** What a batch's DELETE returns: for a carrying rule, what it counts. */
 interface DeletedRow {
-  time_ms: number;
   preset_id: string;
   event_type: PrebuildEventType;
 }
 
-/**
- * One batch of a task: the DELETE of the oldest `batchSize` rows from `fromMs` on that are older than the
- * cutoff and not kept. `fromMs` is the time of the previous batch's last row, so kept rows are walked past
- * once per run rather than once per batch.
- */
-function deleteBatchSql(task: RetentionTask, fromMs: number, batchSize: number): RawBuilder<DeletedRow> {
-  const { rule, beforeMs } = task;
+/** The DELETE of a window's rows (from the cursor up to its last row) that no rule keeps. */
+function deleteWindowSql(
+  task: RetentionTask,
+  from: Cursor | undefined,
+  upto: Cursor,
+): RawBuilder<DeletedRow> {
+  const { rule } = task;
   const table = sql.table(rule.table);
-  const time = sql.ref(`t.${rule.timeColumn}`);
   const keys = sql.join(rule.key.map((k) => sql.ref(k)));
   const keysOfT = sql.join(rule.key.map((k) => sql.ref(`t.${k}`)));
-  const conditions = [
-    sql`${time} >= ${fromMs}`,
-    sql`${time} < ${beforeMs}`,
-    ...rule.keep.map((k) => mayGoSql(rule.table, k)),
-  ];
-  const carried = rule.carry ? sql`, preset_id, event_type` : sql``;
+  const conditions = [windowSql(task, from, upto), ...rule.keep.map((k) => mayGoSql(rule.table, k))];
+  const returning = rule.carry ? sql` returning preset_id, event_type` : sql``;
   return sql<DeletedRow>`delete from ${table} where (${keys}) in (
-    select ${keysOfT} from ${table} t where ${sql.join(conditions, sql` and `)}
-    order by ${time} limit ${batchSize})
-    returning ${sql.ref(rule.timeColumn)} as time_ms${carried}`;
+    select ${keysOfT} from ${table} t where ${sql.join(conditions, sql` and `)})${returning}`;
 }
 
 /** Adds the deleted events to prebuild_event_totals, one row per (preset, type). */
@@ -127,23 +160,32 @@ export async function prune(
   const maxBatches = options.maxBatches ?? DEFAULT_MAX_BATCHES;
   const report: PruneReport = { deleted: {}, batches: 0 };
   for (const task of tasks) {
-    let fromMs = Number.MIN_SAFE_INTEGER;
+    let from: Cursor | undefined;
     for (;;) {
       if (report.batches >= maxBatches) return { ...report, cut: "max batches" };
       if (options.stopping?.()) return { ...report, cut: "stopping" };
       if (report.batches > 0) await nextTurn();
-      const rows = await store.transaction(async (tx) => {
+      const batch = await store.transaction(async (tx) => {
         if (!(await tryAdvisoryXactLock(tx, store.dialect, "retention"))) return null;
-        const { rows } = await deleteBatchSql(task, fromMs, batchSize).execute(tx);
-        if (task.rule.carry === "prebuildEventTotals") await carryEventTotals(tx, rows);
-        return rows;
+        const { rows: window } = await windowRowsSql(task, from, batchSize).execute(tx);
+        const last = window.at(-1);
+        if (!last) return { scanned: 0, deleted: 0, upto: undefined };
+        const upto: Cursor = { time: last.time_ms, key: task.rule.key.map((_, n) => last[`k${n}`]) };
+        const result = await deleteWindowSql(task, from, upto).execute(tx);
+        let deleted = Number(result.numAffectedRows ?? 0);
+        if (task.rule.carry === "prebuildEventTotals") {
+          await carryEventTotals(tx, result.rows);
+          deleted = result.rows.length;
+        }
+        return { scanned: window.length, deleted, upto };
       });
-      if (rows === null) return { ...report, cut: "another replica is pruning" };
+      if (batch === null) return { ...report, cut: "another replica is pruning" };
+      if (batch.scanned === 0) break;
       report.batches += 1;
-      const deleted = rows.length;
-      for (const r of rows) fromMs = Math.max(fromMs, Number(r.time_ms));
-      if (deleted > 0) report.deleted[task.rule.table] = (report.deleted[task.rule.table] ?? 0) + deleted;
-      if (deleted < batchSize) break;
+      if (batch.deleted > 0)
+        report.deleted[task.rule.table] = (report.deleted[task.rule.table] ?? 0) + batch.deleted;
+      if (batch.scanned < batchSize) break;
+      from = batch.upto;
     }
   }
   return report;

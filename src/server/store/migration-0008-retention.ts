@@ -3,8 +3,9 @@
 //   preset and event type, how many events are gone. Readers of all-time event counts (the claims and
 //   resource-replacement counters, the presets' `claimReplacements`) add it to the rows still there, so
 //   pruning never makes a total shown to anyone drop. Rows go with their preset, as its events do.
-// - an index on the time column of each table pruned by age that had none (pool_history has one since 0003),
-//   so a batch walks from the oldest rows instead of scanning and sorting the whole table.
+// - an index on (created_at, id) of each table pruned by age that had none on its time (pool_history has one
+//   since 0003): retention's batches walk it in that order from where the previous batch ended, instead of
+//   scanning and sorting the whole table.
 import type { Kysely, Migration } from "kysely";
 import type { Dialect } from "./dialect.js";
 import { columnTypes } from "./migration-helpers.js";
@@ -22,7 +23,7 @@ export function retentionMigration(dialect: Dialect): Migration {
         .addPrimaryKeyConstraint("prebuild_event_totals_pkey", ["preset_id", "event_type"])
         .execute();
       for (const table of ["provisioner_job_logs", "workspace_agent_logs", "prebuild_events"]) {
-        await db.schema.createIndex(`${table}_created_idx`).on(table).column("created_at").execute();
+        await db.schema.createIndex(`${table}_created_idx`).on(table).columns(["created_at", "id"]).execute();
       }
     },
   };

@@ -342,6 +342,58 @@ describe("retention against a database", () => {
   );
 
   forEachDialect(
+    "GIVEN many old rows a rule keeps before ones that may go WHEN batches run THEN each judges its window only and the walk gets past them",
+    async ({ store }) => {
+      const fx = await PoolFixture.create(store);
+      const t = await fx.template("dev");
+      const preset = await fx.preset(t.versionId, { name: "small" });
+      // GIVEN 1,500 old lines of a live workspace's latest build (kept), then 500 of a finished import (not)
+      const live = await fx.prebuild(preset, { createdAt: ago(60 * DAY) });
+      const latest = (
+        await store.db
+          .selectFrom("workspace_builds")
+          .select("job_id")
+          .where("workspace_id", "=", live)
+          .executeTakeFirstOrThrow()
+      ).job_id;
+      const imported = await importJob(fx, "succeeded");
+      const line = (i: number) => ({
+        createdAt: new Date(ago(60 * DAY).getTime() + i),
+        source: "provisioner" as const,
+        level: "info" as const,
+        stage: "s",
+        output: `line ${i}`,
+      });
+      for (let i = 0; i < 1_500; i += 500)
+        await insertJobLogs(
+          store.db,
+          latest,
+          Array.from({ length: 500 }, (_, n) => line(i + n)),
+        );
+      await insertJobLogs(
+        store.db,
+        imported,
+        Array.from({ length: 500 }, (_, n) => line(1_500 + n)),
+      );
+      const tasks = planRetention(defaults(), NOW).filter((x) => x.rule.table === "provisioner_job_logs");
+
+      // WHEN a run has one batch of 1,000 THEN its window holds only kept rows: nothing goes
+      assert.deepEqual(await prune(store, tasks, { batchSize: 1_000, maxBatches: 1 }), {
+        deleted: {},
+        batches: 1,
+        cut: "max batches",
+      });
+      // WHEN a run has two THEN the second window reaches the 500 that may go
+      const report = await prune(store, tasks, { batchSize: 1_000, maxBatches: 2 });
+      assert.deepEqual(report, { deleted: { provisioner_job_logs: 500 }, batches: 2, cut: "max batches" });
+      const left = await store.db
+        .selectFrom("provisioner_job_logs")
+        .select((eb) => eb.fn.countAll().as("n"))
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(left.n), 1_500);
+    },
+  );
+  forEachDialect(
     "GIVEN a large prune under way WHEN a claim comes THEN it completes before the prune ends",
     async ({ store }) => {
       const fx = await PoolFixture.create(store);

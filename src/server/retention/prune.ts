@@ -17,9 +17,9 @@ import type { PrebuildEventType } from "../store/schema.js";
 import type { Executor, Store } from "../store/store.js";
 
 export interface PruneOptions {
-  /** Rows per DELETE (default 1,000). */
+  /** Old rows a batch looks at, so at most deletes (default 1,000). */
   batchSize?: number;
-  /** DELETEs per run (default 100: at most 100,000 rows a run). */
+  /** Batches per run (default 100: at most 100,000 rows a run). */
   maxBatches?: number;
   /** Asked between batches; true ends the run (shutdown). */
   stopping?: () => boolean;
@@ -96,13 +96,12 @@ function windowSql(task: RetentionTask, from: Cursor | undefined, upto?: Cursor)
  */
 function windowRowsSql(task: RetentionTask, from: Cursor | undefined, batchSize: number) {
   const { rule } = task;
-  const order = sql.join([sql.ref(`t.${rule.timeColumn}`), ...rule.key.map((k) => sql.ref(`t.${k}`))]);
   const columns = sql.join([
     sql`${sql.ref(`t.${rule.timeColumn}`)} as time_ms`,
     ...rule.key.map((k, n) => sql`${sql.ref(`t.${k}`)} as ${sql.ref(`k${n}`)}`),
   ]);
   return sql<Record<string, unknown>>`select ${columns} from ${sql.table(rule.table)} t
-    where ${windowSql(task, from)} order by ${order} limit ${batchSize}`;
+    where ${windowSql(task, from)} order by ${position(task)} limit ${batchSize}`;
 }
 
 /** What a batch's DELETE returns: for a carrying rule, what it counts. */

@@ -471,6 +471,41 @@ describe("retention against a database", () => {
     },
   );
 
+  forEachDialect(
+    "GIVEN a run under way WHEN the loop stops THEN the run ends after its current batch",
+    async ({ store }) => {
+      const fx = await PoolFixture.create(store);
+      const t = await fx.template("dev");
+      const preset = await fx.preset(t.versionId, { name: "small" });
+      const rows = Array.from({ length: 3_000 }, (_, i) => ({
+        preset_id: preset,
+        event_type: "claim_missed" as const,
+        created_at: ago(100 * DAY).getTime() + i,
+      }));
+      for (let i = 0; i < rows.length; i += 500)
+        await store.db
+          .insertInto("prebuild_events")
+          .values(rows.slice(i, i + 500))
+          .execute();
+      const pruned: PruneReport[] = [];
+      // Only prebuild_events is pruned: the other tables' (empty) batches would come first otherwise.
+      const ages = resolveRetentionAges({
+        provisioner_job_logs: 0,
+        workspace_agent_logs: 0,
+        pool_history: 0,
+      });
+      const loop = startRetention({
+        store,
+        clock: new FakeClock(NOW),
+        ages,
+        batchSize: 1_000,
+        onPruned: (r) => pruned.push(r),
+      });
+      await loop.stop();
+      assert.deepEqual(pruned, [{ deleted: { prebuild_events: 1_000 }, batches: 1, cut: "stopping" }]);
+    },
+  );
+
   test("GIVEN another replica holds the retention lock WHEN this one runs THEN it deletes nothing and ends at once [postgres]", {
     skip: dialectSkip("postgres"),
   }, async () => {

@@ -25,7 +25,7 @@ export const POOL_HISTORY_FLOOR_MS = 3 * HOUR_MS;
  * Rows a rule keeps whatever their age (server/retention/prune.ts turns each into SQL):
  * - `unfinishedJobs`: log lines of jobs still pending or running (the reaper reads a running job's last stage);
  * - `latestBuildOfLiveWorkspace`: the logs (job or agent) of the latest build of each workspace not deleted,
- *   as Coder keeps the latest build's — what `prewarm logs` of a workspace shows. A deleted workspace's keep
+ *   as Coder keeps the latest build's — what `prewarm logs` of a workspace shows. A deleted workspace keeps
  *   nothing: under a claim/delete loop those are exactly what grows;
  * - `latestUnhealthyEvent`: each preset's latest `hard_limited` and latest `validation_failed` event — the
  *   hard limit counts only builds after the latest `hard_limited` (queries.ts selectHardLimitedPresets), so
@@ -36,7 +36,7 @@ export type KeepCondition = "unfinishedJobs" | "latestBuildOfLiveWorkspace" | "l
 export interface RetentionRule {
   /** Also the `table` label of the metric and the key of the run's log line. */
   table: string;
-  /** Columns naming one row: a batch deletes by them. */
+  /** Columns naming one row: batches walk the table in (time, key) order and delete by them. */
   key: readonly string[];
   /** Integer milliseconds since the epoch. */
   timeColumn: string;
@@ -101,7 +101,7 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
   // ── audit_log (migration 0007) goes here, at merge ─────────────────────────────────────────────────────
   // (one entry: table, key ["id"], timeColumn "time", flag "retention-audit", its default and description,
   // keep []; nothing else to wire — the flag, its env PREWARM_RETENTION_AUDIT, the batches and the metric
-  // follow from it).
+  // follow from it. Batches walk an index on (time, id): the table needs one.)
 ];
 
 /** Configured ages in ms per table (0: keep forever); a table not named keeps its rule's default. */
@@ -119,7 +119,7 @@ export class RetentionSettingError extends Error {
 }
 
 /** What is wrong with `ms` as the rule's age, or undefined when it is fine. */
-export function retentionAgeProblem(rule: RetentionRule, ms: number): string | undefined {
+function retentionAgeProblem(rule: RetentionRule, ms: number): string | undefined {
   if (!Number.isFinite(ms) || ms < 0) return "must be a duration, or 0 to keep forever";
   if (ms !== 0 && rule.floor && ms < rule.floor.ms)
     return `must be 0 (keep forever) or at least ${formatDuration(rule.floor.ms)}: ${rule.floor.reason}`;

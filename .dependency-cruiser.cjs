@@ -40,7 +40,7 @@ module.exports = {
       },
       to: {
         pathNot:
-          "^(src/cli/(options|output|yaml|errors|settings|register/[^/]+|commands/(shared|server|provisioner|provisioner-start))|src/contract/workspace-state|src/contract/upload-limits|src/version|src/util/duration|src/provisioners/registry|src/provisionersdk/address)[.]ts$|^node_modules/(commander|picocolors)/|^(node:)?[a-z_]+$",
+          "^(src/cli/(options|output|yaml|errors|settings|register/[^/]+|commands/(shared|server|provisioner|provisioner-start))|src/contract/workspace-state|src/contract/upload-limits|src/contract/retention|src/version|src/util/duration|src/provisioners/registry|src/provisionersdk/address)[.]ts$|^node_modules/(commander|picocolors)/|^(node:)?[a-z_]+$",
         dependencyTypesNot: ["dynamic-import", "type-import", "type-only"],
       },
     },

@@ -16,8 +16,10 @@
 //   complete, fail) within the last minute: a connected daemon long-polls at most 30 s and heartbeats while
 //   it runs a job (nearest in Coder: coderd_provisionerd_num_daemons). Process-local,
 //   as every histogram here: each replica reports the daemons talking to it.
+// - `prewarm_retention_deleted_rows_total{table}`: history rows retention deleted (retention/, process-local:
+//   the replica that pruned counts them; Coder's nearest: coderd_dbpurge_records_purged_total{record_type}).
 import type { FastifyInstance } from "fastify";
-import { collectDefaultMetrics, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from "prom-client";
 import type { Clock } from "../clock.js";
 import type { ProvisionerJob } from "./store/jobs.js";
 import type { Store } from "./store/store.js";
@@ -47,6 +49,7 @@ export class ServerMetrics implements DaemonApiObserver {
   readonly #requestDuration: Histogram<string>;
   readonly #queueWait: Histogram<string>;
   readonly #jobDuration: Histogram<string>;
+  readonly #rowsPruned: Counter<string>;
   readonly #daemonsSeen = new Map<string, number>();
 
   constructor(registry: Registry, options: { store: Store; clock: Clock; version: string }) {
@@ -80,6 +83,12 @@ export class ServerMetrics implements DaemonApiObserver {
       buckets: JOB_DURATION_BUCKETS,
       registers: [registry],
     });
+    this.#rowsPruned = new Counter({
+      name: "prewarm_retention_deleted_rows_total",
+      help: "History rows deleted by retention (job and agent logs, pool history, prebuild events), by table.",
+      labelNames: ["table"],
+      registers: [registry],
+    });
     const seen = this.#daemonsSeen;
     const clock = this.#clock;
     new Gauge({
@@ -106,6 +115,11 @@ export class ServerMetrics implements DaemonApiObserver {
         reply.elapsedTime / 1000,
       );
     });
+  }
+
+  /** A retention run deleted these rows (per table). */
+  rowsPruned(deleted: Readonly<Record<string, number>>): void {
+    for (const [table, n] of Object.entries(deleted)) this.#rowsPruned.inc({ table }, n);
   }
 
   daemonSeen(daemonId: string): void {

@@ -1,5 +1,5 @@
 // `prewarm server`: the store, the HTTP API (+ daemon API + metrics, on the main port or its own), in-process provisioners and daemons, the
-// hung-job reaper and the prebuilds reconciler, started in that order and stopped in reverse.
+// hung-job reaper, retention and the prebuilds reconciler, started in that order and stopped in reverse.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
@@ -8,6 +8,7 @@ import { Registry } from "prom-client";
 import { agentScriptEnv } from "../agent/bootstrap.js";
 import { type Clock, systemClock } from "../clock.js";
 import { maxTemplateArchiveBytes } from "../contract/api.js";
+import { type RetentionAges, resolveRetentionAges } from "../contract/retention.js";
 import { createDaemonClient } from "../provisionerd/api.js";
 import { ProvisionerDaemon } from "../provisionerd/daemon.js";
 import { hostProvisioners } from "../provisionerd/hosted-provisioners.js";
@@ -30,6 +31,7 @@ import { PrebuildMetrics } from "./prebuilds/metrics.js";
 import { requestReconcile } from "./prebuilds/operations.js";
 import { type CycleReport, Reconciler } from "./prebuilds/reconciler.js";
 import type { ReconcilerSettings } from "./prebuilds/settings.js";
+import { startRetention } from "./retention/loop.js";
 import { ServerMetrics } from "./server-metrics.js";
 import { lockDataDir, serverIdentity } from "./store/data-dir-lock.js";
 import { openStore, type Store, storeLocation } from "./store/store.js";
@@ -69,6 +71,10 @@ export interface ServerOptions {
   /** A job nobody acquired for this long is failed (default 30 min). */
   jobPendingTimeoutMs?: number;
   reaperIntervalMs?: number;
+  /** `--retention-*`: age per table in ms (0: keep forever); a table not named keeps its default (contract/retention.ts). */
+  retentionAges?: RetentionAges;
+  /** How often retention runs (default 10 min). */
+  retentionIntervalMs?: number;
   /** How often expired workspace leases are acted on (default 15 s). */
   leaseSweepIntervalMs?: number;
   /** `--trust-proxy`: honour X-Forwarded-* from a proxy in front (client address, https → `Secure` cookies). */
@@ -302,6 +308,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       onSuccess: () => reaperOutage.succeeded(),
     });
     cleanups.push(() => reaper.stop());
+    const retentionOutage = outageLog(logger, "retention");
+    const retention = startRetention({
+      store,
+      clock,
+      ages: resolveRetentionAges(options.retentionAges),
+      intervalMs: options.retentionIntervalMs,
+      // Info only when something went: a quiet run says nothing.
+      onPruned: (report) => {
+        serverMetrics.rowsPruned(report.deleted);
+        logger.info(
+          { deleted: report.deleted, ...(report.cut ? { cut: report.cut } : {}) },
+          "retention pruned",
+        );
+      },
+      onError: (err) => retentionOutage.failed(err, "retention failed"),
+      onSuccess: () => retentionOutage.succeeded(),
+    });
+    cleanups.push(() => retention.stop());
     const leases = startLeaseSweep(ctx, options.leaseSweepIntervalMs ?? 15_000);
     cleanups.push(() => leases.stop());
 

@@ -72,6 +72,32 @@ describe("prewarm server: settings", () => {
     assert.match(res.stderr, /unknown setting "reconcile-intervall"/);
   });
 
+  test("GIVEN a retention below its floor, by flag or environment THEN exit 2 saying which and why", async () => {
+    const byFlag = await runCli([
+      "server",
+      "--data-dir",
+      join(tmp, "unused"),
+      "--retention-prebuild-events",
+      "7d",
+    ]);
+    assert.equal(byFlag.code, 2, byFlag.stderr);
+    assert.match(
+      byFlag.stderr,
+      /^prewarm: --retention-prebuild-events must be 0 \(keep forever\) or at least 28d: demand-driven sizing reads 28 days of claim history/m,
+    );
+    const byEnv = await runCli(["server", "--data-dir", join(tmp, "unused")], {
+      env: { PREWARM_RETENTION_POOL_HISTORY: "1h" },
+    });
+    assert.equal(byEnv.code, 2, byEnv.stderr);
+    assert.match(
+      byEnv.stderr,
+      /PREWARM_RETENTION_POOL_HISTORY \(--retention-pool-history\) must be .* at least 3h/,
+    );
+    const bare = await runCli(["server", "--data-dir", join(tmp, "unused"), "--retention-job-logs", "30"]);
+    assert.equal(bare.code, 2, bare.stderr);
+    assert.match(bare.stderr, /--retention-job-logs: .*give a unit/);
+  });
+
   test("GIVEN --log-level verbose THEN exit 2 listing the choices", async () => {
     const res = await runCli(["server", "--log-level", "verbose"]);
     assert.equal(res.code, 2, res.stderr);

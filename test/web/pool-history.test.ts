@@ -1,16 +1,18 @@
 // The pool history time series: when a sample is recorded (pure rule, table-driven) and the recorder against a
-// real store on both dialects — one row per pool per recording, throttled, pruned to the retention.
+// real store on both dialects — one row per pool per recording, throttled, pruned by retention.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { planRetention, resolveRetentionAges } from "../../src/contract/retention.js";
 import { defaultReconcilerSettings } from "../../src/server/prebuilds/settings.js";
 import { readCyclePlan } from "../../src/server/prebuilds/status.js";
+import { prune } from "../../src/server/retention/prune.js";
 import { type PoolSample, readPoolHistory } from "../../src/server/store/pool-history.js";
 import { PoolHistoryRecorder, shouldRecord } from "../../src/server/web/pool-history.js";
 import { HOUR, MINUTE, PoolFixture, SECOND, T0 } from "../server/prebuilds/pool-fixtures.js";
 import { forEachDialect } from "../support/db.js";
 import { FakeClock } from "../support/fake-clock.js";
 
-const options = { minIntervalMs: 60 * SECOND, minChangeIntervalMs: 2 * SECOND, retentionMs: HOUR };
+const options = { minIntervalMs: 60 * SECOND, minChangeIntervalMs: 2 * SECOND };
 const sample = (offsetMs: number, eligible = 1): PoolSample => ({
   at: new Date(T0.getTime() + offsetMs),
   desired: 2,
@@ -46,7 +48,7 @@ describe("shouldRecord", () => {
 
 describe("PoolHistoryRecorder", () => {
   forEachDialect(
-    "GIVEN a pool WHEN cycles run THEN samples are throttled and pruned to the retention",
+    "GIVEN a pool WHEN cycles run THEN samples are throttled, and retention prunes them to its age",
     async ({ store }) => {
       const fx = await PoolFixture.create(store);
       const t = await fx.template("demo");
@@ -75,9 +77,11 @@ describe("PoolHistoryRecorder", () => {
         (await rows()).map((r) => r.eligible),
         [0, 1],
       );
-      // WHEN more than the retention passes THEN old rows are pruned, the new one kept
-      await clock.advance(HOUR + MINUTE);
+      // WHEN more than the retention (default 6h) passes and retention runs THEN old rows go, the new one stays
+      await clock.advance(6 * HOUR + MINUTE);
       assert.equal(await recorder.record(await cycle()), 1);
+      assert.equal((await rows()).length, 3);
+      await prune(store, planRetention(resolveRetentionAges(), clock.now()));
       const left = await rows();
       assert.equal(left.length, 1);
       assert.equal(left[0]?.at.getTime(), clock.now().getTime());

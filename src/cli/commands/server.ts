@@ -3,6 +3,12 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
+import {
+  RETENTION_RULES,
+  type RetentionAges,
+  RetentionSettingError,
+  resolveRetentionAges,
+} from "../../contract/retention.js";
 import { defaultUploadQuotaBytes } from "../../contract/upload-limits.js";
 import { CliError } from "../errors.js";
 import { shouldUseColor } from "../output.js";
@@ -47,6 +53,8 @@ interface ServerFlags {
   loginAttemptsPerAddress: string;
   defaultTokenLifetime: string;
   maxTokenLifetime: string;
+  /** The `--retention-*` flags (one per retention rule), by commander attribute name. */
+  [retention: `retention${string}`]: string;
 }
 
 /** Names a flag in a message, with where its value came from (settings.ts). */
@@ -92,7 +100,26 @@ function serverOptions(flags: ServerFlags, label: Label): ServerOptions {
       perAddress: parsePositiveFlag(label("--login-attempts-per-address"), flags.loginAttemptsPerAddress),
     },
     tokenLifetimes: tokenLifetimes(flags, label),
+    retentionAges: retentionAges(flags, label),
   };
+}
+
+/** `--retention-job-logs` → `retentionJobLogs`, the attribute commander stores it under. */
+const attributeOf = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Every `--retention-*` flag as an age in ms (0: forever), checked against its rule's floor. */
+function retentionAges(flags: ServerFlags, label: Label): RetentionAges {
+  const given: Record<string, number> = {};
+  for (const rule of RETENTION_RULES) {
+    const text = flags[attributeOf(rule.flag) as `retention${string}`];
+    if (text !== undefined) given[rule.table] = parseDurationFlag(label(`--${rule.flag}`), text);
+  }
+  try {
+    return resolveRetentionAges(given);
+  } catch (err) {
+    if (!(err instanceof RetentionSettingError)) throw err;
+    throw new CliError(err.message.replace(`--${err.flag}`, label(`--${err.flag}`)), 2);
+  }
 }
 
 function tokenLifetimes(flags: ServerFlags, label: Label): NonNullable<ServerOptions["tokenLifetimes"]> {
@@ -252,6 +279,14 @@ const SERVER_SETTINGS: readonly Setting[] = [
     description: "the longest lifetime a token may be created with",
     default: "30d",
   },
+  // Retention (docs/storage.md): one flag per rule, its default the rule's.
+  ...RETENTION_RULES.map(
+    (rule): Setting => ({
+      flags: `--${rule.flag} <duration>`,
+      description: rule.description,
+      default: rule.defaultAge,
+    }),
+  ),
   { flags: "--log-level <level>", description: "server log level", choices: LOG_LEVELS, default: "info" },
   {
     flags: "--log-format <format>",

@@ -5,7 +5,8 @@
 // - counters (`…_created_total`, `…_failed_total`, `…_claimed_total`, `prewarm_prebuilt_workspace_claims_total`
 //   {result="hit"|"miss"}) are COUNTED IN THE DATABASE at scrape time (cached for `counterRefreshMs`): prebuild
 //   workspaces whose first build was a prebuild creation, those whose first build failed, those now owned by
-//   someone else, and the claim_succeeded / claim_missed prebuild events; and the idle counters
+//   someone else, and the claim_succeeded / claim_missed prebuild events (with those retention deleted, kept as
+//   counts in prebuild_event_totals); and the idle counters
 //   `prewarm_prebuilds_idle_seconds_total` / `prewarm_prebuilds_idle_cost_total` (issue 13: the time prebuilds
 //   waited unclaimed and its cost by their resources' `daily_cost`, idle-cost.ts). So every replica reports the
 //   same values and a restart loses nothing.

@@ -607,34 +607,47 @@ export async function finishRehearsal(
     .execute();
 }
 
-/** How many events of `type` each of the presets has (absent: none), in one query. */
+/**
+ * Every prebuild event ever, as (preset_id, event_type, n) rows to sum: each row still in prebuild_events counts
+ * 1, each prebuild_event_totals row its total (what retention deleted, retention/prune.ts). The one place
+ * all-time event counts come from, so pruning never makes one drop.
+ */
+const allTimeEventCounts = sql`(select preset_id, event_type, 1 as n from prebuild_events
+  union all select preset_id, event_type, total as n from prebuild_event_totals)`;
+
+/**
+ * How many events of `type` each of the presets ever had (absent: none), in one query: the rows still there
+ * plus those retention deleted (prebuild_event_totals).
+ */
 export async function countPresetEvents(
   db: Executor,
   presetIds: readonly string[],
   type: PrebuildEventType,
 ): Promise<Map<string, number>> {
   if (presetIds.length === 0) return new Map();
-  const rows = await db
-    .selectFrom("prebuild_events")
-    .select((eb) => ["preset_id", eb.fn.countAll<number>().as("n")])
-    .where("preset_id", "in", [...presetIds])
-    .where("event_type", "=", type)
-    .groupBy("preset_id")
-    .execute();
+  const { rows } = await sql<{ preset_id: string; n: number }>`
+    select e.preset_id, sum(e.n) as n from ${allTimeEventCounts} e
+    where e.preset_id in (${sql.join([...presetIds])}) and e.event_type = ${type}
+    group by e.preset_id`.execute(db);
   return new Map(rows.map((r) => [r.preset_id, Number(r.n)]));
 }
 
-/** Counts per preset and event type, optionally since `since`, in one query (the pools page's hit rate). */
+/**
+ * Counts per preset and event type since `since`, in one query (the pools page's hit rate). A window, not a
+ * total: retention never deletes events that recent (its floor is 28 days), so no persisted total is added.
+ */
 export async function countPrebuildEvents(
   db: Executor,
-  since?: Date,
+  since: Date,
 ): Promise<{ presetId: string; type: PrebuildEventType; count: number }[]> {
-  let query = db
+  const rows = await db
     .selectFrom("prebuild_events")
     .select((eb) => ["preset_id", "event_type", eb.fn.countAll<number>().as("n")])
-    .groupBy(["preset_id", "event_type"]);
-  if (since) query = query.where("created_at", ">=", since.getTime());
-  const rows = await query.orderBy("preset_id").orderBy("event_type").execute();
+    .where("created_at", ">=", since.getTime())
+    .groupBy(["preset_id", "event_type"])
+    .orderBy("preset_id")
+    .orderBy("event_type")
+    .execute();
   return rows.map((r) => ({ presetId: r.preset_id, type: r.event_type, count: Number(r.n) }));
 }
 
@@ -677,10 +690,11 @@ export interface ClaimEventCountRow {
   n: number;
 }
 
+/** All-time claim and replacement counts (the metrics' counters): the rows plus what retention deleted. */
 export async function selectClaimEventCounts(db: Executor): Promise<ClaimEventCountRow[]> {
   const { rows } = await sql<ClaimEventCountRow>`
-    select t.name as template_name, p.name as preset_name, e.event_type, count(*) as n
-    from prebuild_events e
+    select t.name as template_name, p.name as preset_name, e.event_type, sum(e.n) as n
+    from ${allTimeEventCounts} e
     join presets p on p.id = e.preset_id
     join template_versions v on v.id = p.template_version_id
     join templates t on t.id = v.template_id

@@ -15,6 +15,8 @@ const KEYS = {
   reconcilerLeader: 2,
   /** Start-up writes (the first owner): replicas starting together on an empty database take turns. */
   bootstrap: 3,
+  /** Retention's deleting transactions (retention/prune.ts): one replica prunes at a time. */
+  retention: 4,
 } as const;
 
 export type AdvisoryLockKey = keyof typeof KEYS;

@@ -10,6 +10,7 @@ import { agentLogsMetadataMigration } from "./migration-0004-agent-logs-metadata
 import { claimsMigration } from "./migration-0005-claims.js";
 import { presetSettingsMigration } from "./migration-0006-preset-settings.js";
 import { auditLogMigration } from "./migration-0007-audit-log.js";
+import { retentionMigration } from "./migration-0008-retention.js";
 
 /** All migrations in order. Names sort lexically; Kysely applies them in that order. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
@@ -20,6 +21,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     "0005_claims": claimsMigration(dialect),
     "0006_preset_settings": presetSettingsMigration(dialect),
     "0007_audit_log": auditLogMigration(dialect),
+    "0008_retention": retentionMigration(dialect),
   };
 }
 

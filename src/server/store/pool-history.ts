@@ -1,6 +1,6 @@
 // The pool history time series (table `pool_history`, migration 0003): one row per preset per recording of its
-// pool counts. Written and pruned by the dashboard's recorder (src/server/web/pool-history.ts, which decides
-// when to record), read by the pools page's charts.
+// pool counts. Written by the dashboard's recorder (src/server/web/pool-history.ts, which decides when to
+// record), read by the pools page's charts, pruned by retention (src/server/retention/, rule pool_history).
 import type { Executor } from "./store.js";
 
 export interface PoolHistoryTable {
@@ -49,15 +49,6 @@ export async function insertPoolSamples(
     )
     .onConflict((oc) => oc.columns(["preset_id", "recorded_at"]).doNothing())
     .execute();
-}
-
-/** Deletes rows recorded before `before`; returns how many. */
-export async function prunePoolHistory(db: Executor, before: Date): Promise<number> {
-  const result = await historyDb(db)
-    .deleteFrom("pool_history")
-    .where("recorded_at", "<", before.getTime())
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
 }
 
 /** Samples of the given presets since `since`, oldest first, in one query. */

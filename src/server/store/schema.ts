@@ -408,6 +408,13 @@ export interface PrebuildEventsTable {
   created_at: Millis;
 }
 
+/** Migration 0008: events retention deleted, counted per preset and type (read with the rows still there). */
+export interface PrebuildEventTotalsTable {
+  preset_id: string;
+  event_type: PrebuildEventType;
+  total: number;
+}
+
 export type RehearsalStatus = "pending" | "clean" | "replacements" | "failed";
 
 export interface ClaimRehearsalsTable {
@@ -459,4 +466,5 @@ export interface Database {
   provisioner_daemons: ProvisionerDaemonsTable;
   site_config: SiteConfigTable;
   prebuild_events: PrebuildEventsTable;
+  prebuild_event_totals: PrebuildEventTotalsTable;
 }

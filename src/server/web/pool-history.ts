@@ -1,17 +1,13 @@
 // The pool history recorder (table `pool_history`, migration 0003; its queries are store/pool-history.ts):
 // records pool counts after reconciler cycles for the dashboard's charts, from the plan each cycle already
 // made. Bounded two ways: a preset gets a new row at most every `minIntervalMs` unless its counts changed (then
-// at most every `minChangeIntervalMs`), and rows older than `retentionMs` are pruned on every write. Only a
-// cycle that actually ran (or ran paused) records, so on PostgreSQL only the leader writes.
+// at most every `minChangeIntervalMs`); rows older than `--retention-pool-history` (default 6 h) are deleted by
+// retention (src/server/retention/). Only a cycle that actually ran (or ran paused) records, so on PostgreSQL
+// only the leader writes.
 import type { Logger } from "../logger.js";
 import type { CycleReport } from "../prebuilds/reconciler.js";
 import { type LiveCyclePlan, poolCountsOf } from "../prebuilds/status.js";
-import {
-  insertPoolSamples,
-  type PoolCountsSample,
-  type PoolSample,
-  prunePoolHistory,
-} from "../store/pool-history.js";
+import { insertPoolSamples, type PoolCountsSample, type PoolSample } from "../store/pool-history.js";
 import type { Store } from "../store/store.js";
 
 export interface PoolHistoryOptions {
@@ -19,14 +15,11 @@ export interface PoolHistoryOptions {
   minIntervalMs: number;
   /** …and sooner when the counts changed, but not more often than this (default 2 s). */
   minChangeIntervalMs: number;
-  /** Rows older than this are deleted (default 6 h). */
-  retentionMs: number;
 }
 
 export const defaultPoolHistoryOptions: PoolHistoryOptions = {
   minIntervalMs: 60_000,
   minChangeIntervalMs: 2_000,
-  retentionMs: 6 * 3_600_000,
 };
 
 const sameCounts = (a: PoolCountsSample, b: PoolCountsSample): boolean =>
@@ -84,7 +77,7 @@ export class PoolHistoryRecorder {
     await this.#running;
   }
 
-  /** Writes the rows of a cycle's plan that `shouldRecord` wants (sampled at the plan's `now`); prunes old rows. */
+  /** Writes the rows of a cycle's plan that `shouldRecord` wants (sampled at the plan's `now`). */
   async record(plan: LiveCyclePlan): Promise<number> {
     const { now } = plan;
     const rows: { presetId: string; sample: PoolSample }[] = [];
@@ -97,7 +90,6 @@ export class PoolHistoryRecorder {
     }
     await insertPoolSamples(this.#store.db, rows);
     for (const row of rows) this.#last.set(row.presetId, row.sample);
-    await prunePoolHistory(this.#store.db, new Date(now.getTime() - this.#options.retentionMs));
     return rows.length;
   }
 }

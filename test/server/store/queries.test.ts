@@ -376,7 +376,7 @@ describe("store queries", () => {
     await insertPrebuildEvent(store.db, preset!.id, "claim_succeeded", at(1).getTime());
     await insertPrebuildEvent(store.db, preset!.id, "claim_succeeded", at(2).getTime());
     await insertPrebuildEvent(store.db, preset!.id, "claim_missed", at(3).getTime());
-    assert.deepEqual(await countPrebuildEvents(store.db), [
+    assert.deepEqual(await countPrebuildEvents(store.db, new Date(0)), [
       { presetId: preset!.id, type: "claim_missed", count: 1 },
       { presetId: preset!.id, type: "claim_succeeded", count: 2 },
     ]);

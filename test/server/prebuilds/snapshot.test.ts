@@ -188,6 +188,8 @@ describe("prebuild snapshot", () => {
       "recovered-last": ["failed", "failed", "failed", "succeeded"],
       "failed-after-success": ["succeeded", "failed", "failed", "failed"],
       "canceled-ignored": ["failed", "canceled", "failed", "failed"],
+      "success-between": ["failed", "failed", "succeeded", "failed", "failed"],
+      "four-after-success": ["failed", "succeeded", "failed", "failed", "failed", "failed"],
     } as const;
     const ids: Record<string, string> = {};
     for (const [name, list] of Object.entries(outcomes)) {
@@ -207,6 +209,8 @@ describe("prebuild snapshot", () => {
     assert.equal(reached("recovered-last"), false);
     assert.equal(reached("failed-after-success"), true);
     assert.equal(reached("canceled-ignored"), true);
+    assert.equal(reached("success-between"), false, "only two failures since the latest success");
+    assert.equal(reached("four-after-success"), true);
 
     // WHEN the limit is disabled THEN nothing is limited
     const disabled = await readSnapshot(store, NOW, { ...SETTINGS, hardLimit: 0 });

@@ -27,6 +27,7 @@ const BENCHES = [
   { name: "coder-provider-start", full: [], quick: ["--starts", "3"] },
   { name: "autoscale", full: [], quick: ["--quick"] },
   { name: "cli-start", full: [], quick: ["--runs", "5", "--source-runs", "1"] },
+  { name: "scale", full: [], quick: ["--presets", "20", "--ttl", "10s", "--churn", "15s"] },
   { name: "soak", full: [], quick: ["--minutes", "0.5", "--interval", "10s"] },
 ];
 

@@ -13,16 +13,16 @@
 // Real processes and sockets throughout (bin/prewarm.js); PostgreSQL is an ephemeral cluster like the tests
 // use (skipped with a message when the server binaries are missing). No floor: the job path's and the cycle's
 // floors are in job-throughput.ts and reconcile-cycle.ts; this shows what they add up to.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../src/util/duration.js";
 import { prebuildTemplateArchive } from "../test/server/prebuilds/integration-harness.js";
 import { postgresAvailable, startPostgres } from "../test/support/postgres.js";
 import { percentile } from "./prebuild-fixtures.js";
+import { apiClient, startPrewarm, stopAll } from "./prewarm-process.js";
 import { record } from "./results.js";
 
 const { values } = parseArgs({
@@ -40,39 +40,14 @@ const TTL_S = parseDuration(values.ttl) / 1000;
 const CHURN_MS = parseDuration(values.churn);
 const CLAIMERS = Number(values.claimers);
 const PSK = "bench-scale-psk-0123456789";
-const root = fileURLToPath(new URL("..", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const children: ChildProcess[] = [];
-
-/** Starts `bin/prewarm.js args` and resolves with the first match of `ready` in its output. */
-function start(args: string[], ready: RegExp): Promise<RegExpMatchArray> {
-  const child = spawn(process.execPath, [join(root, "bin/prewarm.js"), ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`scale: not ready: ${args[0]}\n${out}`)), 90_000);
-    const onData = (d: Buffer) => {
-      out += d;
-      const m = out.match(ready);
-      if (m) {
-        clearTimeout(timer);
-        // Keep draining the pipes so the child never blocks on a full one.
-        child.stdout?.removeListener("data", onData);
-        child.stderr?.removeListener("data", onData);
-        child.stdout?.resume();
-        child.stderr?.resume();
-        resolve(m);
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`scale: ${args[0]} exited with ${code}:\n${out}`)));
-  });
-}
+const start = async (args: string[], ready: RegExp) => {
+  const started = await startPrewarm(args, ready);
+  children.push(started.child);
+  return started.match;
+};
 
 /** Sum of a Prometheus series (all label sets) on a replica's /metrics. */
 async function metricSum(url: string, name: string): Promise<number> {
@@ -134,24 +109,15 @@ try {
       }
     })
     .find((t) => t !== "")!;
-  const call = async (url: string, path: string, method = "GET", body?: unknown, raw?: Uint8Array) => {
-    const res = await fetch(`${url}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        "content-type": raw ? "application/x-tar" : "application/json",
-      },
-      body: raw ? new Uint8Array(raw) : body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const clients = urls.map((url) => apiClient(url, token));
+  const call = (replica: number, path: string, method?: string, body?: unknown, raw?: Uint8Array) =>
+    clients[replica]!(path, method, body, raw);
   const presetNames = Array.from({ length: PRESETS }, (_, i) => `p${i}`);
   const archive = prebuildTemplateArchive({
     presets: presetNames.map((name) => ({ name, instances: INSTANCES, ttlSeconds: TTL_S })),
   });
   const full = async () => {
-    const listed = await call(urls[1]!, "/templates/scale/presets");
+    const listed = await call(1, "/templates/scale/presets");
     if (listed.status !== 200) return 0;
     return (listed.body as Array<{ prebuilds: { eligible: number } }>).filter(
       (p) => p.prebuilds.eligible >= INSTANCES,
@@ -163,8 +129,8 @@ try {
   );
   const before = await totals(urls);
   const t0 = performance.now();
-  const file = await call(urls[0]!, "/files", "POST", undefined, archive);
-  const version = await call(urls[0]!, "/templates/scale/versions", "POST", {
+  const file = await call(0, "/files", "POST", undefined, archive);
+  const version = await call(0, "/templates/scale/versions", "POST", {
     fileHash: file.body.hash,
     provisioner: "echo",
   });
@@ -195,7 +161,7 @@ try {
     for (let i = 0; !stopped; i++) {
       const preset = presetNames[Math.floor(Math.random() * PRESETS)]!;
       const s = performance.now();
-      const created = await call(urls[c % 2]!, "/workspaces", "POST", {
+      const created = await call(c % 2, "/workspaces", "POST", {
         name: `c${c}-${i}`,
         template: "scale",
         preset,
@@ -204,9 +170,9 @@ try {
       if (created.status !== 201) throw new Error(`scale: claim answered ${created.status}`);
       if (created.body.claimedPrebuild) latencies.push(ms);
       else misses++;
-      await call(urls[c % 2]!, `/workspaces/${created.body.id}?wait=ready&timeout=60s`);
+      await call(c % 2, `/workspaces/${created.body.id}?wait=ready&timeout=60s`);
       for (let attempt = 0; attempt < 200; attempt++) {
-        const del = await call(urls[c % 2]!, `/workspaces/${created.body.id}/builds`, "POST", {
+        const del = await call(c % 2, `/workspaces/${created.body.id}/builds`, "POST", {
           transition: "delete",
         });
         if (del.status === 201) break;
@@ -235,12 +201,7 @@ try {
   record({ measure: `scale churn: mean cycle, ${shape}`, value: cycleMs, unit: "ms" });
   record({ measure: `scale churn: claim p99 (client), ${shape}`, value: p99, unit: "ms" });
 } finally {
-  for (const child of children) child.kill("SIGTERM");
-  await Promise.all(
-    children.map((c) =>
-      c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once("exit", r)),
-    ),
-  );
+  await stopAll(children);
   await pg.stop();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }

@@ -8,14 +8,13 @@
 // Linux only (reads /proc/PID/status and /proc/PID/fd). The loop is bounded: each worker holds at most one
 // workspace at a time, waits for it to be usable, deletes it and pauses (--pause) — a load the pool can keep up
 // with, since human builds outrank prebuild jobs on the daemons and a faster loop would starve the pool.
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { buildEchoArchive } from "../src/provisioners/echo/archive.js";
 import { parseDuration } from "../src/util/duration.js";
+import { apiClient, startPrewarm, stopAll } from "./prewarm-process.js";
 import { record } from "./results.js";
 
 const { values } = parseArgs({
@@ -32,35 +31,7 @@ const INTERVAL_MS = parseDuration(values.interval);
 const WORKERS = Number(values.workers);
 const POOL = Number(values.pool);
 const PAUSE_MS = parseDuration(values.pause);
-const root = fileURLToPath(new URL("..", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [join(root, "bin/prewarm.js"), "server", "--dev", "--data-dir", dataDir, "--listen", "127.0.0.1:0"],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
-  );
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`soak: server not ready:\n${out}`)), 60_000);
-    const onData = (d: Buffer) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        child.stdout?.removeAllListeners("data");
-        child.stderr?.removeAllListeners("data");
-        child.stdout?.resume();
-        child.stderr?.resume();
-        resolve({ child, url: m[1]! });
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`soak: server exited with ${code}:\n${out}`)));
-  });
-}
 
 interface Sample {
   minute: number;
@@ -100,22 +71,12 @@ function slope(xs: number[], ys: number[]): number {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), "prewarm-bench-soak-"));
-const { child, url } = await startServer(dataDir);
+const { child, match } = await startPrewarm(
+  ["server", "--dev", "--data-dir", dataDir, "--listen", "127.0.0.1:0"],
+  /listening on (http:\/\/\S+)/,
+);
 try {
-  const token = readFileSync(join(dataDir, "admin-token"), "utf8").trim();
-  const call = async (path: string, method = "GET", body?: unknown, raw?: Uint8Array) => {
-    const res = await fetch(`${url}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        "content-type": raw ? "application/x-tar" : "application/json",
-      },
-      body: raw ? new Uint8Array(raw) : body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const call = apiClient(match[1]!, readFileSync(join(dataDir, "admin-token"), "utf8").trim());
 
   const resources = [{ name: "dev", type: "echo_instance" }];
   const presets = [{ name: "dev", parameters: [], prebuild: { instances: POOL } }];
@@ -218,8 +179,7 @@ try {
   record({ measure: "soak: database size slope", value: slopes.db, unit: "MB/min" });
   record({ measure: "soak: claims", value: claimsPerMinute, unit: "claims/min" });
 } finally {
-  child.kill("SIGTERM");
-  await new Promise((r) => child.once("exit", r));
+  await stopAll([child]);
   rmSync(dataDir, { recursive: true, force: true });
 }
 process.exit(0);

@@ -148,6 +148,24 @@ async function event(store: Store, presetId: string, type: PrebuildEventType, at
     .execute();
 }
 
+/** A preset "small" with `count` events of `type` 100 days old (1 ms apart), inserted in chunks. */
+async function oldEvents(store: Store, count: number, type: PrebuildEventType): Promise<string> {
+  const fx = await PoolFixture.create(store);
+  const t = await fx.template("dev");
+  const preset = await fx.preset(t.versionId, { name: "small" });
+  const rows = Array.from({ length: count }, (_, i) => ({
+    preset_id: preset,
+    event_type: type,
+    created_at: ago(100 * DAY).getTime() + i,
+  }));
+  for (let i = 0; i < rows.length; i += 500)
+    await store.db
+      .insertInto("prebuild_events")
+      .values(rows.slice(i, i + 500))
+      .execute();
+  return preset;
+}
+
 /** The value of one series in Prometheus text (absent: undefined). */
 async function sample(
   registry: Registry,
@@ -329,19 +347,7 @@ describe("retention against a database", () => {
   forEachDialect(
     "GIVEN 2,500 old events WHEN runs are bounded to 2 batches of 1,000 THEN each run deletes at most 2,000, totals hold",
     async ({ store }) => {
-      const fx = await PoolFixture.create(store);
-      const t = await fx.template("dev");
-      const preset = await fx.preset(t.versionId, { name: "small" });
-      const rows = Array.from({ length: 2_500 }, (_, i) => ({
-        preset_id: preset,
-        event_type: "replacement" as const,
-        created_at: ago(100 * DAY).getTime() + i,
-      }));
-      for (let i = 0; i < rows.length; i += 500)
-        await store.db
-          .insertInto("prebuild_events")
-          .values(rows.slice(i, i + 500))
-          .execute();
+      const preset = await oldEvents(store, 2_500, "replacement");
       // Only this table's task: every statement counts toward the bound, one that deletes nothing too.
       const tasks = planRetention(defaults(), NOW).filter((t) => t.rule.table === "prebuild_events");
       const total = async () => (await countPresetEvents(store.db, [preset], "replacement")).get(preset);
@@ -505,19 +511,7 @@ describe("retention against a database", () => {
   forEachDialect(
     "GIVEN a run under way WHEN the loop stops THEN the run ends after its current batch",
     async ({ store }) => {
-      const fx = await PoolFixture.create(store);
-      const t = await fx.template("dev");
-      const preset = await fx.preset(t.versionId, { name: "small" });
-      const rows = Array.from({ length: 3_000 }, (_, i) => ({
-        preset_id: preset,
-        event_type: "claim_missed" as const,
-        created_at: ago(100 * DAY).getTime() + i,
-      }));
-      for (let i = 0; i < rows.length; i += 500)
-        await store.db
-          .insertInto("prebuild_events")
-          .values(rows.slice(i, i + 500))
-          .execute();
+      await oldEvents(store, 3_000, "claim_missed");
       const pruned: PruneReport[] = [];
       // Only prebuild_events is pruned: the other tables' (empty) batches would come first otherwise.
       const ages = resolveRetentionAges({

@@ -66,6 +66,17 @@ export function registerProvisionerStart(provisioner: Command): void {
   );
 }
 
+/** The server's tag rules (jobs/tags.ts), applied before connecting so a bad --tag is a usage error. */
+async function checkedTags(flag: string, given: Record<string, string>): Promise<Record<string, string>> {
+  const { validateTags, InvalidTagsError } = await import("../../server/jobs/tags.js");
+  try {
+    return validateTags(given);
+  } catch (err) {
+    if (err instanceof InvalidTagsError) throw new CliError(`${flag}: ${err.message}`, 2);
+    throw err;
+  }
+}
+
 async function startDaemon(options: StartOptions, label: (flag: string) => string): Promise<void> {
   let url: URL;
   try {
@@ -73,7 +84,7 @@ async function startDaemon(options: StartOptions, label: (flag: string) => strin
   } catch {
     throw new CliError(`${label("--url")}: not a URL: "${options.url}"`, 2);
   }
-  const tags = parseKeyValues(label("--tag"), options.tag ?? []);
+  const tags = await checkedTags(label("--tag"), parseKeyValues(label("--tag"), options.tag ?? []));
   const external = parseKeyValues(label("--provisioner"), options.provisioner ?? []);
   const requested = options.type ?? [];
   const types = requested.length > 0 ? requested : Object.keys(external).length > 0 ? [] : ["echo"];

@@ -9,6 +9,7 @@ import { poolHistoryMigration } from "./migration-0003-pool-history.js";
 import { agentLogsMetadataMigration } from "./migration-0004-agent-logs-metadata.js";
 import { claimsMigration } from "./migration-0005-claims.js";
 import { presetSettingsMigration } from "./migration-0006-preset-settings.js";
+import { untaggedScopeMigration } from "./migration-0007-untagged-scope.js";
 
 /** All migrations in order. Names sort lexically; Kysely applies them in that order. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
@@ -18,6 +19,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     "0004_agent_logs_metadata": agentLogsMetadataMigration(dialect),
     "0005_claims": claimsMigration(dialect),
     "0006_preset_settings": presetSettingsMigration(dialect),
+    "0007_untagged_scope": untaggedScopeMigration(dialect),
   };
 }
 

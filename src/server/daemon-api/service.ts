@@ -76,7 +76,7 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
           });
           if (job) {
             try {
-              const acquired = await buildAcquiredJob(ctx.store.db, job, ctx.accessUrl);
+              const acquired = await buildAcquiredJob(ctx.store.db, job, ctx.accessUrl, ctx.clock.now());
               if (hc.signal.aborted) throw new Error("connection to provisioner daemon broken");
               observer?.jobAcquired(job);
               return create(AcquireJobResponseSchema, { job: acquired, daemonId: daemon.id });

@@ -27,6 +27,7 @@ import { channels, publishQuietly } from "../store/pubsub.js";
 import { toMillis } from "../store/rows.js";
 import type { Database } from "../store/schema.js";
 import type { Executor, Store } from "../store/store.js";
+import { revokeBuildSessionToken } from "../store/users.js";
 import { serializeTags, type Tags, UNTAGGED } from "./tags.js";
 
 export type JobStateErrorKind = "not_found" | "not_owner" | "not_running" | "completed";
@@ -209,6 +210,7 @@ export async function completeJob(
     const current = await lockJob(tx, store, jobId);
     assertRunningOn(current, daemonId);
     await writeResults(tx, current);
+    await revokeBuildSessionToken(tx, jobId); // the build is over: so is its owner's session token
     return finish(tx, jobId, { completed_at: toMillis(now), updated_at: toMillis(now) });
   });
   await publishEndOfLogs(store, jobId);

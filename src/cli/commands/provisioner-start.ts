@@ -44,7 +44,8 @@ const DAEMON_SETTINGS: readonly Setting[] = [
   { flags: "--name <name>", description: "daemon name, unique per server", defaultDescription: "host-pid" },
   {
     flags: "--tag <key=value>",
-    description: "a tag; the daemon takes jobs whose tags it has (repeatable)",
+    description:
+      "a tag KEY=VALUE (repeatable): the daemon takes only jobs whose tags it has; untagged, only untagged jobs",
     repeatable: true,
   },
   {

@@ -49,7 +49,7 @@ describe("templates push (real CLI)", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test("GIVEN a template dir WHEN push --activate --var THEN the tar upload skips hidden files, the version is created, import logs shown, presets printed", async () => {
+  test("GIVEN a template dir WHEN push --activate --var --provisioner-tag THEN the tar upload skips hidden files, the version is created, import logs shown, presets printed", async () => {
     fake.on(
       routes.getJobLogs,
       logStream(
@@ -75,6 +75,8 @@ describe("templates push (real CLI)", () => {
           "region=eu",
           "--var",
           "x=a=b",
+          "--provisioner-tag",
+          "region=eu",
         ],
         { env: ctx.env },
       );
@@ -96,6 +98,7 @@ describe("templates push (real CLI)", () => {
           { name: "region", value: "eu" },
           { name: "x", value: "a=b" },
         ],
+        tags: { region: "eu" },
       });
       assert.equal(fake.calls(routes.getJobLogs).at(-1)?.params.id, "import-1");
       assert.match(res.stderr, /\[Parsing\] parsing main\.tf\n/);

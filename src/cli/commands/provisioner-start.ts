@@ -44,7 +44,8 @@ const DAEMON_SETTINGS: readonly Setting[] = [
   { flags: "--name <name>", description: "daemon name, unique per server", defaultDescription: "host-pid" },
   {
     flags: "--tag <key=value>",
-    description: "a tag; the daemon takes jobs whose tags it has (repeatable)",
+    description:
+      "a tag KEY=VALUE (repeatable): the daemon takes only jobs whose tags it has; untagged, only untagged jobs",
     repeatable: true,
   },
   {
@@ -66,6 +67,17 @@ export function registerProvisionerStart(provisioner: Command): void {
   );
 }
 
+/** The server's tag rules (jobs/tags.ts), applied before connecting so a bad --tag is a usage error. */
+async function checkedTags(flag: string, given: Record<string, string>): Promise<Record<string, string>> {
+  const { validateTags, InvalidTagsError } = await import("../../server/jobs/tags.js");
+  try {
+    return validateTags(given);
+  } catch (err) {
+    if (err instanceof InvalidTagsError) throw new CliError(`${flag}: ${err.message}`, 2);
+    throw err;
+  }
+}
+
 async function startDaemon(options: StartOptions, label: (flag: string) => string): Promise<void> {
   let url: URL;
   try {
@@ -73,7 +85,7 @@ async function startDaemon(options: StartOptions, label: (flag: string) => strin
   } catch {
     throw new CliError(`${label("--url")}: not a URL: "${options.url}"`, 2);
   }
-  const tags = parseKeyValues(label("--tag"), options.tag ?? []);
+  const tags = await checkedTags(label("--tag"), parseKeyValues(label("--tag"), options.tag ?? []));
   const external = parseKeyValues(label("--provisioner"), options.provisioner ?? []);
   const requested = options.type ?? [];
   const types = requested.length > 0 ? requested : Object.keys(external).length > 0 ? [] : ["echo"];

@@ -155,6 +155,7 @@ export interface PushOptions extends ApiOptions {
   provisioner?: string;
   activate?: boolean;
   var: string[];
+  provisionerTag: string[];
   message?: string;
   /** Absent: don't wait; true: the default timeout; a string: a duration. */
   waitRehearsal?: boolean | string;
@@ -165,6 +166,7 @@ export async function push(name: string, options: PushOptions): Promise<void> {
     name: n,
     value,
   }));
+  const tags = parseKeyValues("--provisioner-tag", options.provisionerTag ?? []);
   const dir = resolve(options.directory);
   const provisioner = parseProvisioner(options.provisioner) ?? (await detectProvisioner(dir));
   const archive = await buildTemplateArchive(dir);
@@ -185,6 +187,7 @@ export async function push(name: string, options: PushOptions): Promise<void> {
       ...(options.activate ? { activate: true } : {}),
       ...(options.message ? { message: options.message } : {}),
       ...(variables.length > 0 ? { variables } : {}),
+      ...(Object.keys(tags).length > 0 ? { tags } : {}),
     },
   });
   progress.stop(`Uploaded ${archive.files.length} files; importing ${name} ${version.name} (${provisioner})`);

@@ -25,6 +25,12 @@ export function registerTemplateCommands(program: Command): void {
       )
       .option("--activate", "make it the active version once imported")
       .option("--var <name=value>", "template variable value (repeatable)", collect, [])
+      .option(
+        "--provisioner-tag <key=value>",
+        "a provisioner tag of this version: its import and builds run only on daemons with it (repeatable)",
+        collect,
+        [],
+      )
       .option("-m, --message <text>", "a note on this version")
       .option(
         "--wait-rehearsal [timeout]",

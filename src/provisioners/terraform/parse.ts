@@ -116,10 +116,14 @@ function workspaceTagsOf(file: string, body: Json, into: Record<string, string>)
           `${file}: data.coder_workspace_tags.${name}: "tags" attribute is expected to be a key-value map`,
         );
       }
+      // A counted block (`count = cond ? 1 : 0`, Coder's recipe for tags that only some builds get) has its
+      // count folded into each value, which the server evaluates per build: a zero count sets no tag (null).
+      const count = "count" in block ? expressionSource(block.count) : undefined;
       for (const [key, value] of Object.entries(block.tags)) {
         if (key in into)
           throw new TemplateParseError(`workspace tag ${JSON.stringify(key)} is defined multiple times`);
-        into[key] = expressionSource(value);
+        const source = expressionSource(value);
+        into[key] = count === undefined ? source : `(${count}) > 0 ? (${source}) : null`;
       }
     }
   }

@@ -1,6 +1,8 @@
 // Builds what a daemon receives for an acquired job: the template archive plus, for a workspace build, the
 // previous state, parameter values (this build's and the previous build's), variable values and truthful
-// Metadata (Coder's acquireProtoJob). Reads only; the caller fails the job when this throws.
+// Metadata (Coder's acquireProtoJob). Reads, and writes one row: a start build's session token for its owner
+// (minted here, as Coder regenerates it at acquisition; revoked when the job ends, store/users.ts). The caller
+// fails the job when this throws — which revokes the token too.
 import { create } from "@bufbuild/protobuf";
 import {
   type AcquiredJob,
@@ -23,7 +25,7 @@ import {
   listTemplateVersionVariables,
   type TemplateVariable,
 } from "../store/templates.js";
-import { getUserById } from "../store/users.js";
+import { buildSessionTokenName, createApiToken, getUserById } from "../store/users.js";
 import {
   getBuild,
   getBuildByNumber,
@@ -60,10 +62,17 @@ const toParameterValues = (values: Record<string, string>) =>
 const toVariableValues = (variables: TemplateVariable[]) =>
   variables.map((v) => ({ name: v.name, value: v.value, sensitive: v.sensitive }));
 
+/**
+ * A build session token outlives no build (it is revoked at the job's end); the expiry is only the backstop
+ * for a server that died mid-build and never got to revoke it.
+ */
+const BUILD_SESSION_TOKEN_LIFETIME_MS = 60 * 60_000;
+
 export async function buildAcquiredJob(
   db: Executor,
   job: ProvisionerJob,
   accessUrl: string,
+  now: Date,
 ): Promise<AcquiredJob> {
   const file = need(await getFile(db, job.fileId), `file ${job.fileId}`);
   const initiator = await getUserById(db, job.initiatorId);
@@ -117,6 +126,19 @@ export async function buildAcquiredJob(
     build.prebuildStage === "claim" && previous
       ? (await getAgentTokensOfJob(db, previous.jobId)).map((t) => ({ agentId: t.agentId, token: t.token }))
       : [];
+  // Only a start build gets one (Coder deletes it for stop and delete), and never a system user (the prebuilds
+  // user cannot sign in, so a token of theirs would authenticate nothing).
+  const sessionToken =
+    build.transition === "start" && !owner.isSystem
+      ? (
+          await createApiToken(db, {
+            userId: owner.id,
+            name: buildSessionTokenName(job.id),
+            expiresAt: new Date(now.getTime() + BUILD_SESSION_TOKEN_LIFETIME_MS),
+            now,
+          })
+        ).token
+      : "";
   const metadata = create(MetadataSchema, {
     coderUrl: accessUrl,
     workspaceTransition: TRANSITIONS[build.transition],
@@ -126,6 +148,7 @@ export async function buildAcquiredJob(
     workspaceOwnerId: owner.id,
     workspaceOwnerEmail: owner.email,
     workspaceOwnerName: owner.name,
+    workspaceOwnerSessionToken: sessionToken,
     workspaceOwnerGroups: ["Everyone"],
     workspaceOwnerLoginType: owner.loginType,
     workspaceOwnerRbacRoles: [{ name: owner.role, orgId: "" }],

@@ -17,6 +17,7 @@ import {
 } from "../../gen/prewarm/daemon/v1/daemon_pb.js";
 import type { ServerContext } from "../context.js";
 import { acquireJob, failJob, heartbeatJob, JobStateError } from "../jobs/queue.js";
+import { InvalidTagsError, mutateTags, type Tags, validateTags } from "../jobs/tags.js";
 import { completeRehearsal } from "../prebuilds/rehearsal.js";
 import { logLevelName } from "../provisioner-results.js";
 import type { DaemonApiObserver } from "../server-metrics.js";
@@ -53,10 +54,11 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
       authenticate(hc);
       const identity = req.daemon;
       if (!identity?.name) throw new ConnectError("daemon name is required", Code.InvalidArgument);
+      const tags = daemonTags(identity.tags);
       const daemon = await upsertDaemon(ctx.store.db, {
         name: identity.name,
         provisioners: identity.provisionerTypes,
-        tags: identity.tags,
+        tags,
         version: identity.version,
         now: ctx.clock.now(),
       });
@@ -69,12 +71,12 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
           const job = await acquireJob(ctx.store, {
             daemonId: daemon.id,
             provisionerTypes: identity.provisionerTypes,
-            tags: identity.tags,
+            tags,
             now: ctx.clock.now(),
           });
           if (job) {
             try {
-              const acquired = await buildAcquiredJob(ctx.store.db, job, ctx.accessUrl);
+              const acquired = await buildAcquiredJob(ctx.store.db, job, ctx.accessUrl, ctx.clock.now());
               if (hc.signal.aborted) throw new Error("connection to provisioner daemon broken");
               observer?.jobAcquired(job);
               return create(AcquireJobResponseSchema, { job: acquired, daemonId: daemon.id });
@@ -114,6 +116,16 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
       return {};
     },
   });
+}
+
+/** A daemon's tags, checked and mutated as Coder does (jobs/tags.ts; no `scope=user`, see there). */
+function daemonTags(given: Record<string, string>): Tags {
+  try {
+    return mutateTags("", validateTags(given));
+  } catch (err) {
+    if (err instanceof InvalidTagsError) throw new ConnectError(err.message, Code.InvalidArgument);
+    throw err;
+  }
 }
 
 /** The ended job as stored (its completion time and outcome) to the observer; a failed read is not the caller's. */

@@ -27,7 +27,8 @@ import { channels, publishQuietly } from "../store/pubsub.js";
 import { toMillis } from "../store/rows.js";
 import type { Database } from "../store/schema.js";
 import type { Executor, Store } from "../store/store.js";
-import { serializeTags, type Tags } from "./tags.js";
+import { revokeBuildSessionToken } from "../store/users.js";
+import { serializeTags, type Tags, UNTAGGED } from "./tags.js";
 
 export type JobStateErrorKind = "not_found" | "not_owner" | "not_running" | "completed";
 
@@ -48,6 +49,7 @@ export type EnqueueJobInput = JobTypeAndInput & {
   id?: string;
   provisioner: string;
   fileId: string;
+  /** Already mutated (tags.ts); default UNTAGGED. */
   tags?: Tags;
   initiatorId: string;
   now: Date;
@@ -64,7 +66,7 @@ export async function enqueueJob(db: Executor, input: EnqueueJobInput): Promise<
       provisioner: input.provisioner,
       file_id: input.fileId,
       input: JSON.stringify(input.input),
-      tags: serializeTags(input.tags),
+      tags: serializeTags(input.tags ?? UNTAGGED),
       initiator_id: input.initiatorId,
       is_prebuild: input.initiatorId === PREBUILDS_USER_ID ? 1 : 0,
       worker_id: null,
@@ -111,6 +113,7 @@ export async function acquireJob(store: Store, request: AcquireJobRequest): Prom
   if (request.provisionerTypes.length === 0) return null;
   const now = toMillis(request.now);
   const daemonTags = serializeTags(request.tags);
+  const untagged = serializeTags(UNTAGGED);
   const types = [...request.provisionerTypes];
   const statement =
     store.dialect === "postgres"
@@ -119,7 +122,7 @@ export async function acquireJob(store: Store, request: AcquireJobRequest): Prom
             select id from provisioner_jobs
             where started_at is null and completed_at is null and canceled_at is null
               and provisioner = any(${types}::text[])
-              and (case when tags::jsonb = '{}'::jsonb then ${daemonTags}::jsonb = '{}'::jsonb
+              and (case when tags::jsonb = ${untagged}::jsonb then ${daemonTags}::jsonb = ${untagged}::jsonb
                         else tags::jsonb <@ ${daemonTags}::jsonb end)
             order by is_prebuild, created_at, id
             for update skip locked
@@ -130,7 +133,7 @@ export async function acquireJob(store: Store, request: AcquireJobRequest): Prom
             select j.id from provisioner_jobs j
             where j.started_at is null and j.completed_at is null and j.canceled_at is null
               and j.provisioner in (${sql.join(types)})
-              and (case when j.tags = '{}' then ${daemonTags} = '{}'
+              and (case when j.tags = ${untagged} then ${daemonTags} = ${untagged}
                         else not exists (
                           select 1 from json_each(j.tags) t
                           where not exists (
@@ -207,6 +210,7 @@ export async function completeJob(
     const current = await lockJob(tx, store, jobId);
     assertRunningOn(current, daemonId);
     await writeResults(tx, current);
+    await revokeBuildSessionToken(tx, jobId); // the build is over: so is its owner's session token
     return finish(tx, jobId, { completed_at: toMillis(now), updated_at: toMillis(now) });
   });
   await publishEndOfLogs(store, jobId);

@@ -717,3 +717,20 @@ export async function selectClaimEventCounts(db: Executor): Promise<ClaimEventCo
     group by t.name, p.name, e.event_type`.execute(db);
   return rows;
 }
+
+/**
+ * The distinct (provisioner, tags) of prebuild jobs created since `since`: where the reconciler's recent work
+ * had to run (status.ts counts the daemons that can take it).
+ */
+export async function recentPrebuildJobTargets(
+  db: Executor,
+  since: number,
+): Promise<Array<{ provisioner: string; tags: string }>> {
+  return db
+    .selectFrom("provisioner_jobs")
+    .select(["provisioner", "tags"])
+    .distinct()
+    .where("is_prebuild", "=", 1)
+    .where("created_at", ">=", since)
+    .execute();
+}

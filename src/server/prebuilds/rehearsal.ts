@@ -15,7 +15,7 @@ import type { CompleteJobRequest_ClaimRehearsal } from "../../gen/prewarm/daemon
 import type { ServerContext } from "../context.js";
 import { completeJob, enqueueJob, notifyJobPosted } from "../jobs/queue.js";
 import { jobStatus } from "../store/job-status.js";
-import type { ProvisionerJob } from "../store/jobs.js";
+import { getJob, type ProvisionerJob } from "../store/jobs.js";
 import { getPreset } from "../store/presets.js";
 import type { RehearsalStatus } from "../store/schema.js";
 import type { Executor } from "../store/store.js";
@@ -80,6 +80,8 @@ export async function startRehearsal(
         input: { presetId, workspaceId },
         provisioner: version.provisioner,
         fileId: version.fileId,
+        // On the daemons that built the prebuild (its tags say where its template's resources are reachable).
+        tags: (await getJob(tx, build.jobId))?.tags,
         initiatorId: PREBUILDS_USER_ID,
         now,
       });

@@ -6,8 +6,11 @@ import type { CyclePlan, PresetCyclePlan } from "../../planning/cycle.js";
 import { planCycle } from "../../planning/cycle.js";
 import { autoscaleTimezone } from "../../planning/desired.js";
 import type { PresetStatus } from "../../planning/plan.js";
-import { countActiveDaemons } from "../store/daemons.js";
+import { type Tags, tagsMatch } from "../jobs/tags.js";
+import { listActiveDaemons, type ProvisionerDaemon } from "../store/daemons.js";
+import { parseJsonColumn } from "../store/rows.js";
 import type { Executor, Store } from "../store/store.js";
+import { recentPrebuildJobTargets } from "./queries.js";
 import type { ReconcilerSettings } from "./settings.js";
 import { type LivePresetSnapshot, readSnapshot } from "./snapshot.js";
 
@@ -32,12 +35,46 @@ export interface PlanConfig {
 const ACTIVE_DAEMON_WINDOW_MS = 90_000;
 
 /**
- * The default cap on prebuild jobs in flight: two per active daemon (in-process or external) — one running and
- * one queued behind it, so every daemon stays busy between cycles while a human build (acquired first) waits
- * behind at most the build its daemon is running. At least 2, so a pool fills before the first daemon polls.
+ * The default cap on prebuild jobs in flight: two per active daemon that can take prebuild jobs (in-process or
+ * external) — one running and one queued behind it, so every such daemon stays busy between cycles while a
+ * human build (acquired first) waits behind at most the build its daemon is running. At least 2, so a pool
+ * fills before the first daemon polls.
  */
-export function autoInFlightCap(activeDaemons: number): number {
-  return 2 * Math.max(1, activeDaemons);
+export function autoInFlightCap(prebuildDaemons: number): number {
+  return 2 * Math.max(1, prebuildDaemons);
+}
+
+/** How far back the prebuild jobs go whose tags say which daemons prebuilds run on. */
+const PREBUILD_TARGETS_LOOKBACK_MS = 24 * 3_600_000;
+
+/**
+ * Of the active daemons, those that can take prebuild jobs: the ones whose types and tags match a recent prebuild
+ * job's (jobs/tags.ts). Tags may dedicate daemons to prebuilds (or keep prebuilds off some): counting every
+ * daemon would let the queue on the few that take prebuilds grow long. Without recent prebuild jobs (a fresh
+ * server) every active daemon counts. Pure.
+ */
+export function daemonsForPrebuilds(
+  daemons: ReadonlyArray<Pick<ProvisionerDaemon, "provisioners" | "tags">>,
+  targets: ReadonlyArray<{ provisioner: string; tags: Tags }>,
+): number {
+  if (targets.length === 0) return daemons.length;
+  return daemons.filter((d) =>
+    targets.some((t) => d.provisioners.includes(t.provisioner) && tagsMatch(t.tags, d.tags)),
+  ).length;
+}
+
+async function countPrebuildDaemons(db: Executor, now: Date): Promise<number> {
+  const [daemons, targets] = await Promise.all([
+    listActiveDaemons(db, now, ACTIVE_DAEMON_WINDOW_MS),
+    recentPrebuildJobTargets(db, now.getTime() - PREBUILD_TARGETS_LOOKBACK_MS),
+  ]);
+  return daemonsForPrebuilds(
+    daemons,
+    targets.map((t) => ({
+      provisioner: t.provisioner,
+      tags: parseJsonColumn<Tags>(t.tags, "provisioner_jobs.tags"),
+    })),
+  );
 }
 
 /** Reads one snapshot (inside `tx` when given: the leader's lock transaction) and plans the cycle. */
@@ -49,8 +86,7 @@ export async function readCyclePlan(
 ): Promise<LiveCyclePlan & { queryCount: number }> {
   const snapshot = await readSnapshot(store, now, config.settings, tx ? { tx } : {});
   const maxInFlight =
-    config.maxInFlightJobs ??
-    autoInFlightCap(await countActiveDaemons(tx ?? store.db, now, ACTIVE_DAEMON_WINDOW_MS));
+    config.maxInFlightJobs ?? autoInFlightCap(await countPrebuildDaemons(tx ?? store.db, now));
   const plan = planCycle(
     {
       now,

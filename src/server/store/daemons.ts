@@ -76,11 +76,15 @@ export async function upsertDaemon(
  * Daemons that can take jobs now: seen within `window` ms (every acquire long-poll, at most 30 s apart, refreshes
  * last_seen_at) or running a job (a daemon busy with a long build does not poll).
  */
-export async function countActiveDaemons(db: Executor, now: Date, windowMs: number): Promise<number> {
+export async function listActiveDaemons(
+  db: Executor,
+  now: Date,
+  windowMs: number,
+): Promise<ProvisionerDaemon[]> {
   const since = toMillis(now) - windowMs;
-  const row = await db
+  const rows = await db
     .selectFrom("provisioner_daemons")
-    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .selectAll()
     .where((eb) =>
       eb.or([
         eb("last_seen_at", ">=", since),
@@ -96,6 +100,7 @@ export async function countActiveDaemons(db: Executor, now: Date, windowMs: numb
         ),
       ]),
     )
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+    .orderBy("name")
+    .execute();
+  return rows.map(daemonFromRow);
 }

@@ -5,6 +5,7 @@ import { type JobStatus, jobStatus } from "./job-status.js";
 import { parseJsonColumn, toBool, toDate, toDateOrNull, toMillis } from "./rows.js";
 import type { JobType, LogLevel, LogSource, ProvisionerJobsTable } from "./schema.js";
 import type { Executor } from "./store.js";
+import { revokeBuildSessionToken } from "./users.js";
 
 export interface TemplateImportJobInput {
   templateVersionId: string;
@@ -80,7 +81,8 @@ export function jobFromRow(row: ProvisionerJobRow): ProvisionerJob {
 /**
  * Writes a job's final failed state — the one place that does (a daemon's failure, the server's, the hung-job
  * reaper's): completed now with the error, `started_at` kept or set to now (a job that never started still
- * has a start for its duration). The caller holds the job's row lock and checked it may fail it.
+ * has a start for its duration), its build session token revoked. The caller holds the job's row lock and
+ * checked it may fail it.
  */
 export async function writeJobFailed(
   tx: Executor,
@@ -102,6 +104,7 @@ export async function writeJobFailed(
     .where("id", "=", job.id)
     .returningAll()
     .executeTakeFirstOrThrow();
+  await revokeBuildSessionToken(tx, job.id);
   return jobFromRow(row);
 }
 

@@ -11,6 +11,7 @@ import { claimsMigration } from "./migration-0005-claims.js";
 import { presetSettingsMigration } from "./migration-0006-preset-settings.js";
 import { auditLogMigration } from "./migration-0007-audit-log.js";
 import { retentionMigration } from "./migration-0008-retention.js";
+import { untaggedScopeMigration } from "./migration-0009-untagged-scope.js";
 
 /** All migrations in order. Names sort lexically; Kysely applies them in that order. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
@@ -22,6 +23,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     "0006_preset_settings": presetSettingsMigration(dialect),
     "0007_audit_log": auditLogMigration(dialect),
     "0008_retention": retentionMigration(dialect),
+    "0009_untagged_scope": untaggedScopeMigration(dialect),
   };
 }
 

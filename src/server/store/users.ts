@@ -286,3 +286,17 @@ export async function deleteApiToken(db: Executor, userId: string, id: string): 
     .executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }
+
+// ---- build session tokens ----------------------------------------------------------------------------------
+
+/**
+ * The session token a start build hands its provisioner (Metadata.workspace_owner_session_token, the coder
+ * provider's `coder_workspace_owner.session_token`): an API token of the workspace's owner, named after the job,
+ * minted when a daemon acquires the job and revoked when the job ends (revokeBuildSessionToken).
+ */
+export const buildSessionTokenName = (jobId: string): string => `workspace-build-${jobId}`;
+
+/** Revokes the job's build session token, if it has one; inside the transaction that ends the job. */
+export async function revokeBuildSessionToken(db: Executor, jobId: string): Promise<void> {
+  await db.deleteFrom("api_tokens").where("name", "=", buildSessionTokenName(jobId)).execute();
+}

@@ -8,6 +8,7 @@ import { type AuditActor, audit, target } from "../audit.js";
 import type { ServerContext } from "../context.js";
 import { conflict, invalid, notFound, tooLarge } from "../domain-errors.js";
 import { enqueueJob, notifyJobPosted } from "../jobs/queue.js";
+import { InvalidTagsError, mutateTags, type Tags, validateTags } from "../jobs/tags.js";
 import { PREBUILDS_USER_ID } from "../prebuilds/system-user.js";
 import { isUniqueViolation } from "../store/errors.js";
 import { getFileMeta, insertFile, sha256Hex, storedBytesOf } from "../store/files.js";
@@ -86,6 +87,8 @@ export interface CreateVersionInput {
   activate?: boolean;
   message?: string | null;
   variables?: Array<{ name: string; value: string }>;
+  /** Provisioner tags of the version (its import job and, through it, every build of it); jobs/tags.ts. */
+  tags?: Record<string, string>;
 }
 
 /** Creates the version and enqueues its import; the template is created on its first push. */
@@ -112,6 +115,13 @@ export async function createTemplateVersion(
   const file = await getFileMeta(store.db, { hash: input.fileHash });
   if (!file)
     throw invalid(`no uploaded file with hash ${input.fileHash}: upload it first`, { field: "fileHash" });
+  let tags: Tags;
+  try {
+    tags = mutateTags(user.id, validateTags(input.tags));
+  } catch (err) {
+    if (err instanceof InvalidTagsError) throw invalid(err.message, { field: "tags" });
+    throw err;
+  }
   const variables: Record<string, string> = {};
   for (const v of input.variables ?? []) {
     if (v.name in variables) throw invalid(`variable "${v.name}" is given twice`, { field: "variables" });
@@ -135,6 +145,7 @@ export async function createTemplateVersion(
           },
           provisioner: input.provisioner,
           fileId: file.id,
+          tags,
           initiatorId: user.id,
           now,
         });

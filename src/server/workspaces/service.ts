@@ -16,6 +16,7 @@ import {
   notifyJobPosted,
   publishEndOfLogs,
 } from "../jobs/queue.js";
+import { buildJobTags, InvalidTagsError, type Tags, validateTags } from "../jobs/tags.js";
 import { claimPrebuild, lockUnclaimedPrebuild } from "../prebuilds/claim.js";
 import { selectPendingPrebuildJobs } from "../prebuilds/queries.js";
 import type { PrebuildExecutor } from "../prebuilds/reconciler.js";
@@ -31,12 +32,14 @@ import {
   getTemplateById,
   getTemplateByName,
   getTemplateVersion,
+  getTemplateVersionWorkspaceTags,
   listTemplateVersionParameters,
+  listTemplateVersionVariables,
   type Template,
   type TemplateParameter,
   type TemplateVersion,
 } from "../store/templates.js";
-import { getUsernames, type User } from "../store/users.js";
+import { getUserById, getUsernames, type User } from "../store/users.js";
 import {
   getBuildByJobId,
   getBuildParameters,
@@ -58,6 +61,7 @@ import { notifyWorkspace } from "./build-results.js";
 import { extendedLease, type LeaseRequest, leaseForCreate } from "./leases.js";
 import { ParameterValidationError, type ResolveInput, resolveParameterValues } from "./parameters.js";
 import { matchingPresets } from "./preset-match.js";
+import { evaluateWorkspaceTags, WorkspaceTagError } from "./workspace-tags.js";
 
 /** The contract's workspace name rule (letters, digits and inner hyphens, at most 32 characters). */
 const WORKSPACE_NAME = new RegExp(workspaceNamePattern);
@@ -158,6 +162,7 @@ async function enqueueBuild(
     input: { workspaceBuildId: buildId },
     provisioner: input.version.provisioner,
     fileId: input.version.fileId,
+    tags: await jobTagsOf(tx, input, stage === "create"),
     initiatorId: input.initiatorId,
     now,
   });
@@ -176,6 +181,54 @@ async function enqueueBuild(
     now,
   });
   return { build, job };
+}
+
+/**
+ * The build job's tags (jobs/tags.ts buildJobTags): the version's tags, from its import job, for the owner,
+ * with the template's workspace tags evaluated for this build. A tag that cannot be evaluated refuses the
+ * build as invalid input (Coder answers 400 too).
+ */
+async function jobTagsOf(
+  tx: Executor,
+  input: {
+    workspace: Workspace;
+    version: TemplateVersion;
+    transition: Transition;
+    parameters: Record<string, string>;
+  },
+  isPrebuild: boolean,
+): Promise<Tags> {
+  const [importJob, expressions, variables, owner] = await Promise.all([
+    getJob(tx, input.version.jobId),
+    getTemplateVersionWorkspaceTags(tx, input.version.id),
+    listTemplateVersionVariables(tx, input.version.id),
+    getUserById(tx, input.workspace.ownerId),
+  ]);
+  try {
+    const workspaceTags = evaluateWorkspaceTags(expressions, {
+      variables: Object.fromEntries(variables.map((v) => [v.name, v.value])),
+      parameters: input.parameters,
+      owner: {
+        id: input.workspace.ownerId,
+        name: owner?.username ?? "",
+        email: owner?.email ?? "",
+        fullName: owner?.name ?? "",
+        loginType: owner?.loginType ?? "",
+      },
+      workspace: {
+        id: input.workspace.id,
+        name: input.workspace.name,
+        transition: input.transition,
+        isPrebuild,
+      },
+    });
+    return buildJobTags(importJob?.tags ?? {}, input.workspace.ownerId, validateTags(workspaceTags));
+  } catch (err) {
+    if (err instanceof WorkspaceTagError || err instanceof InvalidTagsError) {
+      throw invalid(err.message, { field: "workspaceTags" });
+    }
+    throw err;
+  }
 }
 
 export async function createWorkspace(
@@ -566,27 +619,36 @@ export function createPrebuildExecutor(ctx: ServerContext): PrebuildExecutor {
       }
       let created = 0;
       for (let i = 0; i < count; i++) {
-        const job = await store.transaction(async (tx) => {
-          const now = ctx.clock.now();
-          const workspace = await insertWorkspace(tx, {
-            ownerId: PREBUILDS_USER_ID,
-            templateId: template.id,
-            name: `prebuild-${randomBytes(5).toString("hex")}`,
-            now,
+        const job = await store
+          .transaction(async (tx) => {
+            const now = ctx.clock.now();
+            const workspace = await insertWorkspace(tx, {
+              ownerId: PREBUILDS_USER_ID,
+              templateId: template.id,
+              name: `prebuild-${randomBytes(5).toString("hex")}`,
+              now,
+            });
+            return (
+              await enqueueBuild(tx, ctx, {
+                workspace,
+                version,
+                transition: "start",
+                initiatorId: PREBUILDS_USER_ID,
+                presetId: preset.id,
+                reason: "prebuild",
+                parameters: values,
+                state: null,
+              })
+            ).job;
+          })
+          // A workspace tag that cannot be evaluated for the prebuilds user fails every creation alike: the
+          // preset becomes `validation_failed`, as for a preset value that does not fit its parameter.
+          .catch((err) => {
+            if (err instanceof DomainError && err.kind === "invalid" && err.field === "workspaceTags")
+              return err;
+            throw err;
           });
-          return (
-            await enqueueBuild(tx, ctx, {
-              workspace,
-              version,
-              transition: "start",
-              initiatorId: PREBUILDS_USER_ID,
-              presetId: preset.id,
-              reason: "prebuild",
-              parameters: values,
-              state: null,
-            })
-          ).job;
-        });
+        if (job instanceof DomainError) return { created, invalid: job.message };
         created++;
         await notifyJobPosted(store, job);
       }

@@ -428,6 +428,23 @@ variable "token" {}
     });
   });
 
+  test("GIVEN a counted coder_workspace_tags block WHEN parsed THEN its count is folded into each value", async () => {
+    // Coder's recipe "dedicated daemons for prebuild jobs": the tag is set only when the owner is the prebuilds user.
+    const dir = await sessionDir(temp, {
+      "main.tf": `data "coder_workspace_owner" "me" {}
+data "coder_workspace_tags" "prebuilds" {
+  count = data.coder_workspace_owner.me.name == "prebuilds" ? 1 : 0
+  tags = {
+    "is_prebuild" = "true"
+  }
+}
+`,
+    });
+    assert.deepEqual((await parseTemplate(dir)).workspaceTags, {
+      is_prebuild: '(data.coder_workspace_owner.me.name == "prebuilds" ? 1 : 0) > 0 ? ("true") : null',
+    });
+  });
+
   const broken: [string, string, RegExp][] = [
     [
       "an HCL syntax error",

@@ -1,5 +1,6 @@
 // Named fixtures for queue tests: a user, a file, and jobs enqueued at chosen instants.
 import { enqueueJob } from "../../../src/server/jobs/queue.js";
+import { UNTAGGED } from "../../../src/server/jobs/tags.js";
 import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
 import { insertFile } from "../../../src/server/store/files.js";
 import type { ProvisionerJob } from "../../../src/server/store/jobs.js";
@@ -44,6 +45,6 @@ export async function queueFixture(store: Store): Promise<QueueFixture> {
 export const echoDaemon = (daemonId: string, now: Date = T0) => ({
   daemonId,
   provisionerTypes: ["echo"],
-  tags: {},
+  tags: { ...UNTAGGED },
   now,
 });

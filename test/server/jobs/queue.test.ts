@@ -8,7 +8,14 @@ import {
   heartbeatJob,
   JobStateError,
 } from "../../../src/server/jobs/queue.js";
-import { tagsMatch } from "../../../src/server/jobs/tags.js";
+import {
+  buildJobTags,
+  InvalidTagsError,
+  mutateTags,
+  tagsMatch,
+  UNTAGGED,
+  validateTags,
+} from "../../../src/server/jobs/tags.js";
 import { getJob, insertJobLogs, listJobLogs, type ProvisionerJob } from "../../../src/server/store/jobs.js";
 import { openStore } from "../../../src/server/store/store.js";
 import { forEachDialect } from "../../support/db.js";
@@ -16,36 +23,64 @@ import { at, echoDaemon, queueFixture, T0 } from "./fixtures.js";
 
 const rejectsWith = (kind: string) => (err: unknown) => err instanceof JobStateError && err.kind === kind;
 
-// Tag matching rule: job tags ⊆ daemon tags; untagged jobs only on untagged daemons.
+// Coder's tag rules (provisionersdk.MutateTags, provisioner_tagset_contains), on mutated sets: an untagged
+// job only on an untagged daemon; any other job on a daemon whose tags contain the job's.
+const ORG = { owner: "", scope: "organization" };
+const USER_A = { owner: "aaaa", scope: "user" };
 const TAG_CASES: {
   name: string;
   job: Record<string, string>;
   daemon: Record<string, string>;
   takes: boolean;
 }[] = [
-  { name: "untagged job, untagged daemon", job: {}, daemon: {}, takes: true },
-  { name: "untagged job, tagged daemon", job: {}, daemon: { gpu: "true" }, takes: false },
-  { name: "tagged job, untagged daemon", job: { gpu: "true" }, daemon: {}, takes: false },
-  { name: "equal tags", job: { gpu: "true" }, daemon: { gpu: "true" }, takes: true },
+  { name: "untagged job, untagged daemon", job: ORG, daemon: ORG, takes: true },
+  { name: "untagged job, tagged daemon", job: ORG, daemon: { ...ORG, gpu: "true" }, takes: false },
+  { name: "tagged job, untagged daemon", job: { ...ORG, gpu: "true" }, daemon: ORG, takes: false },
+  { name: "equal tags", job: { ...ORG, gpu: "true" }, daemon: { ...ORG, gpu: "true" }, takes: true },
   {
     name: "job tags a strict subset",
-    job: { gpu: "true" },
-    daemon: { gpu: "true", region: "eu" },
+    job: { ...ORG, gpu: "true" },
+    daemon: { ...ORG, gpu: "true", region: "eu" },
     takes: true,
   },
-  { name: "same key, other value", job: { gpu: "true" }, daemon: { gpu: "false" }, takes: false },
   {
-    name: "job has a key the daemon lacks",
-    job: { gpu: "true", region: "eu" },
-    daemon: { gpu: "true" },
+    name: "same key, other value",
+    job: { ...ORG, gpu: "true" },
+    daemon: { ...ORG, gpu: "false" },
     takes: false,
   },
-  { name: "empty value must match exactly", job: { owner: "" }, daemon: { owner: "" }, takes: true },
-  { name: "empty value vs missing key", job: { owner: "" }, daemon: { region: "eu" }, takes: false },
+  {
+    name: "job has a key the daemon lacks",
+    job: { ...ORG, gpu: "true", region: "eu" },
+    daemon: { ...ORG, gpu: "true" },
+    takes: false,
+  },
+  { name: "user-scoped job, same user's daemon", job: USER_A, daemon: USER_A, takes: true },
+  {
+    name: "user-scoped job, tagged daemon of that user",
+    job: USER_A,
+    daemon: { ...USER_A, gpu: "1" },
+    takes: true,
+  },
+  {
+    name: "user-scoped job, another user's daemon",
+    job: USER_A,
+    daemon: { ...USER_A, owner: "bbbb" },
+    takes: false,
+  },
+  { name: "user-scoped job, organization daemon", job: USER_A, daemon: ORG, takes: false },
+  {
+    name: "tagged organization job, user-scoped daemon",
+    job: { ...ORG, gpu: "1" },
+    daemon: { ...USER_A, gpu: "1" },
+    takes: false,
+  },
+  { name: "untagged job, user-scoped daemon", job: ORG, daemon: USER_A, takes: false },
+  { name: "empty value vs missing key", job: { ...ORG, zone: "" }, daemon: ORG, takes: false },
   {
     name: "keys with quotes and dots",
-    job: { 'a."b': "x.y" },
-    daemon: { 'a."b': "x.y", c: "d" },
+    job: { ...ORG, 'a."b': "x.y" },
+    daemon: { ...ORG, 'a."b': "x.y", c: "d" },
     takes: true,
   },
 ];
@@ -54,6 +89,63 @@ describe("tag matching (pure)", () => {
   for (const c of TAG_CASES) {
     test(c.name, () => assert.equal(tagsMatch(c.job, c.daemon), c.takes));
   }
+});
+
+// Coder's MutateTags, case by case.
+describe("mutateTags (pure)", () => {
+  const cases: [string, Record<string, string> | undefined, Record<string, string>][] = [
+    ["no tags", undefined, ORG],
+    ["empty", {}, ORG],
+    ["tags without scope get the organization scope", { gpu: "1" }, { ...ORG, gpu: "1" }],
+    ["an explicit organization scope drops a given owner", { scope: "organization", owner: "x" }, ORG],
+    ["scope=user makes the user the owner", { scope: "user" }, { owner: "u1", scope: "user" }],
+    ["scope=user overrides a given owner", { scope: "user", owner: "x" }, { owner: "u1", scope: "user" }],
+    ["an unknown scope becomes organization", { scope: "team" }, ORG],
+  ];
+  for (const [name, given, expected] of cases) {
+    test(name, () => assert.deepEqual(mutateTags("u1", given), expected));
+  }
+});
+
+describe("buildJobTags (pure): version tags for the owner, then the evaluated workspace tags", () => {
+  test("GIVEN version tags and workspace tags WHEN combined THEN workspace tags win and scope stays", () => {
+    assert.deepEqual(buildJobTags({ ...ORG, region: "eu" }, "owner-1", { region: "us", pool: "prebuilds" }), {
+      ...ORG,
+      pool: "prebuilds",
+      region: "us",
+    });
+  });
+  test("GIVEN nothing WHEN combined THEN the build is untagged", () => {
+    assert.deepEqual(buildJobTags(ORG, "owner-1", {}), UNTAGGED);
+  });
+});
+
+describe("validateTags (pure)", () => {
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    ["an empty key", { "": "x" }, /empty tag key/],
+    ["a key with a space", { "a b": "x" }, /printable characters without spaces/],
+    ["a key with =", { "a=b": "x" }, /without spaces or "="/],
+    ["a long key", { ["k".repeat(129)]: "x" }, /longer than 128/],
+    ["a long value", { k: "v".repeat(257) }, /value is longer than 256/],
+    ["a control character", { k: "a\nb" }, /control character/],
+    ["a number value", { k: 1 }, /must be a string/],
+    ["scope=user", { scope: "user" }, /scope=user needs user-scoped daemons/],
+    ["another scope", { scope: "team" }, /must be "organization"/],
+  ];
+  for (const [name, tags, message] of bad) {
+    test(`GIVEN ${name} THEN InvalidTagsError`, () =>
+      assert.throws(
+        () => validateTags(tags),
+        (err: unknown) => err instanceof InvalidTagsError && message.test(err.message),
+      ));
+  }
+  test("GIVEN good tags THEN they come back sorted", () => {
+    assert.deepEqual(Object.keys(validateTags({ z: "", "a.b/c": "é", scope: "organization" })), [
+      "a.b/c",
+      "scope",
+      "z",
+    ]);
+  });
 });
 
 describe("job queue", () => {

@@ -147,6 +147,61 @@ describe("migrations", () => {
     });
   }
 
+  for (const dialect of DIALECTS) {
+    test(`0009 stores untagged jobs and daemons as Coder's {scope: organization, owner: ""} [${dialect}]`, {
+      skip: dialectSkip(dialect),
+      timeout: 30_000,
+    }, async () => {
+      const database = await createTestDatabase(dialect);
+      const store = await openStore(database.location, { migrate: false });
+      try {
+        // GIVEN a database at 0008 with an untagged job, a tagged job and an untagged daemon
+        const db = store.db as never as Kysely<unknown>;
+        const upTo8 = Object.fromEntries(
+          Object.entries(migrations(dialect)).filter(([name]) => name < "0009"),
+        );
+        const migrator = new Migrator({
+          db,
+          provider: { getMigrations: async () => upTo8 },
+          migrationTableName: "schema_migrations",
+          migrationLockTableName: "schema_migrations_lock",
+        });
+        assert.equal((await migrator.migrateToLatest()).error, undefined);
+        await sql`insert into files (id, hash, mimetype, data, size, created_by, created_at)
+          values ('f1', 'h1', 'application/x-tar', ${Buffer.from([0])}, 1, null, 1)`.execute(db);
+        for (const [id, tags] of [
+          ["j1", "{}"],
+          ["j2", '{"gpu":"1","owner":"","scope":"organization"}'],
+        ]) {
+          await sql`insert into provisioner_jobs (id, type, provisioner, file_id, input, tags, initiator_id,
+            is_prebuild, created_at, updated_at) values (${id}, 'workspace_build', 'echo', 'f1', '{}', ${tags},
+            ${PREBUILDS_USER_ID}, 1, 1, 1)`.execute(db);
+        }
+        await sql`insert into provisioner_daemons (id, name, provisioners, tags, version, created_at, last_seen_at)
+          values ('d1', 'd1', '["echo"]', '{}', 'v', 1, 1)`.execute(db);
+
+        // WHEN the rest of the migrations run
+        await migrateToLatest(db, store.dialect);
+
+        // THEN `{}` became the untagged set and other tags are untouched
+        const untagged = '{"owner":"","scope":"organization"}';
+        const { rows: jobs } = await sql<{ id: string; tags: string }>`select id, tags from provisioner_jobs
+          order by id`.execute(db);
+        assert.deepEqual(jobs, [
+          { id: "j1", tags: untagged },
+          { id: "j2", tags: '{"gpu":"1","owner":"","scope":"organization"}' },
+        ]);
+        const { rows: daemons } = await sql<{ tags: string }>`select tags from provisioner_daemons`.execute(
+          db,
+        );
+        assert.deepEqual(daemons, [{ tags: untagged }]);
+      } finally {
+        await store.close();
+        await database.drop();
+      }
+    });
+  }
+
   forEachDialect("foreign keys are enforced", async ({ store }) => {
     await assert.rejects(
       store.db

@@ -9,7 +9,7 @@ import {
 } from "../../../src/server/prebuilds/queries.js";
 import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
 import { setAgentLifecycle } from "../../../src/server/store/agent-reports.js";
-import { countActiveDaemons, upsertDaemon } from "../../../src/server/store/daemons.js";
+import { listActiveDaemons, upsertDaemon } from "../../../src/server/store/daemons.js";
 import { getFile, insertFile } from "../../../src/server/store/files.js";
 import { tryAdvisoryXactLock } from "../../../src/server/store/locks.js";
 import {
@@ -127,6 +127,8 @@ describe("store queries", () => {
       const w = await world(store);
       const { build } = await workspaceWithBuild(w, { now: at(0) });
       const now = at(10 * MINUTE);
+      const countActiveDaemons = async (...args: Parameters<typeof listActiveDaemons>) =>
+        (await listActiveDaemons(...args)).length;
       assert.equal(await countActiveDaemons(store.db, now, 2 * MINUTE), 1, "only the one that polled lately");
       await store.db
         .updateTable("provisioner_jobs")

@@ -12,6 +12,7 @@ import { insertPresets } from "../../../src/server/store/presets.js";
 import type { Store } from "../../../src/server/store/store.js";
 import {
   insertTemplateVersionParameters,
+  setTemplateVersionWorkspaceTags,
   type TemplateParameter,
 } from "../../../src/server/store/templates.js";
 import { listWorkspaces } from "../../../src/server/store/workspaces.js";
@@ -107,6 +108,34 @@ describe("prebuild executor: what counts as an invalid preset", () => {
 
       await assert.rejects(executor.createPrebuilds(preset.id, 1), /workspace_build_parameters/);
       assert.equal(await prebuildCount(store), 0, "the failed creation's transaction rolled back");
+    },
+  );
+
+  forEachDialect(
+    "GIVEN workspace tags THEN a prebuild's job carries them as evaluated for the prebuilds user; one that cannot be evaluated answers invalid",
+    async ({ store }) => {
+      const { preset, version, executor } = await presetWithCpus(store, "4");
+      const recipe = '(data.coder_workspace_owner.me.name == "prebuilds" ? 1 : 0) > 0 ? ("true") : null';
+      await setTemplateVersionWorkspaceTags(store.db, version.id, {
+        is_prebuild: recipe,
+        cpus: "data.coder_parameter.cpus.value",
+      });
+
+      assert.deepEqual(await executor.createPrebuilds(preset.id, 1), { created: 1 });
+      const [job] = await store.db
+        .selectFrom("provisioner_jobs")
+        .select("tags")
+        .where("is_prebuild", "=", 1)
+        .execute();
+      assert.equal(job?.tags, '{"cpus":"4","is_prebuild":"true","owner":"","scope":"organization"}');
+
+      // A tag referring to nothing the build has fails every creation alike: the preset's fault (its template's)
+      await setTemplateVersionWorkspaceTags(store.db, version.id, { zone: "var.zone" });
+      assert.deepEqual(await executor.createPrebuilds(preset.id, 2), {
+        created: 0,
+        invalid: 'workspace tag "zone": unknown reference var.zone (in var.zone)',
+      });
+      assert.equal(await prebuildCount(store), 1, "the refused creation left nothing behind");
     },
   );
 });

@@ -112,10 +112,6 @@ export function registerTemplateRoutes(app: App, deps: ApiDeps): void {
     ...routes.createTemplateVersion,
     handler: async (request, reply) => {
       const body = request.body;
-      if (body.tags && Object.keys(body.tags).length > 0) {
-        // Builds would have to inherit the tags too; until versions store them, refuse rather than half-apply.
-        throw invalid("provisioner tags on template versions are not supported yet", { field: "tags" });
-      }
       const { template, version } = await createTemplateVersion(
         ctx,
         actorOf(request),
@@ -126,6 +122,7 @@ export function registerTemplateRoutes(app: App, deps: ApiDeps): void {
           activate: body.activate,
           message: body.message,
           variables: body.variables,
+          tags: body.tags,
         },
         settings,
       );

@@ -131,28 +131,22 @@ export interface PrebuildWorkspaceRow {
  * prebuilds that is about 3× faster on both dialects.
  */
 export async function selectPrebuildWorkspaces(db: Executor): Promise<PrebuildWorkspaceRow[]> {
+  // Index lookups per live prebuild (its latest build by the (workspace_id, build_number) key, its job by id,
+  // the preset of its latest build that names one), not a window over every build of every prebuild: the
+  // cycle's largest read, so its cost is what the pool's size costs, not what its history does.
   const { rows } = await sql<PrebuildWorkspaceRow>`
-    with builds as (
-      select w.id, w.created_at, b.transition, b.build_number, b.job_id,
-             row_number() over (partition by w.id order by b.build_number desc) as rn,
-             first_value(b.preset_id) over (
-               partition by w.id order by case when b.preset_id is null then 1 else 0 end, b.build_number desc
-             ) as preset_id
-      from workspaces w join workspace_builds b on b.workspace_id = w.id
-      where w.owner_id = ${PB} and w.deleted = 0
-    ),
-    latest as (select * from builds where rn = 1),
-    not_ready as (
-      select distinct r.job_id from workspace_resources r join workspace_agents a on a.resource_id = r.id
-      where a.lifecycle_state <> 'ready' and r.job_id in (select job_id from latest)
-    )
-    select l.id, l.created_at, l.preset_id, l.transition, l.build_number,
+    select w.id, w.created_at,
+           coalesce(b.preset_id, (select p.preset_id from workspace_builds p
+                                  where p.workspace_id = w.id and p.preset_id is not null
+                                  order by p.build_number desc limit 1)) as preset_id,
+           b.transition, b.build_number,
            j.worker_id, j.started_at, j.completed_at, j.canceled_at, j.error, j.updated_at as job_updated_at,
-           case when nr.job_id is null then 1 else 0 end as agents_ready
-    from latest l
-    join provisioner_jobs j on j.id = l.job_id
-    left join not_ready nr on nr.job_id = l.job_id
-    order by l.created_at, l.id`.execute(db);
+           case when ${agentsReadySql("b.job_id")} then 1 else 0 end as agents_ready
+    from workspaces w
+    join workspace_builds b on ${latestBuildOf("w", "b")}
+    join provisioner_jobs j on j.id = b.job_id
+    where w.owner_id = ${PB} and w.deleted = 0
+    order by w.created_at, w.id`.execute(db);
   return rows;
 }
 

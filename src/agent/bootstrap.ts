@@ -7,7 +7,8 @@
 //
 // The script downloads the agent bundle (GET <access url>api/v1/agent/bundle.js, no auth) with curl, wget or
 // busybox wget, checks for Node.js 20+, and execs `node prewarm-agent.js agent` with CODER_AGENT_URL and
-// PREWARM_AGENT_URL set; the token comes from CODER_AGENT_TOKEN or PREWARM_AGENT_TOKEN in its environment.
+// PREWARM_AGENT_URL set, and PREWARM_AGENT_TOKEN_WAIT (default 10m: a template may start the agent while its
+// build is still applying, before the server knows the token); the token comes from CODER_AGENT_TOKEN or PREWARM_AGENT_TOKEN in its environment.
 // If the placeholders were not substituted (the script run by hand), the shell expands `${ACCESS_URL}` as an
 // ordinary variable, and the URL falls back to $PREWARM_AGENT_URL, $CODER_AGENT_URL, then the server URL
 // baked in by agentScriptEnv.
@@ -90,6 +91,8 @@ while :; do
   sleep 2
 done
 export PREWARM_AGENT_URL="$PREWARM_BOOTSTRAP_URL"
+# Started by a template, the agent may run before its build has finished: wait for the server to know its token.
+export PREWARM_AGENT_TOKEN_WAIT="\${PREWARM_AGENT_TOKEN_WAIT:-10m}"
 export CODER_AGENT_URL="$PREWARM_BOOTSTRAP_URL"
 cd "$PREWARM_BOOTSTRAP_DIR"
 exec node "$PREWARM_BOOTSTRAP_FILE" agent

@@ -3,6 +3,7 @@
 // environment, returns settings or throws AgentConfigError naming what is missing.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseDuration } from "../util/duration.js";
 
 export class AgentConfigError extends Error {
   constructor(message: string) {
@@ -19,6 +20,8 @@ export interface AgentFlags {
   heartbeatIntervalMs?: number;
   /** Milliseconds; the longest wait between retries while the server is away. */
   maxBackoffMs?: number;
+  /** Milliseconds a token the server refuses at startup is retried (see AgentConfig.tokenWaitMs). */
+  tokenWaitMs?: number;
 }
 
 export interface AgentConfig {
@@ -28,6 +31,12 @@ export interface AgentConfig {
   logDir: string;
   heartbeatIntervalMs: number | undefined;
   maxBackoffMs: number;
+  /**
+   * How long a 401 on the first manifest is retried. A template that starts its agent during `terraform
+   * apply` (a container, a local process) runs it before the build has finished, and the server learns the
+   * token only when it does; 0 (a hand-started agent's default): a refused token ends the agent at once.
+   */
+  tokenWaitMs: number;
 }
 
 export const defaultMaxBackoffMs = 10_000;
@@ -67,7 +76,18 @@ export function resolveAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): A
     logDir: pick(flags.logDir, env.PREWARM_AGENT_LOG_DIR) ?? join(tmpdir(), "prewarm-agent-logs"),
     heartbeatIntervalMs: flags.heartbeatIntervalMs,
     maxBackoffMs: flags.maxBackoffMs ?? defaultMaxBackoffMs,
+    tokenWaitMs: flags.tokenWaitMs ?? envDuration(env, "PREWARM_AGENT_TOKEN_WAIT") ?? 0,
   };
+}
+
+function envDuration(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const value = pick(env[name]);
+  if (value === undefined) return undefined;
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new AgentConfigError(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /**

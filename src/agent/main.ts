@@ -1,6 +1,7 @@
 // `prewarm agent`: the long-running process on a workspace host. The main loop ties the pieces together:
 //
-//   fetch manifest (retrying while the server is away; a refused token ends the agent)
+//   fetch manifest (retrying while the server is away; a refused token ends the agent, after the token
+//   wait if one is set: a template may start the agent before its build has finished)
 //   → starting: run start scripts (start_blocks_login ones first), each with its timeout
 //   → ready | start_error (naming the failing script)
 //   → on `claimed`: fetch the new owner's manifest, run the start scripts again → ready
@@ -230,11 +231,25 @@ class Agent {
 
   /** The manifest, retrying while the server is away; undefined when the agent was told to stop meanwhile. */
   private async fetchManifest(): Promise<AgentManifestT | undefined> {
+    const firstAt = Date.now();
     for (let attempt = 0; ; attempt++) {
       if (this.stopping.signal.aborted) return undefined;
       try {
         return await this.client.manifest();
       } catch (err) {
+        // Before the first manifest a refused token may be one whose build is still applying (config.ts).
+        if (
+          err instanceof AgentAuthError &&
+          this.manifest === undefined &&
+          Date.now() - firstAt < this.config.tokenWaitMs
+        ) {
+          if (attempt === 0)
+            this.say(
+              `${err.message}; its build may still be running: retrying for up to ${Math.round(this.config.tokenWaitMs / 1000)} s`,
+            );
+          await this.pause(backoffMs(attempt, this.config.maxBackoffMs));
+          continue;
+        }
         if (err instanceof AgentAuthError) {
           throw new AgentFatalError(
             `${err.message}; check --token, PREWARM_AGENT_TOKEN or CODER_AGENT_TOKEN (server ${this.config.url})`,

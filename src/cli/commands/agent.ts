@@ -11,6 +11,7 @@ export interface AgentOptions {
   logDir?: string;
   heartbeatInterval?: string;
   maxBackoff?: string;
+  tokenWait?: string;
 }
 
 function durationFlag(flag: string, value: string): number {
@@ -32,6 +33,7 @@ export async function runAgentCommand(options: AgentOptions): Promise<void> {
   }
   if (options.maxBackoff !== undefined)
     flags.maxBackoffMs = durationFlag("--max-backoff", options.maxBackoff);
+  if (options.tokenWait !== undefined) flags.tokenWaitMs = durationFlag("--token-wait", options.tokenWait);
   try {
     await runAgent(resolveAgentConfig(flags, process.env));
   } catch (err) {

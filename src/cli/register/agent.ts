@@ -19,5 +19,9 @@ export function registerAgentCommand(program: Command): void {
       "override the heartbeat interval (default: connection timeout / 3)",
     )
     .option("--max-backoff <duration>", "longest wait between retries while the server is away", "10s")
+    .option(
+      "--token-wait <duration>",
+      "retry a token the server refuses at startup this long, for agents started while their build still runs (default: $PREWARM_AGENT_TOKEN_WAIT, else 0; init_script sets 10m)",
+    )
     .action(async (options: AgentOptions) => (await import("../commands/agent.js")).runAgentCommand(options));
 }

@@ -7,15 +7,16 @@ import { Value } from "@sinclair/typebox/value";
 import { SseParser } from "../cli/sse.js";
 import {
   AgentClaimedEvent,
-  type AgentClaimedEventT,
   type AgentLifecycleReportT,
   type AgentLogEntryT,
   AgentManifest,
   type AgentManifestT,
   type AgentMetadataResultT,
+  AgentUpdatedEvent,
   agentRoutes,
   registerContractFormats,
 } from "../contract/agent.js";
+import type { AgentEvent } from "./handover.js";
 
 export class AgentAuthError extends Error {
   constructor(message: string) {
@@ -79,15 +80,17 @@ export class AgentApiClient {
   }
 
   /**
-   * Follows the events stream until it ends or `signal` aborts; calls `onClaimed` for each `claimed` event.
-   * Resolves when the stream ends normally (the caller reconnects); throws like the other methods.
+   * Follows the events stream until it ends or `signal` aborts; calls `onEvent` for each `claimed` or
+   * `updated` event. Resolves when the stream ends normally (the caller reconnects); throws like the other
+   * methods.
    */
   async events(
-    knownOwner: string,
+    known: { owner: string; agentId: string },
     signal: AbortSignal,
-    onClaimed: (event: AgentClaimedEventT) => void,
+    onEvent: (event: AgentEvent) => void,
   ): Promise<void> {
-    const url = `${agentRoutes.agentEvents.url}?knownOwner=${encodeURIComponent(knownOwner)}`;
+    const query = `knownOwner=${encodeURIComponent(known.owner)}&knownAgent=${encodeURIComponent(known.agentId)}`;
+    const url = `${agentRoutes.agentEvents.url}?${query}`;
     const res = await this.send("GET", url, undefined, signal, "text/event-stream");
     await this.check(res, "GET", url);
     if (!res.body) return;
@@ -96,17 +99,20 @@ export class AgentApiClient {
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         for (const event of parser.push(decoder.decode(chunk, { stream: true }))) {
-          if (event.event !== "claimed") continue;
+          if (event.event !== "claimed" && event.event !== "updated") continue;
           let data: unknown;
           try {
             data = JSON.parse(event.data);
           } catch {
             data = undefined;
           }
-          if (!Value.Check(AgentClaimedEvent, data)) {
-            throw new AgentRequestError("events: malformed `claimed` event from the server", 200);
+          if (event.event === "claimed" && Value.Check(AgentClaimedEvent, data)) {
+            onEvent({ kind: "claimed", event: data });
+          } else if (event.event === "updated" && Value.Check(AgentUpdatedEvent, data)) {
+            onEvent({ kind: "updated", event: data });
+          } else {
+            throw new AgentRequestError(`events: malformed \`${event.event}\` event from the server`, 200);
           }
-          onClaimed(data);
         }
       }
     } catch (err) {

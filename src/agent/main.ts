@@ -4,7 +4,8 @@
 //   wait if one is set: a template may start the agent before its build has finished)
 //   → starting: run start scripts (start_blocks_login ones first), each with its timeout
 //   → ready | start_error (naming the failing script)
-//   → on `claimed`: fetch the new owner's manifest, run the start scripts again → ready
+//   → on `claimed` (a new owner) or `updated` (a later build kept the running agent, e.g. an upgrade):
+//     fetch the manifest again, run the start scripts again → ready (handover.ts decides)
 //   → on SIGTERM/SIGINT: shutting_down: stop start scripts still running, run stop scripts → off → exit 0
 //
 // Alongside: heartbeats (a third of the connection timeout), metadata scripts at their intervals, cron
@@ -12,7 +13,7 @@
 // in order once it is back.
 import { mkdirSync } from "node:fs";
 import { Cron } from "croner";
-import type { AgentClaimedEventT, AgentManifestT, AgentScriptT } from "../contract/agent.js";
+import type { AgentManifestT, AgentScriptT } from "../contract/agent.js";
 import {
   AgentApiClient,
   AgentAuthError,
@@ -21,6 +22,7 @@ import {
   ServerAwayError,
 } from "./api-client.js";
 import { type AgentConfig, backoffMs, heartbeatIntervalMs } from "./config.js";
+import { type AgentEvent, reinitReason } from "./handover.js";
 import { type LifecycleEvent, type LifecycleState, nextState } from "./lifecycle.js";
 import { MetadataCollector } from "./metadata.js";
 import { Reporter } from "./reporter.js";
@@ -67,7 +69,7 @@ class Agent {
   private readonly stopping = new AbortController();
   private fatal: AgentFatalError | undefined;
   private wakeMain: (() => void) | undefined;
-  private pendingClaim: AgentClaimedEventT | undefined;
+  private pendingEvent: AgentEvent | undefined;
   private metadata: MetadataCollector | undefined;
   private crons: Cron[] = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -125,17 +127,17 @@ class Agent {
     await this.initialise("start");
     for (;;) {
       if (this.stopping.signal.aborted) return this.shutdown();
-      const claim = this.pendingClaim;
-      if (claim && claim.ownerName !== this.manifest.ownerName) {
-        this.pendingClaim = undefined;
-        this.say(`workspace claimed by ${claim.ownerName}: re-initialising`);
+      const event = this.pendingEvent;
+      this.pendingEvent = undefined;
+      const reason = event && reinitReason(event, this.manifest);
+      if (reason) {
+        this.say(reason);
         const next = await this.fetchManifest();
         if (!next) return this.shutdown();
         this.manifest = next;
         await this.initialise("reinit");
         continue;
       }
-      this.pendingClaim = undefined;
       await new Promise<void>((resolve) => {
         this.wakeMain = resolve;
       });
@@ -283,7 +285,7 @@ class Agent {
     this.heartbeatTimer = setInterval(beat, every);
   }
 
-  /** Follows the claim events stream for the agent's whole life, reconnecting with backoff. */
+  /** Follows the events stream (claims, in-place rebuilds) for the agent's whole life, reconnecting with backoff. */
   private async followEvents(): Promise<void> {
     let attempt = 0;
     while (!this.stopping.signal.aborted) {
@@ -293,8 +295,9 @@ class Agent {
       const onStop = () => connection.abort();
       this.stopping.signal.addEventListener("abort", onStop, { once: true });
       try {
-        await this.client.events(this.manifest?.ownerName ?? "", connection.signal, (event) => {
-          this.pendingClaim = event;
+        const known = { owner: this.manifest?.ownerName ?? "", agentId: this.manifest?.agentId ?? "" };
+        await this.client.events(known, connection.signal, (event) => {
+          this.pendingEvent = event;
           this.wakeMain?.();
         });
       } catch (err) {

@@ -14,6 +14,12 @@
 // with a fresh manifest passes the current owner and so never re-initialises spuriously. The server sends a
 // `: keepalive` comment at least every 15 s so proxies keep the stream open.
 //
+// Upgrade hand-over (`event: updated`), the same way: a start build of a running workspace (a new template
+// version, new parameters) hands the running agents their tokens, as a claim does, so the token now means that
+// build's agent. The agent passes the agent id of its manifest in `?knownAgent=`; when the newest agent its
+// token authenticates is another one, the server sends `updated` and the agent re-initialises with the new
+// manifest — same process, no stop (Coder's agent drops off instead, coder/coder#17840).
+//
 // Lifecycle reports are idempotent per (state, changedAt): the agent may resend one after a lost reply.
 // Transitions a server refuses answer 409; the agent logs and drops that report.
 import { FormatRegistry, type Static, type TSchema, Type } from "@sinclair/typebox";
@@ -132,6 +138,9 @@ export const AgentMetadataRequest = Type.Object({ results: Type.Array(AgentMetad
 
 export const AgentEventsQuery = Type.Object({
   knownOwner: Type.Optional(Type.String({ description: "The owner the agent last initialised for" })),
+  knownAgent: Type.Optional(
+    Type.String({ description: "The agent id of the manifest the agent last initialised with" }),
+  ),
 });
 
 /** `data:` of `event: claimed` (JSON). */
@@ -142,6 +151,16 @@ export const AgentClaimedEvent = Type.Object(
     claimedAt: Timestamp,
   },
   { title: "AgentClaimedEvent" },
+);
+
+/** `data:` of `event: updated` (JSON): a later build of the running workspace carries this agent's token. */
+export const AgentUpdatedEvent = Type.Object(
+  {
+    agentId: Type.String({ description: "The agent the token means now: fetch its manifest" }),
+    workspaceName: Type.String(),
+    updatedAt: Timestamp,
+  },
+  { title: "AgentUpdatedEvent" },
 );
 
 function route<const R extends RouteDef>(r: R): R {
@@ -202,7 +221,8 @@ export const agentRoutes = {
     url: `${agentApiPrefix}/events`,
     config: agentAuth,
     schema: {
-      summary: "SSE stream of events for the agent: `event: claimed` with AgentClaimedEvent as data",
+      summary:
+        "SSE stream of events for the agent: `event: claimed` (AgentClaimedEvent) and `event: updated` (AgentUpdatedEvent)",
       tags,
       produces: ["text/event-stream"],
       querystring: AgentEventsQuery,
@@ -266,4 +286,5 @@ export type AgentLifecycleReportT = Static<typeof AgentLifecycleReport>;
 export type AgentLogEntryT = Static<typeof AgentLogEntry>;
 export type AgentMetadataResultT = Static<typeof AgentMetadataResult>;
 export type AgentClaimedEventT = Static<typeof AgentClaimedEvent>;
+export type AgentUpdatedEventT = Static<typeof AgentUpdatedEvent>;
 export type AgentErrorBodyT = Static<typeof ErrorBody>;

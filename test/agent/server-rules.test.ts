@@ -1,11 +1,14 @@
 // The server's pure decisions about agent reports (src/server/agents/rules.ts): which lifecycle reports are
-// applied, repeated or refused; when an agent counts as disconnected; which owner an agent runs for.
+// applied, repeated or refused; when an agent counts as disconnected; which owner an agent runs for; which
+// builds keep the running agents' tokens and which event tells a running agent to re-initialise.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   agentConnection,
+  agentEventFor,
   decideLifecycleReport,
   effectiveConnectionTimeoutSeconds,
+  keepsRunningAgentTokens,
   ownerOfLatestStart,
 } from "../../src/server/agents/rules.js";
 import type { AgentLifecycleState } from "../../src/server/store/schema.js";
@@ -97,6 +100,42 @@ describe("the owner an agent runs for", () => {
   for (const [name, build, want] of cases) {
     test(`GIVEN ${name} as the latest successful start THEN ${want}`, () => {
       assert.equal(ownerOfLatestStart(build, owners), want);
+    });
+  }
+});
+
+describe("builds that hand the running agents their tokens", () => {
+  const cases: Array<[string, string, string | undefined, boolean]> = [
+    ["a claim or an upgrade of a running workspace", "start", "start", true],
+    ["a start after a stop (nothing runs)", "start", "stop", false],
+    ["a first build", "start", undefined, false],
+    ["a stop", "stop", "start", false],
+    ["a delete", "delete", "start", false],
+  ];
+  for (const [name, transition, previous, want] of cases) {
+    test(`GIVEN ${name} THEN ${want ? "the tokens are kept" : "new tokens"}`, () => {
+      assert.equal(
+        keepsRunningAgentTokens({ transition }, previous ? { transition: previous } : undefined),
+        want,
+      );
+    });
+  }
+});
+
+describe("the event that re-initialises a running agent", () => {
+  const known = { owner: "prebuilds", agentId: "a1" };
+  const cases: Array<[string, { owner: string; agentId: string }, string | undefined]> = [
+    ["nothing changed", known, undefined],
+    ["a claim (new owner and a new build's agent)", { owner: "alice", agentId: "a2" }, "claimed"],
+    [
+      "an upgrade in place (same owner, a new build's agent)",
+      { owner: "prebuilds", agentId: "a2" },
+      "updated",
+    ],
+  ];
+  for (const [name, current, want] of cases) {
+    test(`GIVEN ${name} THEN ${want ?? "no event"}`, () => {
+      assert.equal(agentEventFor(known, current), want);
     });
   }
 });

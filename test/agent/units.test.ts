@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { type AgentApiClient, ServerAwayError } from "../../src/agent/api-client.js";
 import { backoffMs, heartbeatIntervalMs, resolveAgentConfig } from "../../src/agent/config.js";
+import { reinitReason } from "../../src/agent/handover.js";
 import { metadataTimeoutSeconds, metadataValue } from "../../src/agent/metadata.js";
 import { Reporter } from "../../src/agent/reporter.js";
 import {
@@ -94,6 +95,47 @@ describe("agent configuration", () => {
       [0, 1, 2, 3, 4, 5, 60].map((a) => backoffMs(a, 3_000)),
       [250, 500, 1_000, 2_000, 3_000, 3_000, 3_000],
     );
+  });
+});
+
+describe("agent configuration: the token wait", () => {
+  const base = { PREWARM_AGENT_URL: "http://p", PREWARM_AGENT_TOKEN: "t" };
+  test("GIVEN nothing THEN a refused token ends the agent at once (0)", () => {
+    assert.equal(resolveAgentConfig({}, base).tokenWaitMs, 0);
+  });
+  test("GIVEN PREWARM_AGENT_TOKEN_WAIT (as init_script sets it) THEN that long; the flag wins", () => {
+    assert.equal(resolveAgentConfig({}, { ...base, PREWARM_AGENT_TOKEN_WAIT: "10m" }).tokenWaitMs, 600_000);
+    assert.equal(
+      resolveAgentConfig({ tokenWaitMs: 5 }, { ...base, PREWARM_AGENT_TOKEN_WAIT: "10m" }).tokenWaitMs,
+      5,
+    );
+  });
+  test("GIVEN a malformed PREWARM_AGENT_TOKEN_WAIT THEN a configuration error naming it", () => {
+    assert.throws(
+      () => resolveAgentConfig({}, { ...base, PREWARM_AGENT_TOKEN_WAIT: "10" }),
+      /PREWARM_AGENT_TOKEN_WAIT: invalid duration "10"/,
+    );
+  });
+});
+
+describe("agent re-initialisation (handover.ts)", () => {
+  const manifest = { ownerName: "prebuilds", agentId: "a1" };
+  const claimedAt = "2026-01-05T10:00:00.000Z";
+  test("GIVEN a claim by someone else THEN re-initialise; by the owner it runs for THEN not", () => {
+    const event = { ownerName: "alice", workspaceName: "w", claimedAt };
+    assert.equal(
+      reinitReason({ kind: "claimed", event }, manifest),
+      "workspace claimed by alice: re-initialising",
+    );
+    assert.equal(
+      reinitReason({ kind: "claimed", event: { ...event, ownerName: "prebuilds" } }, manifest),
+      undefined,
+    );
+  });
+  test("GIVEN an update to another agent THEN re-initialise; to its own agent THEN not", () => {
+    const event = { agentId: "a2", workspaceName: "w", updatedAt: claimedAt };
+    assert.match(reinitReason({ kind: "updated", event }, manifest) ?? "", /rebuilt in place \(agent a2\)/);
+    assert.equal(reinitReason({ kind: "updated", event: { ...event, agentId: "a1" } }, manifest), undefined);
   });
 });
 

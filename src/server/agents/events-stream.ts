@@ -1,16 +1,20 @@
-// `GET /api/v1/agent/events?knownOwner=NAME`: the claim hand-over as server-sent events.
+// `GET /api/v1/agent/events?knownOwner=NAME&knownAgent=ID`: the claim and upgrade hand-overs as server-sent
+// events.
 //
 // The stream keeps no memory of its own: it compares the owner the agent last initialised for (`knownOwner`)
-// with the owner the workspace's agents run for now (owner.ts, as of the latest successful start build) and
-// sends `event: claimed` whenever they differ, then remembers what it sent. It looks again on every pub/sub
+// with the owner the workspace's agents run for now (owner.ts, as of the latest successful start build), and
+// the agent id of the agent's manifest (`knownAgent`) with the newest agent its token authenticates (a later
+// start build of the running workspace kept the token), and sends `event: claimed` or `event: updated`
+// (rules.ts agentEventFor) whenever they differ, then remembers what it sent. It looks again on every pub/sub
 // message for the workspace (a build finished, an agent reported) and every `pollMs` anyway, because pub/sub
 // is best effort. A deleted workspace ends the stream; the agent's reconnect then gets 401 and stops.
 import type { ServerResponse } from "node:http";
-import type { AgentClaimedEventT } from "../../contract/agent.js";
+import type { AgentClaimedEventT, AgentUpdatedEventT } from "../../contract/agent.js";
 import type { ServerContext } from "../context.js";
 import { channels } from "../store/pubsub.js";
 import { getWorkspace } from "../store/workspaces.js";
 import { agentOwnerOf } from "./owner.js";
+import { agentEventFor } from "./rules.js";
 
 export interface AgentEventsOptions {
   /** `: keepalive` comment interval (the contract promises at most 15 s). */
@@ -53,7 +57,13 @@ class Hints {
 export async function streamAgentEvents(
   ctx: ServerContext,
   res: ServerResponse,
-  input: { workspaceId: string; knownOwner: string | undefined },
+  input: {
+    workspaceId: string;
+    knownOwner: string | undefined;
+    knownAgent: string | undefined;
+    /** The newest agent the caller's token authenticates now (undefined: none any more). */
+    currentAgentId: () => Promise<string | undefined>;
+  },
   options: AgentEventsOptions = {},
 ): Promise<void> {
   const db = ctx.store.db;
@@ -75,24 +85,30 @@ export async function streamAgentEvents(
   });
   write(res, ": connected\n\n");
 
-  let known = input.knownOwner;
+  let knownOwner = input.knownOwner;
+  let knownAgent = input.knownAgent;
   try {
     await unsubscribe.ready;
     while (!closed) {
       const workspace = await getWorkspace(db, input.workspaceId);
       if (!workspace || workspace.deleted) break;
       const { ownerName, since } = await agentOwnerOf(db, workspace);
-      // Without `knownOwner` the agent did not say; it gets the current owner from its manifest anyway.
-      if (known === undefined) known = ownerName;
-      if (ownerName !== known) {
-        const event: AgentClaimedEventT = {
-          ownerName,
-          workspaceName: workspace.name,
-          claimedAt: (since ?? ctx.clock.now()).toISOString(),
-        };
+      const agentId = await input.currentAgentId();
+      if (agentId === undefined) break;
+      // Without `knownOwner`/`knownAgent` the agent did not say; it gets the current ones from its manifest.
+      knownOwner ??= ownerName;
+      knownAgent ??= agentId;
+      const kind = agentEventFor({ owner: knownOwner, agentId: knownAgent }, { owner: ownerName, agentId });
+      const at = (since ?? ctx.clock.now()).toISOString();
+      if (kind === "claimed") {
+        const event: AgentClaimedEventT = { ownerName, workspaceName: workspace.name, claimedAt: at };
         write(res, `event: claimed\ndata: ${JSON.stringify(event)}\n\n`);
-        known = ownerName;
+      } else if (kind === "updated") {
+        const event: AgentUpdatedEventT = { agentId, workspaceName: workspace.name, updatedAt: at };
+        write(res, `event: updated\ndata: ${JSON.stringify(event)}\n\n`);
       }
+      knownOwner = ownerName;
+      knownAgent = agentId;
       await hints.next(options.pollMs ?? 5_000);
     }
   } catch (err) {

@@ -77,3 +77,35 @@ export function ownerOfLatestStart(
 ): string {
   return latestSuccessfulStart?.prebuildStage === "create" ? owners.prebuilds : owners.current;
 }
+
+/**
+ * Whether a build hands the running agents' tokens to the provisioner (`running_agent_auth_tokens`), so
+ * terraform's `coder_agent.token` stays the token the agent process already runs with: any start build that
+ * follows a start build — a claim (Coder does this too), and an upgrade or parameter change of a running
+ * workspace (Coder mints new tokens then, and the running agent drops off: coder/coder#17840). Chosen over
+ * sending the agent a new token because the running agent then needs nothing it does not have: its next
+ * request already authenticates as the new build's agent, and the events stream tells it to re-initialise
+ * (`updated`). After a stop nothing runs, so a start mints fresh tokens.
+ */
+export function keepsRunningAgentTokens(
+  build: { transition: string },
+  previous: { transition: string } | undefined,
+): boolean {
+  return build.transition === "start" && previous?.transition === "start";
+}
+
+export type AgentEventKind = "claimed" | "updated";
+
+/**
+ * What the events stream tells a running agent: `claimed` when the owner it runs for changed (it matters
+ * more, and a claim is also a new build), `updated` when its token now means another agent — a later build
+ * of the running workspace kept it — so the manifest may have changed; nothing otherwise.
+ */
+export function agentEventFor(
+  known: { owner: string; agentId: string },
+  current: { owner: string; agentId: string },
+): AgentEventKind | undefined {
+  if (current.owner !== known.owner) return "claimed";
+  if (current.agentId !== known.agentId) return "updated";
+  return undefined;
+}

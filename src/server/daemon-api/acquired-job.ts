@@ -15,6 +15,7 @@ import {
   PrebuiltWorkspaceBuildStage,
   WorkspaceTransition,
 } from "../../gen/provisioner/provisioner_pb.js";
+import { keepsRunningAgentTokens } from "../agents/rules.js";
 import { getFile } from "../store/files.js";
 import type { ClaimRehearsalJobInput, ProvisionerJob } from "../store/jobs.js";
 import { getAgentTokensOfJob } from "../store/resources.js";
@@ -121,9 +122,10 @@ export async function buildAcquiredJob(
   const template = need(await getTemplateById(db, workspace.templateId), "template");
   const previous =
     build.buildNumber > 1 ? await getBuildByNumber(db, workspace.id, build.buildNumber - 1) : undefined;
-  // A claim hands the running agents their existing tokens, so they keep working for the new owner.
+  // A claim, or an upgrade of a running workspace, hands the running agents their existing tokens, so they
+  // keep working for the new owner or the new version (rules.ts keepsRunningAgentTokens says why).
   const runningAgentAuthTokens =
-    build.prebuildStage === "claim" && previous
+    previous && keepsRunningAgentTokens(build, previous)
       ? (await getAgentTokensOfJob(db, previous.jobId)).map((t) => ({ agentId: t.agentId, token: t.token }))
       : [];
   // Only a start build gets one (Coder deletes it for stop and delete), and never a system user (the prebuilds

@@ -545,3 +545,22 @@ export async function getAgentByToken(
     .executeTakeFirst();
   return row ? { agent: agentFromRow(row, [], []), jobId: row.job_id } : undefined;
 }
+
+/**
+ * The newest agent whose token is `agentId`'s token: `agentId` itself, or the agent of a later build that
+ * was handed the token (a claim, an upgrade of a running workspace). Undefined when the agent is gone.
+ */
+export async function getNewestAgentIdSharingToken(
+  db: Executor,
+  agentId: string,
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom("workspace_agents as newer")
+    .innerJoin("workspace_agents as known", "known.auth_token_hash", "newer.auth_token_hash")
+    .select("newer.id")
+    .where("known.id", "=", agentId)
+    .orderBy("newer.created_at", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  return row?.id;
+}

@@ -11,6 +11,7 @@ import type {
   CompleteJobRequest_WorkspaceBuild,
   FailJobRequest_WorkspaceBuildFailure,
 } from "../../gen/prewarm/daemon/v1/daemon_pb.js";
+import { keepsRunningAgentTokens } from "../agents/rules.js";
 import type { ServerContext } from "../context.js";
 import { completeJob, failJob, JobStateError } from "../jobs/queue.js";
 import { insertPrebuildEvent } from "../prebuilds/queries.js";
@@ -55,7 +56,7 @@ export async function completeWorkspaceBuild(
   await completeJob(ctx.store, job.id, daemonId, now, async (tx) => {
     await setBuildProvisionerState(tx, build.id, result.state, now);
     let resources = resourcesFromProto(result.resources);
-    if (claim) resources = await keepRunningAgentTokens(tx, build, resources);
+    resources = await keepRunningAgentTokens(tx, build, resources);
     await insertResources(tx, { jobId: job.id, transition: build.transition, resources, now });
     await insertJobTimings(tx, job.id, timingsFromProto(result.timings));
     if (replacements.length > 0) await setBuildResourceReplacements(tx, build.id, replacements, now);
@@ -109,9 +110,10 @@ export function replacementWarning(r: ResourceReplacementRecord, at: Date): JobL
 }
 
 /**
- * A claim build hands its running agents over: an agent the provisioner returned without a token (echo
- * templates; terraform returns the token it was given in `running_agent_auth_tokens`) keeps the token of the
- * previous build's agent of the same name, so the agent process already running with it stays authenticated.
+ * A claim build, or a start build of a running workspace, hands its running agents over (rules.ts
+ * keepsRunningAgentTokens): an agent the provisioner returned without a token (echo templates; terraform
+ * returns the token it was given in `running_agent_auth_tokens`) keeps the token of the previous build's agent
+ * of the same name, so the agent process already running with it stays authenticated.
  */
 async function keepRunningAgentTokens(
   db: Executor,
@@ -119,7 +121,7 @@ async function keepRunningAgentTokens(
   resources: NewResource[],
 ): Promise<NewResource[]> {
   const previous = await getBuildByNumber(db, build.workspaceId, build.buildNumber - 1);
-  if (!previous) return resources;
+  if (!previous || !keepsRunningAgentTokens(build, previous)) return resources;
   const tokens = new Map((await getAgentTokensOfJob(db, previous.jobId)).map((t) => [t.agentName, t.token]));
   return resources.map((r) => ({
     ...r,

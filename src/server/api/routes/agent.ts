@@ -20,7 +20,12 @@ import {
   setAgentLifecycle,
   upsertAgentMetadata,
 } from "../../store/agent-reports.js";
-import { type Agent, getAgentTokensOfJob, getAgentWithDetails } from "../../store/resources.js";
+import {
+  type Agent,
+  getAgentTokensOfJob,
+  getAgentWithDetails,
+  getNewestAgentIdSharingToken,
+} from "../../store/resources.js";
 import { getBuildByJobId, getLatestBuild, getWorkspace } from "../../store/workspaces.js";
 import { notifyWorkspace } from "../../workspaces/build-results.js";
 import { workspaceForUser } from "../../workspaces/service.js";
@@ -174,7 +179,12 @@ export function registerAgentRoutes(app: App, { ctx }: ApiDeps, options: AgentRo
       await streamAgentEvents(
         ctx,
         reply.raw,
-        { workspaceId: workspace.id, knownOwner: request.query.knownOwner },
+        {
+          workspaceId: workspace.id,
+          knownOwner: request.query.knownOwner,
+          knownAgent: request.query.knownAgent,
+          currentAgentId: () => getNewestAgentIdSharingToken(db, agent.id),
+        },
         { keepaliveMs: options.eventsKeepaliveMs },
       );
     },

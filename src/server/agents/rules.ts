@@ -80,18 +80,19 @@ export function ownerOfLatestStart(
 
 /**
  * Whether a build hands the running agents' tokens to the provisioner (`running_agent_auth_tokens`), so
- * terraform's `coder_agent.token` stays the token the agent process already runs with: any start build that
- * follows a start build — a claim (Coder does this too), and an upgrade or parameter change of a running
- * workspace (Coder mints new tokens then, and the running agent drops off: coder/coder#17840). Chosen over
+ * terraform's `coder_agent.token` stays the token the agent process already runs with: any start build whose
+ * latest succeeded predecessor (`running`: what runs now) is a start — a claim (Coder does this too), and an
+ * upgrade or parameter change of a running workspace, also when an earlier attempt failed (Coder mints new
+ * tokens then, and the running agent drops off: coder/coder#17840). Chosen over
  * sending the agent a new token because the running agent then needs nothing it does not have: its next
  * request already authenticates as the new build's agent, and the events stream tells it to re-initialise
  * (`updated`). After a stop nothing runs, so a start mints fresh tokens.
  */
 export function keepsRunningAgentTokens(
   build: { transition: string },
-  previous: { transition: string } | undefined,
+  running: { transition: string } | undefined,
 ): boolean {
-  return build.transition === "start" && previous?.transition === "start";
+  return build.transition === "start" && running?.transition === "start";
 }
 
 export type AgentEventKind = "claimed" | "updated";

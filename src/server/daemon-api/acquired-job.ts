@@ -32,6 +32,7 @@ import {
   getBuildByNumber,
   getBuildParameters,
   getLatestBuild,
+  getLatestSucceededBuildBefore,
   getWorkspace,
 } from "../store/workspaces.js";
 
@@ -124,9 +125,10 @@ export async function buildAcquiredJob(
     build.buildNumber > 1 ? await getBuildByNumber(db, workspace.id, build.buildNumber - 1) : undefined;
   // A claim, or an upgrade of a running workspace, hands the running agents their existing tokens, so they
   // keep working for the new owner or the new version (rules.ts keepsRunningAgentTokens says why).
+  const running = await getLatestSucceededBuildBefore(db, workspace.id, build.buildNumber);
   const runningAgentAuthTokens =
-    previous && keepsRunningAgentTokens(build, previous)
-      ? (await getAgentTokensOfJob(db, previous.jobId)).map((t) => ({ agentId: t.agentId, token: t.token }))
+    running && keepsRunningAgentTokens(build, running)
+      ? (await getAgentTokensOfJob(db, running.jobId)).map((t) => ({ agentId: t.agentId, token: t.token }))
       : [];
   // Only a start build gets one (Coder deletes it for stop and delete), and never a system user (the prebuilds
   // user cannot sign in, so a token of theirs would authenticate nothing).

@@ -326,6 +326,28 @@ export async function getBuildByNumber(
   return row ? buildFromRow(row) : undefined;
 }
 
+/**
+ * The newest build before `buildNumber` whose job succeeded: what runs now, as far as the server knows (a
+ * failed upgrade in between changed nothing that was running).
+ */
+export async function getLatestSucceededBuildBefore(
+  db: Executor,
+  workspaceId: string,
+  buildNumber: number,
+): Promise<WorkspaceBuild | undefined> {
+  const row = await db
+    .selectFrom("workspace_builds as b")
+    .innerJoin("provisioner_jobs as j", "j.id", "b.job_id")
+    .selectAll("b")
+    .where("b.workspace_id", "=", workspaceId)
+    .where("b.build_number", "<", buildNumber)
+    .where(jobStatusSql("j"), "=", "succeeded")
+    .orderBy("b.build_number", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  return row ? buildFromRow(row) : undefined;
+}
+
 export async function getLatestBuild(db: Executor, workspaceId: string): Promise<WorkspaceBuild | undefined> {
   const row = await db
     .selectFrom("workspace_builds")

@@ -23,7 +23,7 @@ import { getAgentTokensOfJob, insertResources, type NewResource } from "../store
 import type { Executor } from "../store/store.js";
 import {
   getBuildByJobId,
-  getBuildByNumber,
+  getLatestSucceededBuildBefore,
   type ResourceReplacementRecord,
   setBuildProvisionerState,
   setBuildResourceReplacements,
@@ -120,9 +120,9 @@ async function keepRunningAgentTokens(
   build: WorkspaceBuild,
   resources: NewResource[],
 ): Promise<NewResource[]> {
-  const previous = await getBuildByNumber(db, build.workspaceId, build.buildNumber - 1);
-  if (!previous || !keepsRunningAgentTokens(build, previous)) return resources;
-  const tokens = new Map((await getAgentTokensOfJob(db, previous.jobId)).map((t) => [t.agentName, t.token]));
+  const running = await getLatestSucceededBuildBefore(db, build.workspaceId, build.buildNumber);
+  if (!running || !keepsRunningAgentTokens(build, running)) return resources;
+  const tokens = new Map((await getAgentTokensOfJob(db, running.jobId)).map((t) => [t.agentName, t.token]));
   return resources.map((r) => ({
     ...r,
     agents: r.agents?.map((a) => (a.authToken ? a : { ...a, authToken: tokens.get(a.name) })),

@@ -35,6 +35,8 @@ export interface AgentTemplateSpec {
   }>;
   metadata?: Array<{ key: string; displayName: string; script: string; interval: number; timeout?: number }>;
   connectionTimeoutSeconds?: number;
+  /** Its start builds fail with this error (the import's plan still succeeds). */
+  applyError?: string;
 }
 
 /** An echo template: resource `dev` with agent `main` (no token: one is generated per build). */
@@ -69,7 +71,9 @@ export function agentTemplateArchive(spec: AgentTemplateSpec): Uint8Array {
   ];
   const presets = [{ name: "dev", parameters: [], prebuild: { instances: spec.instances } }];
   const plan: EchoStepInit[] = [{ type: { case: "plan", value: { resources, presets } } }];
-  const apply: EchoStepInit[] = [{ type: { case: "apply", value: { resources } } }];
+  const apply: EchoStepInit[] = [
+    { type: { case: "apply", value: spec.applyError ? { error: spec.applyError } : { resources } } },
+  ];
   return buildEchoArchive({ plan, apply });
 }
 

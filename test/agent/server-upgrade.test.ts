@@ -1,8 +1,9 @@
 // Acceptance: an upgrade keeps the agent (issue 14 item 7). A start build of a running workspace — a new
 // template version — hands the running agent its token (as a claim does), and the events stream tells the
 // agent (`updated`) to re-initialise with the new build's manifest: the same process, the same token, ready
-// again, with the new version's scripts. Coder mints new tokens here and the running agent drops off
-// (coder/coder#17840). Real `prewarm agent` process, real server, echo provisioner.
+// again, with the new version's scripts — also when an earlier upgrade attempt failed. Coder mints new
+// tokens here and the running agent drops off (coder/coder#17840). Real `prewarm agent` process, real
+// server, echo provisioner.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -31,7 +32,7 @@ const version = (label: string) => ({
 describe("an upgrade of a running workspace keeps its agent", { timeout: 90_000 }, () => {
   const suite = suiteWorld();
 
-  test("GIVEN a running workspace with a ready agent WHEN it is started on a new version THEN the same agent process re-initialises with the new manifest and its token", async () => {
+  test("GIVEN a running workspace with a ready agent and a failed upgrade attempt WHEN it is started on a new version THEN the same agent process re-initialises with the new manifest and its token", async () => {
     const world = suite.current;
     await pushAgentTemplate(world, "up", version("v1"));
     const bob = await createMember(world.admin, world.server.url, "bob");
@@ -46,7 +47,18 @@ describe("an upgrade of a running workspace keeps its agent", { timeout: 90_000 
     const first = await agentBecomes(world, id, { lifecycleState: "ready" });
     assert.deepEqual(readLines(join(agent.out, "runs")), ["v1 bob"]);
 
-    // WHEN a new version is pushed and the running workspace started on it (an upgrade).
+    // GIVEN an upgrade attempt that fails (nothing changes on the host; the agent keeps running).
+    await pushAgentTemplate(world, "up", { ...version("broken"), applyError: "quota exceeded" });
+    const failed = await bob.api.post<{ jobId: string }>(`/api/v1/workspaces/${id}/builds`, {
+      transition: "start",
+    });
+    assert.equal(failed.status, 201, JSON.stringify(failed.body));
+    await eventually("the failed upgrade", async () => {
+      const { body } = await bob.api.get<{ status: string }>(`/api/v1/jobs/${failed.body.jobId}`);
+      return body.status === "failed" ? true : undefined;
+    });
+
+    // WHEN a fixed version is pushed and the running workspace started on it (the upgrade, retried).
     await pushAgentTemplate(world, "up", version("v2"));
     const build = await bob.api.post(`/api/v1/workspaces/${id}/builds`, { transition: "start" });
     assert.equal(build.status, 201, JSON.stringify(build.body));

@@ -150,6 +150,7 @@ resource "terraform_data" "agent" {
   input = {
     dir      = terraform_data.home.output.dir
     pid_file = "${terraform_data.home.output.dir}/agent.pid"
+    tmp_dir  = "${terraform_data.home.output.dir}/.tmp"
     agent_id = coder_agent.main.id
   }
 
@@ -164,16 +165,18 @@ resource "terraform_data" "agent" {
 
   # Start the agent in the background, detached from terraform (its own session, no inherited output), and
   # record its pid. init_script downloads the agent from the server and execs it, so the pid stays the same.
+  # TMPDIR inside the workspace directory: the downloaded agent is removed when the agent stops.
   provisioner "local-exec" {
     command = <<-EOT
       set -eu
-      mkdir -p "$DIR"
+      mkdir -p "$DIR" "$TMPDIR"
       setsid sh -c 'echo $$ > "$0"; exec sh -c "$INIT_SCRIPT"' "$PID_FILE" </dev/null >"$DIR/agent.log" 2>&1 &
       for _ in $(seq 1 50); do [ -s "$PID_FILE" ] && break; sleep 0.1; done
       echo "agent started: pid $(cat "$PID_FILE"), log $DIR/agent.log"
     EOT
     environment = {
       DIR               = self.input.dir
+      TMPDIR            = self.input.tmp_dir
       PID_FILE          = self.input.pid_file
       INIT_SCRIPT       = coder_agent.main.init_script
       CODER_AGENT_TOKEN = coder_agent.main.token
@@ -185,16 +188,19 @@ resource "terraform_data" "agent" {
     when    = destroy
     command = <<-EOT
       set -u
-      [ -s "$PID_FILE" ] || exit 0
-      pid=$(cat "$PID_FILE")
-      kill -TERM "$pid" 2>/dev/null || { rm -f "$PID_FILE"; exit 0; }
-      for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-      rm -f "$PID_FILE"
-      echo "agent stopped: pid $pid"
+      if [ -s "$PID_FILE" ]; then
+        pid=$(cat "$PID_FILE")
+        if kill -TERM "$pid" 2>/dev/null; then
+          for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+          kill -KILL "$pid" 2>/dev/null || true
+          echo "agent stopped: pid $pid"
+        fi
+      fi
+      rm -rf "$PID_FILE" "$TMP_DIR"
     EOT
     environment = {
       PID_FILE = self.input.pid_file
+      TMP_DIR  = self.input.tmp_dir
     }
   }
 }

@@ -93,10 +93,15 @@ async function startDaemon(options: StartOptions, label: (flag: string) => strin
   const { createDaemonClient } = await import("../../provisionerd/api.js");
   const { ProvisionerDaemon } = await import("../../provisionerd/daemon.js");
   const { hostProvisioners } = await import("../../provisionerd/hosted-provisioners.js");
+  const { agentScriptEnv } = await import("../../agent/bootstrap.js");
   const runDir = mkdtempSync(join(tmpdir(), "prewarm-daemon-"));
   let hosted: Awaited<ReturnType<typeof hostProvisioners>>;
   try {
-    hosted = await hostProvisioners({ types, runDirectory: runDir, external });
+    // As the server does for its in-process daemons: terraform gets the agent bootstrap scripts, so a Coder
+    // template's coder_agent.init_script starts prewarm's agent (the URL is only the script's fallback; the
+    // provider puts the build's access URL in).
+    const options = { terraform: { agentScriptEnv: agentScriptEnv(url.origin) } };
+    hosted = await hostProvisioners({ types, runDirectory: runDir, external, options });
   } catch (err) {
     rmSync(runDir, { recursive: true, force: true });
     if (err instanceof UnknownProvisionerTypeError)

@@ -256,6 +256,10 @@ describe("two replicas on PostgreSQL under a claim load", { timeout: 300_000 }, 
           load.claimed.length > claims ? true : undefined,
         );
       }
+    } catch (err) {
+      // What the servers said is what explains a stuck pool: attach the end of both logs.
+      const tails = [a, b].map((s) => `--- ${s.name}:\n${s.output().slice(-4000)}`).join("\n");
+      throw new Error(`${(err as Error).message}\n${tails}`);
     } finally {
       await load.stop();
       for (const f of figures) t.diagnostic(f);

@@ -9,9 +9,14 @@
 // a job another replica is reaping is skipped); on SQLite the transaction is exclusive.
 //
 // `startReaper` runs it periodically on a Clock's interval (unref'd: the server's listener keeps the process
-// alive), never two passes at once, reading `now` from the same clock.
+// alive), never two passes at once, reading `now` from the same clock. The timeouts count from the later of a
+// job's last sign of life and the moment this process could record one again: its start, and the end of a
+// storage outage. A heartbeat cannot reach a server that is down or be written to a database that is away, so
+// without that, every job a daemon is still running would be reaped the moment the server or the database
+// came back from an outage longer than the timeout (and counted as the template's failure).
 import { sql } from "kysely";
 import type { Clock } from "../../clock.js";
+import { storageFault } from "../store/errors.js";
 import { insertJobLogs, type ProvisionerJobRow, writeJobFailed } from "../store/jobs.js";
 import type { JobType } from "../store/schema.js";
 import type { Executor, Store } from "../store/store.js";
@@ -22,6 +27,11 @@ export interface ReaperOptions {
   pendingTimeoutMs?: number;
   /** At most this many jobs per call (the rest wait for the next tick). Default 100. */
   limit?: number;
+  /**
+   * Epoch ms before which no heartbeat or acquisition could be recorded (the process's start, the end of a
+   * storage outage): the timeouts count from it for jobs last heard of earlier. Default: none.
+   */
+  heartbeatsSince?: number;
 }
 
 export const DEFAULT_RUNNING_TIMEOUT_MS = 5 * 60_000;
@@ -56,14 +66,15 @@ export function reapReason(
   now: number,
   runningTimeoutMs: number,
   pendingTimeoutMs: number,
+  heartbeatsSince = Number.NEGATIVE_INFINITY,
 ): { kind: "hung" | "pending"; error: string } | null {
   if (job.completedAt !== null) return null;
   if (job.startedAt !== null) {
-    return now - job.updatedAt > runningTimeoutMs
+    return now - Math.max(job.updatedAt, heartbeatsSince) > runningTimeoutMs
       ? { kind: "hung", error: `job hung: no heartbeat for ${goDuration(runningTimeoutMs)}` }
       : null;
   }
-  return now - job.createdAt > pendingTimeoutMs
+  return now - Math.max(job.createdAt, heartbeatsSince) > pendingTimeoutMs
     ? { kind: "pending", error: `job hung: pending for ${goDuration(pendingTimeoutMs)} without a daemon` }
     : null;
 }
@@ -76,15 +87,25 @@ export async function reapHungJobs(
   const running = options.runningTimeoutMs ?? DEFAULT_RUNNING_TIMEOUT_MS;
   const pending = options.pendingTimeoutMs ?? DEFAULT_PENDING_TIMEOUT_MS;
   const at = now.getTime();
+  const since = options.heartbeatsSince ?? Number.NEGATIVE_INFINITY;
+  // Within a timeout of `since` nothing of that kind can be overdue: leave it out of the query.
+  const kinds = [
+    ...(at - since > running ? (["running"] as const) : []),
+    ...(at - since > pending ? (["pending"] as const) : []),
+  ];
+  if (kinds.length === 0) return [];
   const candidates = await store.db
     .selectFrom("provisioner_jobs")
     .select("id")
     .where("completed_at", "is", null)
     .where((eb) =>
-      eb.or([
-        eb.and([eb("started_at", "is not", null), eb("updated_at", "<", at - running)]),
-        eb.and([eb("started_at", "is", null), eb("created_at", "<", at - pending)]),
-      ]),
+      eb.or(
+        kinds.map((kind) =>
+          kind === "running"
+            ? eb.and([eb("started_at", "is not", null), eb("updated_at", "<", at - running)])
+            : eb.and([eb("started_at", "is", null), eb("created_at", "<", at - pending)]),
+        ),
+      ),
     )
     .orderBy("created_at")
     .limit(options.limit ?? 100)
@@ -92,7 +113,7 @@ export async function reapHungJobs(
 
   const reaped: ReapedJob[] = [];
   for (const { id } of candidates) {
-    const result = await store.transaction((tx) => reapOne(tx, store, id, at, running, pending));
+    const result = await store.transaction((tx) => reapOne(tx, store, id, at, running, pending, since));
     if (result) {
       reaped.push(result);
       await publishEndOfLogs(store, id);
@@ -120,12 +141,15 @@ export interface ReaperLoop {
 export function startReaper(options: ReaperLoopOptions): ReaperLoop {
   const { store, clock } = options;
   let running: Promise<void> | undefined;
+  // Heartbeats can be recorded from this process's start on, and again after each storage outage.
+  let heartbeatsSince = clock.now().getTime();
   const pass = async () => {
     try {
-      const reaped = await reapHungJobs(store, clock.now(), options);
+      const reaped = await reapHungJobs(store, clock.now(), { ...options, heartbeatsSince });
       if (reaped.length > 0) options.onReaped?.(reaped);
       options.onSuccess?.();
     } catch (err) {
+      if (storageFault(err)) heartbeatsSince = clock.now().getTime();
       options.onError?.(err);
     }
   };
@@ -155,6 +179,7 @@ async function reapOne(
   at: number,
   running: number,
   pending: number,
+  since: number,
 ): Promise<ReapedJob | null> {
   const row = await lockJob(tx, store, id);
   if (!row) return null; // gone, or being reaped by another replica
@@ -168,6 +193,7 @@ async function reapOne(
     at,
     running,
     pending,
+    since,
   );
   if (!reason) return null; // a heartbeat or an acquire got there first
   const code = reason.kind === "hung" ? HUNG_ERROR_CODE : PENDING_TIMEOUT_ERROR_CODE;

@@ -130,14 +130,43 @@ describe("hung-job reaper", () => {
   );
 
   forEachDialect(
-    "startReaper: a pass runs on each interval of its clock, at that clock's now, until stopped",
+    "GIVEN heartbeats could not be recorded until a moment (a start, a storage outage) THEN the timeouts count from it",
     async ({ store }) => {
-      // GIVEN a running job whose daemon has been silent for 2 minutes, and a reaper every 30 s (1 min timeout)
+      // GIVEN a running job last heard of at T0 and a pending one created at T0
+      const clock = new FakeClock(T0);
+      const f = await queueFixture(store);
+      const running = await f.enqueue({ createdAt: clock.now() });
+      await acquireJob(store, echoDaemon("d1", clock.now()));
+      const pending = await f.enqueue({ createdAt: clock.now() });
+      const options = { runningTimeoutMs: MINUTE, pendingTimeoutMs: 2 * MINUTE };
+
+      // WHEN the database was away until T0 + 5m, and the reaper runs a minute after that
+      const since = T0.getTime() + 5 * MINUTE;
+      const at = (ms: number) => new Date(since + ms);
+      // THEN neither is overdue yet: their silence is the outage's
+      assert.deepEqual(await reapHungJobs(store, at(MINUTE), { ...options, heartbeatsSince: since }), []);
+      // WHEN a timeout passes after it with no heartbeat THEN the running job is reaped, the pending one later
+      const first = await reapHungJobs(store, at(MINUTE + 1), { ...options, heartbeatsSince: since });
+      assert.deepEqual(
+        first.map((r) => [r.id, r.kind]),
+        [[running.id, "hung"]],
+      );
+      const second = await reapHungJobs(store, at(2 * MINUTE + 1), { ...options, heartbeatsSince: since });
+      assert.deepEqual(
+        second.map((r) => [r.id, r.kind]),
+        [[pending.id, "pending"]],
+      );
+    },
+  );
+
+  forEachDialect(
+    "startReaper: a pass runs on each interval of its clock, at that clock's now, counting from its start, until stopped",
+    async ({ store }) => {
+      // GIVEN a running job whose daemon went silent at T0, the reaper started then (1 min timeout, 30 s passes)
       const clock = new FakeClock(T0);
       const f = await queueFixture(store);
       const job = await f.enqueue({ createdAt: clock.now() });
       await acquireJob(store, echoDaemon("d1", clock.now()));
-      clock.set(new Date(T0.getTime() + 2 * MINUTE));
       const passes: ReapedJob[][] = [];
       let reapedOne: () => void = () => {};
       const reapedSignal = new Promise<void>((resolve) => {
@@ -155,11 +184,11 @@ describe("hung-job reaper", () => {
         onError: (err) => assert.fail(String(err)),
       });
       try {
-        // WHEN less than an interval passes, nothing runs
-        await clock.advance(29_999);
+        // WHEN the passes at 30 s and 60 s run, the job is not overdue yet (exactly a minute is not more)
+        await clock.advance(60_000);
         assert.equal((await getJob(store.db, job.id))?.status, "running");
-        // WHEN the interval is up
-        await clock.advance(1);
+        // WHEN the pass at 90 s runs
+        await clock.advance(30_000);
         await reapedSignal;
 
         // THEN that pass reaped the job at the clock's now

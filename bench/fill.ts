@@ -6,8 +6,12 @@
 //           the same daemons without the reconciler in between).
 //   refill: claim one prebuild → N eligible again (median of --claims);
 //           floor: one human build → succeeded (median of as many).
+//   many small pools: push a version with --small-pools presets of one instance → every one eligible; reported
+//           as the fill's rate against the job path's own (floor: as many human builds at once), in builds/s.
+//           Each new preset also gets a claim rehearsal (a plan-only job) before its first claim; rehearsals
+//           wait while a pool is empty (cycle.ts), so they mostly run after the fill.
 //
-//   node --import tsx bench/fill.ts [--instances 10] [--daemons 2] [--claims 5]
+//   node --import tsx bench/fill.ts [--instances 10] [--daemons 2] [--claims 5] [--small-pools 50]
 //
 // Pools are observed by planning the live snapshot every 10 ms (what `prewarm presets list` shows), so a
 // figure may be up to one poll late.
@@ -30,11 +34,13 @@ const { values } = parseArgs({
     instances: { type: "string", default: "10" },
     daemons: { type: "string", default: "2" },
     claims: { type: "string", default: "5" },
+    "small-pools": { type: "string", default: "50" },
   },
 });
 const INSTANCES = Number(values.instances);
 const DAEMONS = Number(values.daemons);
 const CLAIMS = Number(values.claims);
+const SMALL_POOLS = Number(values["small-pools"]);
 const SETTINGS = { maxArchiveBytes: 10 * 1024 * 1024, provisionerTypes: ["echo"] };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,12 +54,20 @@ async function until(what: string, done: () => Promise<boolean>, timeoutMs = 60_
   }
 }
 
-async function eligible(server: RunningServer, presetName: string): Promise<number> {
+async function eligible(server: RunningServer, presetName: string, template = "pool"): Promise<number> {
   const plan = await readCyclePlan(server.store, new Date(), server.reconciler.planConfig);
   const pool = plan.presets.find(
-    (p) => p.preset.active && p.preset.presetName === presetName && p.preset.templateName === "pool",
+    (p) => p.preset.active && p.preset.presetName === presetName && p.preset.templateName === template,
   );
   return pool?.state.eligible ?? 0;
+}
+
+/** Presets of `template`'s active version with at least one eligible prebuild. */
+async function presetsWithOne(server: RunningServer, template: string): Promise<number> {
+  const plan = await readCyclePlan(server.store, new Date(), server.reconciler.planConfig);
+  return plan.presets.filter(
+    (p) => p.preset.active && p.preset.templateName === template && p.state.eligible >= 1,
+  ).length;
 }
 
 async function push(server: RunningServer, name: string, archive: Uint8Array) {
@@ -129,6 +143,22 @@ try {
     refills.push(performance.now() - c0);
   }
 
+  // Many small pools: SMALL_POOLS presets of one instance each, against as many human builds at once.
+  const m0 = performance.now();
+  const many = await Promise.all(Array.from({ length: SMALL_POOLS }, (_, i) => create(`many-floor-${i}`)));
+  await until("the small-pools floor builds", () => buildsSucceeded(server, many));
+  const manyFloorRate = SMALL_POOLS / ((performance.now() - m0) / 1000);
+  const s0 = performance.now();
+  await push(
+    server,
+    "small",
+    prebuildTemplateArchive({
+      presets: Array.from({ length: SMALL_POOLS }, (_, i) => ({ name: `s${i}`, instances: 1 })),
+    }),
+  );
+  await until("the small pools to fill", async () => (await presetsWithOne(server, "small")) >= SMALL_POOLS);
+  const manyRate = SMALL_POOLS / ((performance.now() - s0) / 1000);
+
   const refillMs = median(refills);
   const buildMs = median(oneBuild);
   console.log(
@@ -140,6 +170,17 @@ try {
   console.log(
     `  refill: ${refillMs.toFixed(0).padStart(6)} ms   floor (one build)          ${buildMs.toFixed(0).padStart(6)} ms   ratio ${(refillMs / buildMs).toFixed(2)} (goal ≤ 2; median of ${CLAIMS})`,
   );
+  console.log(
+    `  ${SMALL_POOLS} pools of 1: ${manyRate.toFixed(1).padStart(6)} builds/s   floor (${SMALL_POOLS} builds at once) ${manyFloorRate.toFixed(1).padStart(6)} builds/s   ratio ${(manyRate / manyFloorRate).toFixed(2)} (goal ≥ 0.8; the fill includes the import)`,
+  );
+  record({
+    measure: `${SMALL_POOLS} pools of 1, push → all eligible, vs the job path (builds/s)`,
+    value: manyRate,
+    unit: "builds/s",
+    floor: manyFloorRate,
+    ratio: manyRate / manyFloorRate,
+    goal: "≥ 0.8",
+  });
   record({
     measure: `fill a pool of ${INSTANCES}, ${DAEMONS} daemons, push → all eligible`,
     value: fillMs,

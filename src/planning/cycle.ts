@@ -11,7 +11,10 @@
 //   3. claim rehearsal: an active preset that was never rehearsed and has an eligible prebuild gets one
 //      `rehearse_claim` of its NEWEST eligible prebuild (claims take the oldest, so the rehearsed one is the
 //      least likely to be claimed meanwhile — which is harmless anyway: a rehearsal only plans). It is a
-//      prebuild job: it takes one unit of the budget, before creations; without budget it waits for a later cycle;
+//      prebuild job: it takes one unit of the budget, before creations; without budget it waits for a later cycle.
+//      Except while a pool is empty — nothing eligible, nothing starting — and asks for a creation: a pool's first
+//      prebuild outranks every rehearsal (a push of 50 small pools spent half its slots on rehearsals and filled
+//      at 0.45 of the job path), so rehearsals wait until every pool has one on its way;
 //   4. rationing (§5 rule 10): creations share the global in-flight cap. budget = cap − prebuild jobs in flight
 //      − deletions planned this cycle (deletions are never deferred: they free resources, they only take
 //      precedence over creations); the budget is dealt one creation at a time to the least full pool, refills
@@ -240,11 +243,15 @@ export function planCycle<P extends PresetSnapshot>(
   }
   let left =
     budget.maxInFlight === null ? null : Math.max(0, budget.maxInFlight - snapshot.inFlight - deletions);
-  // A claim rehearsal takes a slot before creations: it is one plan, once per preset, and warns early.
+  // A claim rehearsal takes a slot before creations (it is one plan, once per preset, and warns early) —
+  // unless an empty pool is waiting for its first prebuild.
+  const emptyPoolWaiting = planned.some(
+    ({ plan }) => asks.has(plan.id) && plan.state.eligible + plan.state.starting === 0,
+  );
   const rehearsals = new Map<string, string>();
   for (const { preset, plan } of planned) {
     const prebuildId = rehearsalCandidate(preset, plan, now);
-    if (prebuildId === undefined || left === 0) continue;
+    if (prebuildId === undefined || left === 0 || emptyPoolWaiting) continue;
     rehearsals.set(preset.id, prebuildId);
     if (left !== null) left--;
   }

@@ -220,6 +220,22 @@ describe("planCycle", () => {
     ]);
   });
 
+  test("GIVEN an empty pool asking for its first prebuild THEN rehearsals wait; once it has one starting THEN they go", () => {
+    const rehearse = preset({ id: "r", needsClaimRehearsal: true, prebuilds: [running("w1", ago(60_000))] });
+    const empty = preset({ id: "e", desiredInstances: 1 });
+    const waiting = planCycle(snapshot([rehearse, empty]), defaultPlanSettings, { maxInFlight: 4 });
+    const actionsOf = (plan: typeof waiting, id: string) => plan.presets.find((p) => p.id === id)?.actions;
+    assert.ok(!actionsOf(waiting, "r")?.some((a) => a.type === "rehearse_claim"), "the rehearsal waits");
+    assert.deepEqual(actionsOf(waiting, "e"), [{ type: "create", count: 1, wanted: 1, granted: 1 }]);
+
+    // WHEN the empty pool's first prebuild is starting THEN the rehearsal takes its slot
+    const starting = preset({ id: "e", desiredInstances: 1, inProgress: { start: 1, stop: 0, delete: 0 } });
+    const next = planCycle(snapshot([rehearse, starting], { inFlight: 1 }), defaultPlanSettings, {
+      maxInFlight: 4,
+    });
+    assert.deepEqual(actionsOf(next, "r"), [{ type: "rehearse_claim", prebuildId: "w1" }]);
+  });
+
   test("GIVEN no eligible prebuild, a rehearsal done, an inactive preset or no budget THEN no rehearsal", () => {
     const eligible = [running("w1", ago(60_000))];
     const cases: [string, PresetSnapshot, number | null, number][] = [

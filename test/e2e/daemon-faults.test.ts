@@ -4,13 +4,13 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { echoDelay, echoLog, echoTemplateFiles, planComplete } from "../../src/provisioners/echo/archive.js";
 import { openStore } from "../../src/server/store/store.js";
-import { runCli, startCli, stopChild } from "../support/cli.js";
+import { runCli, startCli, startEchoDaemon, stopChild } from "../support/cli.js";
+import { freePort } from "../support/net.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "prewarm-faults-"));
 const children: ChildProcess[] = [];
@@ -20,18 +20,6 @@ after(async () => {
 });
 
 const PSK = "test-psk-0123456789";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      s.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
-}
 
 async function startServer(dataDir: string, port: number, extra: string[] = []) {
   const started = await startCli(
@@ -62,13 +50,9 @@ async function startServer(dataDir: string, port: number, extra: string[] = []) 
 }
 
 async function startDaemon(url: string, name: string) {
-  const started = await startCli(
-    ["provisioner", "start", "--url", url, "--psk", PSK, "--type", "echo", "--name", name],
-    /daemon .* started/,
-    { timeoutMs: 30_000 },
-  );
-  children.push(started.child);
-  return started.child;
+  const child = await startEchoDaemon(url, PSK, name);
+  children.push(child);
+  return child;
 }
 
 function writeTemplate(name: string, files: Array<{ path: string; data: Uint8Array }>): string {

@@ -6,13 +6,13 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import type { JobT, WorkspaceT } from "../../src/contract/api.js";
 import { echoTemplateFiles } from "../../src/provisioners/echo/archive.js";
-import { runCli, startCli, stopChild } from "../support/cli.js";
+import { runCli, startCli, startEchoDaemon, stopChild } from "../support/cli.js";
+import { freePort } from "../support/net.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "prewarm-tagged-"));
 const children: ChildProcess[] = [];
@@ -25,26 +25,10 @@ const PSK = "test-psk-0123456789";
 /** The recipe's counted block as the terraform provisioner's parse folds it (parse.ts). */
 const RECIPE = '(data.coder_workspace_owner.me.name == "prebuilds" ? 1 : 0) > 0 ? ("true") : null';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      s.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
-}
-
 async function startDaemon(url: string, name: string, extra: string[] = []) {
-  const started = await startCli(
-    ["provisioner", "start", "--url", url, "--psk", PSK, "--type", "echo", "--name", name, ...extra],
-    /daemon .* started/,
-    { timeoutMs: 30_000 },
-  );
-  children.push(started.child);
-  return started.child;
+  const child = await startEchoDaemon(url, PSK, name, extra);
+  children.push(child);
+  return child;
 }
 
 describe("dedicated daemons for prebuild jobs", { timeout: 180_000 }, () => {

@@ -103,3 +103,18 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM
     child.kill(signal);
   });
 }
+
+/** Starts `prewarm provisioner start` (echo) against `url` with the pre-shared key; resolves once it polls. */
+export async function startEchoDaemon(
+  url: string,
+  psk: string,
+  name: string,
+  extra: string[] = [],
+): Promise<ChildProcess> {
+  const started = await startCli(
+    ["provisioner", "start", "--url", url, "--psk", psk, "--type", "echo", "--name", name, ...extra],
+    /daemon .* started/,
+    { timeoutMs: 30_000 },
+  );
+  return started.child;
+}

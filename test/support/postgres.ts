@@ -15,10 +15,10 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { freePort } from "./net.js";
 import { skipUnless } from "./requirements.js";
 
 export interface TestPostgres {
@@ -58,19 +58,6 @@ export const POSTGRES_MISSING = "PostgreSQL server binaries not found (apt-get i
 function runAsPostgres(bin: string, args: string[]): void {
   const [command, argv] = isRoot ? ["runuser", ["-u", "postgres", "--", bin, ...args]] : [bin, args];
   execFileSync(command as string, argv as string[], { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
 }
 
 function pidAlive(pid: number): boolean {

@@ -1,7 +1,8 @@
 // Job throughput: workspace builds enqueued → acquired by in-process daemons over the daemon API → run through
 // the echo provisioner over gRPC → completed, with 1 and 4 daemons, on SQLite and on PostgreSQL. Next to it,
 // a floor measured in the same run on the same database: the same number of bare insert+update round trips
-// (what any queue must at least do per job). Prints jobs/s and the ratio.
+// (what any queue must at least do per job). Prints jobs/s and the ratio, and the CPU this one process (server,
+// in-process daemons and echo) spent per job: near 100 % of one core means the event loop is what bounds it.
 //
 //   node --import tsx bench/job-throughput.ts [--jobs 200] [--postgres-url URL]
 //
@@ -83,9 +84,15 @@ async function run(label: string, daemons: number, postgresUrl?: string) {
       await new Promise((r) => setTimeout(r, 20));
 
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     for (let i = 0; i < JOBS; i++) await createWorkspace(ctx, admin, { name: `w${i}`, template: "bench" });
     while ((await unfinishedJobs(ctx.store)) > 0) await new Promise((r) => setTimeout(r, 10));
-    const jobsPerSecond = JOBS / ((performance.now() - start) / 1000);
+    const wallMs = performance.now() - start;
+    const jobsPerSecond = JOBS / (wallMs / 1000);
+    // This one process runs the server, the in-process daemons and echo: what bounds it shows here.
+    const cpu = process.cpuUsage(cpuStart);
+    const cpuMsPerJob = (cpu.user + cpu.system) / 1000 / JOBS;
+    const busy = (cpu.user + cpu.system) / 1000 / wallMs;
     const failed = await ctx.store.db
       .selectFrom("provisioner_jobs")
       .select((eb) => eb.fn.countAll<number>().as("n"))
@@ -104,7 +111,7 @@ async function run(label: string, daemons: number, postgresUrl?: string) {
         .toFixed(0)
         .padStart(6)} insert+update/s   ratio ${(jobsPerSecond / floorPerSecond).toFixed(3)}${
         Number(failed.n) > 0 ? `   (${failed.n} jobs failed!)` : ""
-      }`,
+      }   process CPU ${cpuMsPerJob.toFixed(1)} ms/job, busy ${(busy * 100).toFixed(0)} % of one core`,
     );
   } finally {
     await server.close();

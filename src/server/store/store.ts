@@ -24,6 +24,7 @@ import { type AdvisoryLockKey, advisoryLockIds } from "./locks.js";
 import { migrateToLatest } from "./migrations.js";
 import { LocalPubSub, PgPubSub, type PubSub } from "./pubsub.js";
 import type { Database } from "./schema.js";
+import { cachingStatements } from "./sqlite-statement-cache.js";
 
 export type { Dialect } from "./dialect.js";
 
@@ -178,7 +179,9 @@ function openSqlite(path: string, options: OpenStoreOptions): Store {
   database.pragma("foreign_keys = ON");
   // WAL + NORMAL: durable across application crashes; an OS crash may lose the last transactions, never corrupt.
   database.pragma("synchronous = NORMAL");
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
+  const db = new Kysely<Database>({
+    dialect: new ImmediateSqliteDialect({ database: cachingStatements(database) }),
+  });
   return new Store(db, "sqlite", undefined, undefined);
 }
 

@@ -712,19 +712,25 @@ export async function selectClaimEventCounts(db: Executor): Promise<ClaimEventCo
   return rows;
 }
 
+const RECENT_TARGET_JOBS = 1_000;
+
 /**
- * The distinct (provisioner, tags) of prebuild jobs created since `since`: where the reconciler's recent work
- * had to run (status.ts counts the daemons that can take it).
+ * The distinct (provisioner, tags) of the latest prebuild jobs created since `since`: where the reconciler's
+ * recent work had to run (status.ts counts the daemons that can take it). Read every cycle, so bounded: the
+ * newest RECENT_TARGET_JOBS by the (is_prebuild, created_at) index, not every job of the lookback.
  */
 export async function recentPrebuildJobTargets(
   db: Executor,
   since: number,
 ): Promise<Array<{ provisioner: string; tags: string }>> {
-  return db
+  const rows = await db
     .selectFrom("provisioner_jobs")
     .select(["provisioner", "tags"])
-    .distinct()
     .where("is_prebuild", "=", 1)
     .where("created_at", ">=", since)
+    .orderBy("created_at", "desc")
+    .limit(RECENT_TARGET_JOBS)
     .execute();
+  const distinct = new Map(rows.map((r) => [`${r.provisioner}\u0000${r.tags}`, r]));
+  return [...distinct.values()];
 }

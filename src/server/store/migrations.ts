@@ -12,6 +12,7 @@ import { presetSettingsMigration } from "./migration-0006-preset-settings.js";
 import { auditLogMigration } from "./migration-0007-audit-log.js";
 import { retentionMigration } from "./migration-0008-retention.js";
 import { untaggedScopeMigration } from "./migration-0009-untagged-scope.js";
+import { tokenNameIndexMigration } from "./migration-0010-token-name-index.js";
 
 /** All migrations in order. Names sort lexically; Kysely applies them in that order. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
@@ -24,6 +25,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     "0007_audit_log": auditLogMigration(dialect),
     "0008_retention": retentionMigration(dialect),
     "0009_untagged_scope": untaggedScopeMigration(dialect),
+    "0010_token_name_index": tokenNameIndexMigration(dialect),
   };
 }
 

@@ -8,14 +8,14 @@
 // Safe with several replicas: candidates are re-checked under a row lock (PostgreSQL: FOR UPDATE SKIP LOCKED,
 // a job another replica is reaping is skipped); on SQLite the transaction is exclusive.
 //
-// `startReaper` runs it periodically on a Clock's interval (unref'd: the server's listener keeps the process
-// alive), never two passes at once, reading `now` from the same clock. The timeouts count from the later of a
-// job's last sign of life and the moment this process could record one again: its start, and the end of a
-// storage outage. A heartbeat cannot reach a server that is down or be written to a database that is away, so
+// `startReaper` runs it periodically (periodic.ts: never two passes at once), reading `now` from the clock.
+// The timeouts count from the later of a job's last sign of life and the moment this process could record one
+// again: its start, and the end of a storage outage. A heartbeat cannot reach a server that is down or be written to a database that is away, so
 // without that, every job a daemon is still running would be reaped the moment the server or the database
 // came back from an outage longer than the timeout (and counted as the template's failure).
 import { sql } from "kysely";
 import type { Clock } from "../../clock.js";
+import { startPeriodic } from "../periodic.js";
 import { storageFault } from "../store/errors.js";
 import { insertJobLogs, type ProvisionerJobRow, writeJobFailed } from "../store/jobs.js";
 import type { JobType } from "../store/schema.js";
@@ -140,10 +140,9 @@ export interface ReaperLoop {
 
 export function startReaper(options: ReaperLoopOptions): ReaperLoop {
   const { store, clock } = options;
-  let running: Promise<void> | undefined;
   // Heartbeats can be recorded from this process's start on, and again after each storage outage.
   let heartbeatsSince = clock.now().getTime();
-  const pass = async () => {
+  const periodic = startPeriodic(clock, options.intervalMs, async () => {
     try {
       const reaped = await reapHungJobs(store, clock.now(), { ...options, heartbeatsSince });
       if (reaped.length > 0) options.onReaped?.(reaped);
@@ -152,24 +151,8 @@ export function startReaper(options: ReaperLoopOptions): ReaperLoop {
       if (storageFault(err)) heartbeatsSince = clock.now().getTime();
       options.onError?.(err);
     }
-  };
-  const timer = clock.setInterval(
-    () => {
-      // A pass slower than the interval is not overlapped: the next tick after it ends picks up the rest.
-      if (running) return;
-      running = pass().finally(() => {
-        running = undefined;
-      });
-    },
-    options.intervalMs,
-    { ref: false },
-  );
-  return {
-    stop: async () => {
-      timer.cancel();
-      await running;
-    },
-  };
+  });
+  return { stop: () => periodic.stop() };
 }
 
 async function reapOne(

@@ -1,9 +1,10 @@
-// The retention loop: a run at start and one every `intervalMs` (default 10 min, as Coder's dbpurge) on a
-// Clock's interval (unref'd), never two at once, each planned at the clock's `now` (contract/retention.ts) and
+// The retention loop: a run at start and one every `intervalMs` (default 10 min, as Coder's dbpurge), never two
+// at once (periodic.ts), each planned at the clock's `now` (contract/retention.ts) and
 // carried out in bounded batches (prune.ts). On PostgreSQL every replica runs the loop and the `retention`
 // advisory lock makes one of them prune; on SQLite the one process does. Stopping ends a run between batches.
 import type { Clock } from "../../clock.js";
 import { planRetention, type RetentionAges } from "../../contract/retention.js";
+import { startPeriodic } from "../periodic.js";
 import type { Store } from "../store/store.js";
 import { type PruneOptions, type PruneReport, prune } from "./prune.js";
 
@@ -30,8 +31,7 @@ export interface RetentionLoop {
 export function startRetention(options: RetentionLoopOptions): RetentionLoop {
   const { store, clock } = options;
   let stopping = false;
-  let running: Promise<PruneReport | undefined> | undefined;
-  const pass = async (): Promise<PruneReport | undefined> => {
+  const periodic = startPeriodic(clock, options.intervalMs ?? DEFAULT_RETENTION_INTERVAL_MS, async () => {
     try {
       const report = await prune(store, planRetention(options.ages, clock.now()), {
         ...options,
@@ -39,28 +39,15 @@ export function startRetention(options: RetentionLoopOptions): RetentionLoop {
       });
       if (Object.keys(report.deleted).length > 0) options.onPruned?.(report);
       options.onSuccess?.();
-      return report;
     } catch (err) {
       options.onError?.(err);
-      return undefined;
     }
-  };
-  const run = () => {
-    // A run slower than the interval is not overlapped: the next tick after it ends picks up the rest.
-    running ??= pass().finally(() => {
-      running = undefined;
-    });
-    return running;
-  };
-  const timer = clock.setInterval(() => void run(), options.intervalMs ?? DEFAULT_RETENTION_INTERVAL_MS, {
-    ref: false,
   });
-  void run();
+  void periodic.run();
   return {
-    stop: async () => {
+    stop: () => {
       stopping = true;
-      timer.cancel();
-      await running;
+      return periodic.stop();
     },
   };
 }

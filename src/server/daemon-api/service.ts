@@ -17,11 +17,13 @@ import {
 } from "../../gen/prewarm/daemon/v1/daemon_pb.js";
 import type { ServerContext } from "../context.js";
 import { acquireJob, failJob, heartbeatJob, JobStateError } from "../jobs/queue.js";
+import { STORAGE_UNAVAILABLE_ERROR_CODE } from "../jobs/reaper.js";
 import { InvalidTagsError, mutateTags, type Tags, validateTags } from "../jobs/tags.js";
 import { completeRehearsal } from "../prebuilds/rehearsal.js";
 import { logLevelName } from "../provisioner-results.js";
 import type { DaemonApiObserver } from "../server-metrics.js";
 import { upsertDaemon } from "../store/daemons.js";
+import { storageFault } from "../store/errors.js";
 import { getJob, insertJobLogs, type ProvisionerJob } from "../store/jobs.js";
 import { channels, publishQuietly } from "../store/pubsub.js";
 import { completeTemplateImport, recordParseResult } from "../templates/import-results.js";
@@ -81,7 +83,11 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
               observer?.jobAcquired(job);
               return create(AcquireJobResponseSchema, { job: acquired, daemonId: daemon.id });
             } catch (err) {
-              await failJob(ctx.store, job.id, null, ctx.clock.now(), { error: (err as Error).message });
+              // A database that went away is the infrastructure's failure, not the template's (no backoff).
+              await failJob(ctx.store, job.id, null, ctx.clock.now(), {
+                error: (err as Error).message,
+                ...(storageFault(err) ? { errorCode: STORAGE_UNAVAILABLE_ERROR_CODE } : {}),
+              });
               afterJobFinished(ctx, job);
               continue;
             }

@@ -40,6 +40,8 @@ export const HUNG_ERROR_CODE = "JOB_HUNG";
 export const PENDING_TIMEOUT_ERROR_CODE = "JOB_PENDING_TIMEOUT";
 /** The job's daemon ran inside a server process that ended (crash, kill): failed at that server's restart. */
 export const SERVER_RESTARTED_ERROR_CODE = "SERVER_RESTARTED";
+/** The database went away while the job was being handed to its daemon (daemon-api/service.ts). */
+export const STORAGE_UNAVAILABLE_ERROR_CODE = "STORAGE_UNAVAILABLE";
 
 export interface ReapedJob {
   id: string;

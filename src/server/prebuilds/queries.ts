@@ -16,7 +16,7 @@
 // PostgreSQL. Everything else is the same SQL on both.
 import { type RawBuilder, type Selectable, sql } from "kysely";
 import { notExpiredSince } from "../../planning/expiry.js";
-import { SERVER_RESTARTED_ERROR_CODE } from "../jobs/reaper.js";
+import { SERVER_RESTARTED_ERROR_CODE, STORAGE_UNAVAILABLE_ERROR_CODE } from "../jobs/reaper.js";
 import { activeVersionSql } from "../store/active-version.js";
 import { jobStatusSql } from "../store/job-status.js";
 import type { ClaimRehearsalsTable, PrebuildEventType, PresetStatus, Transition } from "../store/schema.js";
@@ -30,11 +30,12 @@ export const PAUSED_KEY = "prebuilds.reconciliation_paused";
 
 const failedSql = (j: string) => sql`(${jobStatusSql(j)} = 'failed')`;
 /**
- * A job that ended through no fault of its template (its daemon died with the server process: reaper.ts
- * SERVER_RESTARTED_ERROR_CODE): it counts toward neither the failure backoff nor the hard limit.
+ * A job that ended through no fault of its template — its daemon died with the server process (reaper.ts
+ * SERVER_RESTARTED_ERROR_CODE), or the database went away as it was handed out (STORAGE_UNAVAILABLE) — counts
+ * toward neither the failure backoff nor the hard limit.
  */
 const infrastructureFailureSql = (j: string) =>
-  sql`(coalesce(${sql.ref(`${j}.error_code`)}, '') = ${SERVER_RESTARTED_ERROR_CODE})`;
+  sql`(coalesce(${sql.ref(`${j}.error_code`)}, '') in (${SERVER_RESTARTED_ERROR_CODE}, ${STORAGE_UNAVAILABLE_ERROR_CODE}))`;
 /** A failure the template is to blame for (backoff, hard limit, the failure streak). */
 const templateFailedSql = (j: string) => sql`(${failedSql(j)} and not ${infrastructureFailureSql(j)})`;
 const succeededSql = (j: string) => sql`(${jobStatusSql(j)} = 'succeeded')`;

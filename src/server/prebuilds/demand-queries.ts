@@ -10,6 +10,7 @@ import { sql } from "kysely";
 import { jobStatusSql } from "../store/job-status.js";
 import type { PresetSettingsTable } from "../store/preset-settings.js";
 import type { Executor } from "../store/store.js";
+import { inTemplatePresets, inTemplates } from "./queries.js";
 import { PREBUILDS_USER_ID } from "./system-user.js";
 
 const PB = PREBUILDS_USER_ID;
@@ -19,14 +20,18 @@ export type DemandSettingsRow = Omit<PresetSettingsTable, "updated_at"> & {
   history_since: number | null;
 };
 
-/** Every preset_settings row, with the instant its preset name's claim history begins. */
-export async function selectDemandSettings(db: Executor): Promise<DemandSettingsRow[]> {
+/** Every preset_settings row (of the templates in `scope`), with the instant its preset name's claim history begins. */
+export async function selectDemandSettings(
+  db: Executor,
+  scope?: readonly string[],
+): Promise<DemandSettingsRow[]> {
   const { rows } = await sql<DemandSettingsRow>`
     select s.template_id, s.preset_name, s.autoscale_min, s.autoscale_max, s.autoscale_target_hit_rate,
            s.autoscale_timezone, s.replace_ahead, s.rollout,
            (select min(p.created_at) from presets p join template_versions v on v.id = p.template_version_id
             where v.template_id = s.template_id and p.name = s.preset_name) as history_since
     from preset_settings s
+    where 1 = 1 ${inTemplates("s.template_id", scope)}
     order by s.template_id, s.preset_name`.execute(db);
   return rows;
 }
@@ -38,7 +43,11 @@ export interface ClaimHistoryRow {
 }
 
 /** Claim requests (hits and misses) since `sinceMs` of every autoscaled preset name, oldest first. */
-export async function selectClaimHistory(db: Executor, sinceMs: number): Promise<ClaimHistoryRow[]> {
+export async function selectClaimHistory(
+  db: Executor,
+  sinceMs: number,
+  scope?: readonly string[],
+): Promise<ClaimHistoryRow[]> {
   const { rows } = await sql<ClaimHistoryRow>`
     select v.template_id, p.name as preset_name, e.created_at
     from prebuild_events e
@@ -46,7 +55,7 @@ export async function selectClaimHistory(db: Executor, sinceMs: number): Promise
     join template_versions v on v.id = p.template_version_id
     join preset_settings s on s.template_id = v.template_id and s.preset_name = p.name
     where s.autoscale_min is not null and e.event_type in ('claim_succeeded', 'claim_missed')
-      and e.created_at >= ${sinceMs}
+      and e.created_at >= ${sinceMs} ${inTemplates("v.template_id", scope)}
     order by v.template_id, p.name, e.created_at, e.id`.execute(db);
   return rows;
 }
@@ -88,6 +97,7 @@ export async function selectCreationTimings(
   db: Executor,
   sinceMs: number,
   perPreset: number,
+  scope?: readonly string[],
 ): Promise<CreationTimingRow[]> {
   const { rows } = await sql<CreationTimingRow>`
     with creations as (
@@ -98,7 +108,7 @@ export async function selectCreationTimings(
       join presets p on p.id = b.preset_id
       join template_versions v on v.id = p.template_version_id
       where b.prebuild_stage = 'create' and b.transition = 'start' and ${jobStatusSql("j")} = 'succeeded'
-        and j.completed_at >= ${sinceMs}
+        and j.completed_at >= ${sinceMs} ${inTemplatePresets("b.preset_id", scope)}
     )
     select c.template_id, c.preset_name, c.started_at, c.completed_at,
            count(a.id) as agents, count(a.ready_at) as agents_ready, max(a.ready_at) as last_ready_at
@@ -116,32 +126,39 @@ export interface PresetCostRow {
   /** 'build': its latest successful creation since the cutoff; 'import': its version's import (START). */
   source: "build" | "import";
   daily_cost: number;
+  /** 'build': when that creation's job completed (the reader drops it once it is older than the cutoff). */
+  completed_at: number | null;
 }
 
 /**
  * What one prebuild of each preset costs per day: the summed `daily_cost` of the resources of its latest
- * successful creation since `sinceMs`, and, for every preset of a version, its import's START resources (the
- * estimate before anything was built). The caller prefers 'build'.
+ * successful creation (the last to COMPLETE: so when it ages out of the window, every other one has too, and a
+ * reader can apply the window itself as time passes) since `sinceMs`, and, for every preset of a version, its
+ * import's START resources (the estimate before anything was built). The caller prefers 'build'.
  */
-export async function selectPresetDailyCosts(db: Executor, sinceMs: number): Promise<PresetCostRow[]> {
+export async function selectPresetDailyCosts(
+  db: Executor,
+  sinceMs: number,
+  scope?: readonly string[],
+): Promise<PresetCostRow[]> {
   const { rows } = await sql<PresetCostRow>`
     with latest as (
-      select b.preset_id, b.job_id,
-             row_number() over (partition by b.preset_id order by b.created_at desc, b.id desc) as rn
+      select b.preset_id, b.job_id, j.completed_at,
+             row_number() over (partition by b.preset_id order by j.completed_at desc, b.id desc) as rn
       from workspace_builds b join provisioner_jobs j on j.id = b.job_id
       where b.prebuild_stage = 'create' and b.transition = 'start' and b.preset_id is not null
-        and ${jobStatusSql("j")} = 'succeeded' and j.completed_at >= ${sinceMs}
+        and ${jobStatusSql("j")} = 'succeeded' and j.completed_at >= ${sinceMs} ${inTemplatePresets("b.preset_id", scope)}
     )
-    select l.preset_id, 'build' as source, coalesce(sum(r.daily_cost), 0) as daily_cost
+    select l.preset_id, 'build' as source, coalesce(sum(r.daily_cost), 0) as daily_cost, l.completed_at
     from latest l left join workspace_resources r on r.job_id = l.job_id
     where l.rn = 1
-    group by l.preset_id
+    group by l.preset_id, l.completed_at
     union all
-    select p.id as preset_id, 'import' as source, sum(r.daily_cost) as daily_cost
+    select p.id as preset_id, 'import' as source, sum(r.daily_cost) as daily_cost, null as completed_at
     from presets p
     join template_versions v on v.id = p.template_version_id
     join workspace_resources r on r.job_id = v.job_id and r.transition = 'start'
-    where p.desired_instances is not null
+    where p.desired_instances is not null ${inTemplates("v.template_id", scope)}
     group by p.id`.execute(db);
   return rows;
 }

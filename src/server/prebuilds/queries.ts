@@ -51,6 +51,23 @@ const agentsReadySql = (jobRef: string) => sql`not exists (
     where r.job_id = ${sql.ref(jobRef)} and a.lifecycle_state <> 'ready')`;
 
 // ---- snapshot reads (a fixed number of statements, whatever the number of presets) -----------------------
+//
+// Each takes an optional `scope`: template ids to read only (the incremental snapshot re-reads the templates
+// that changed, snapshot-reader.ts); absent, every template. A scope is never empty (the caller skips the read).
+
+/** `and <column> in (<scope>)`, or nothing without a scope. */
+export const inTemplates = (column: string, scope: readonly string[] | undefined) =>
+  scope === undefined ? sql`` : sql`and ${sql.ref(column)} in (${sql.join([...scope])})`;
+
+/**
+ * The same for a preset id column of builds: through the presets of the scope's versions, so the builds are
+ * found by their preset index rather than by scanning every creation.
+ */
+export const inTemplatePresets = (column: string, scope: readonly string[] | undefined) =>
+  scope === undefined
+    ? sql``
+    : sql`and ${sql.ref(column)} in (select sp.id from presets sp join template_versions sv on sv.id = sp.template_version_id
+                                     where sv.template_id in (${sql.join([...scope])}))`;
 
 export interface SnapshotPresetRow {
   id: string;
@@ -75,7 +92,10 @@ export interface SnapshotPresetRow {
  * preset (of any version, deleted template or not) that still has prebuild workspaces. Presets of old versions
  * without prebuilds have nothing to do and are not read.
  */
-export async function selectSnapshotPresets(db: Executor): Promise<SnapshotPresetRow[]> {
+export async function selectSnapshotPresets(
+  db: Executor,
+  scope?: readonly string[],
+): Promise<SnapshotPresetRow[]> {
   const { rows } = await sql<SnapshotPresetRow>`
     select p.id, p.name, p.desired_instances, p.ttl_seconds, p.scheduling_timezone, p.status, p.last_invalidated_at,
            v.id as version_id, v.name as version_name, t.id as template_id, t.name as template_name,
@@ -84,9 +104,10 @@ export async function selectSnapshotPresets(db: Executor): Promise<SnapshotPrese
     from presets p
     join template_versions v on v.id = p.template_version_id
     join templates t on t.id = v.template_id
-    where (p.desired_instances is not null and ${activeVersionSql("t", "v.id")})
+    where ((p.desired_instances is not null and ${activeVersionSql("t", "v.id")})
        or p.id in (select b.preset_id from workspaces w join workspace_builds b on b.workspace_id = w.id
-                   where w.owner_id = ${PB} and w.deleted = 0 and b.preset_id is not null)
+                   where w.owner_id = ${PB} and w.deleted = 0 and b.preset_id is not null))
+       ${inTemplates("t.id", scope)}
     order by t.name, v.created_at, v.name, p.name, p.id`.execute(db);
   return rows;
 }
@@ -98,19 +119,20 @@ export interface ScheduleRow {
 }
 
 /** Schedules of prebuild-declaring presets on active versions (inactive presets desire 0 anyway), in order. */
-export async function selectActiveSchedules(db: Executor): Promise<ScheduleRow[]> {
+export async function selectActiveSchedules(db: Executor, scope?: readonly string[]): Promise<ScheduleRow[]> {
   const { rows } = await sql<ScheduleRow>`
     select s.preset_id, s.cron, s.instances
     from preset_schedules s
     join presets p on p.id = s.preset_id
     join templates t on ${activeVersionSql("t", "p.template_version_id")}
-    where p.desired_instances is not null and p.scheduling_timezone <> ''
+    where p.desired_instances is not null and p.scheduling_timezone <> '' ${inTemplates("t.id", scope)}
     order by s.preset_id, s.ordinal`.execute(db);
   return rows;
 }
 
 export interface PrebuildWorkspaceRow {
   id: string;
+  template_id: string;
   created_at: number;
   /** The preset of the most recent build naming one; null when none does (such a workspace is ignored). */
   preset_id: string | null;
@@ -131,12 +153,15 @@ export interface PrebuildWorkspaceRow {
  * one aggregate over not-ready agents) rather than three correlated subqueries per workspace: with 10,000
  * prebuilds that is about 3× faster on both dialects.
  */
-export async function selectPrebuildWorkspaces(db: Executor): Promise<PrebuildWorkspaceRow[]> {
+export async function selectPrebuildWorkspaces(
+  db: Executor,
+  scope?: readonly string[],
+): Promise<PrebuildWorkspaceRow[]> {
   // Index lookups per live prebuild (its latest build by the (workspace_id, build_number) key, its job by id,
   // the preset of its latest build that names one), not a window over every build of every prebuild: the
   // cycle's largest read, so its cost is what the pool's size costs, not what its history does.
   const { rows } = await sql<PrebuildWorkspaceRow>`
-    select w.id, w.created_at,
+    select w.id, w.template_id, w.created_at,
            coalesce(b.preset_id, (select p.preset_id from workspace_builds p
                                   where p.workspace_id = w.id and p.preset_id is not null
                                   order by p.build_number desc limit 1)) as preset_id,
@@ -146,38 +171,41 @@ export async function selectPrebuildWorkspaces(db: Executor): Promise<PrebuildWo
     from workspaces w
     join workspace_builds b on ${latestBuildOf("w", "b")}
     join provisioner_jobs j on j.id = b.job_id
-    where w.owner_id = ${PB} and w.deleted = 0
+    where w.owner_id = ${PB} and w.deleted = 0 ${inTemplates("w.template_id", scope)}
     order by w.created_at, w.id`.execute(db);
   return rows;
 }
 
-export interface FailureHistoryRow {
+export interface FailureRow {
   preset_id: string;
-  num_failed: number;
-  last_failed_at: number;
+  completed_at: number;
 }
 
 /**
- * Backoff input per preset: failed prebuild creation builds whose job ended at or after `sinceMs` and after the
- * preset's latest successful creation (a success ends a failure streak).
+ * Backoff input: the failed prebuild creation builds whose job ended at or after `sinceMs` and after their
+ * preset's latest successful creation (a success ends a failure streak), one row each — not a count, so a
+ * reader can drop the ones that age out of the look-back window as time passes without reading again.
  */
-export async function selectFailureHistory(db: Executor, sinceMs: number): Promise<FailureHistoryRow[]> {
+export async function selectFailures(
+  db: Executor,
+  sinceMs: number,
+  scope?: readonly string[],
+): Promise<FailureRow[]> {
   // The latest success per preset is computed once (a correlated subquery per failed row would rescan the
   // preset's whole history for each failure: quadratic in a failure storm).
-  const { rows } = await sql<FailureHistoryRow>`
+  const { rows } = await sql<FailureRow>`
     with last_ok as (
       select b.preset_id, max(j.completed_at) as at
       from workspace_builds b join provisioner_jobs j on j.id = b.job_id
       where b.prebuild_stage = 'create' and b.transition = 'start' and b.preset_id is not null
-        and ${succeededSql("j")}
+        and ${succeededSql("j")} ${inTemplatePresets("b.preset_id", scope)}
       group by b.preset_id)
-    select b.preset_id, count(*) as num_failed, max(j.completed_at) as last_failed_at
+    select b.preset_id, j.completed_at
     from workspace_builds b join provisioner_jobs j on j.id = b.job_id
     left join last_ok o on o.preset_id = b.preset_id
     where b.prebuild_stage = 'create' and b.transition = 'start' and b.preset_id is not null
       and j.completed_at >= ${sinceMs} and ${templateFailedSql("j")}
-      and j.completed_at > coalesce(o.at, -1)
-    group by b.preset_id`.execute(db);
+      and j.completed_at > coalesce(o.at, -1) ${inTemplatePresets("b.preset_id", scope)}`.execute(db);
   return rows;
 }
 
@@ -192,19 +220,23 @@ export async function selectFailureHistory(db: Executor, sinceMs: number): Promi
  * per-row subquery over the preset's events: quadratic, 56 ms of a 60 ms cycle after 2,000 claims). Builds
  * of one preset created in the same millisecond as its latest success do not count as after it.
  */
-export async function selectHardLimitedPresets(db: Executor, limit: number): Promise<string[]> {
+export async function selectHardLimitedPresets(
+  db: Executor,
+  limit: number,
+  scope?: readonly string[],
+): Promise<string[]> {
   if (limit <= 0) return [];
   const { rows } = await sql<{ preset_id: string }>`
     with last_limit as (
-      select preset_id, max(created_at) as at from prebuild_events
-      where event_type = 'hard_limited' group by preset_id),
+      select preset_id, max(created_at) as at from prebuild_events e
+      where event_type = 'hard_limited' ${inTemplatePresets("e.preset_id", scope)} group by preset_id),
     finished as (
       select b.preset_id, b.created_at, case when ${failedSql("j")} then 1 else 0 end as failed
       from workspace_builds b join provisioner_jobs j on j.id = b.job_id
       left join last_limit l on l.preset_id = b.preset_id
       where b.prebuild_stage = 'create' and b.transition = 'start' and b.preset_id is not null
         and ${jobStatusSql("j")} in ('failed', 'succeeded') and not ${infrastructureFailureSql("j")}
-        and b.created_at > coalesce(l.at, -1)),
+        and b.created_at > coalesce(l.at, -1) ${inTemplatePresets("b.preset_id", scope)}),
     last_ok as (select preset_id, max(created_at) as at from finished where failed = 0 group by preset_id)
     select f.preset_id from finished f left join last_ok o on o.preset_id = f.preset_id
     where f.failed = 1 and f.created_at > coalesce(o.at, -1)

@@ -40,6 +40,7 @@ import { withLeadership } from "./leader.js";
 import type { PrebuildMetrics } from "./metrics.js";
 import { markPresetUnhealthy } from "./queries.js";
 import { defaultReconcilerSettings, type ReconcilerSettings } from "./settings.js";
+import { SnapshotReader } from "./snapshot-reader.js";
 import { type LiveCyclePlan, type LivePresetPlan, type PlanConfig, readCyclePlan } from "./status.js";
 
 /**
@@ -94,6 +95,11 @@ export interface ReconcilerOptions {
    * of one burst (or arriving while a cycle runs) still make one cycle.
    */
   debounceMs?: number;
+  /**
+   * The cycle reads only the templates that changed since the previous one (snapshot-reader.ts) and reads every
+   * template at least this often (default 60 s).
+   */
+  fullSnapshotEveryMs?: number;
   /** Presets reconciled at the same time (default 4). */
   concurrency?: number;
   settings?: Partial<ReconcilerSettings>;
@@ -205,6 +211,7 @@ export class Reconciler {
   readonly #listen: boolean;
   readonly #onCycle: ((report: CycleReport) => void) | undefined;
   readonly #outage: OutageLog;
+  readonly #snapshots: SnapshotReader;
 
   #mode: LoopMode = { name: "stopped" };
   #tickHandle: TimerHandle | undefined;
@@ -235,6 +242,7 @@ export class Reconciler {
     this.#listen = options.listen ?? true;
     this.#onCycle = options.onCycle;
     this.#outage = outageLog(this.#log, "reconciler");
+    this.#snapshots = new SnapshotReader(this.#store, { fullEveryMs: options.fullSnapshotEveryMs });
   }
 
   get intervalMs(): number {
@@ -397,7 +405,7 @@ export class Reconciler {
     let report: CycleReport;
     try {
       const led = await withLeadership(this.#store, async (reader) => {
-        const plan = await readCyclePlan(this.#store, startedAt, this.planConfig, reader);
+        const plan = await readCyclePlan(this.#store, startedAt, this.planConfig, reader, this.#snapshots);
         this.#metrics?.recordPlan(plan);
         const result = emptyReport(startedAt, plan.paused ? "paused" : "ran");
         result.plan = plan;

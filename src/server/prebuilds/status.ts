@@ -13,6 +13,7 @@ import type { Executor, Store } from "../store/store.js";
 import { recentPrebuildJobTargets } from "./queries.js";
 import type { ReconcilerSettings } from "./settings.js";
 import { type LivePresetSnapshot, readSnapshot } from "./snapshot.js";
+import type { SnapshotReader } from "./snapshot-reader.js";
 
 export type LiveCyclePlan = CyclePlan<LivePresetSnapshot>;
 export type LivePresetPlan = PresetCyclePlan<LivePresetSnapshot>;
@@ -77,14 +78,21 @@ async function countPrebuildDaemons(db: Executor, now: Date): Promise<number> {
   );
 }
 
-/** Reads one snapshot (inside `tx` when given: the leader's lock transaction) and plans the cycle. */
+/**
+ * Reads one snapshot (inside `tx` when given: the leader's lock transaction) and plans the cycle. The reconciler
+ * passes its incremental `reader` (snapshot-reader.ts, the same snapshot at the cost of what changed); views
+ * read in full.
+ */
 export async function readCyclePlan(
   store: Store,
   now: Date,
   config: PlanConfig,
   tx?: Executor,
+  reader?: SnapshotReader,
 ): Promise<LiveCyclePlan & { queryCount: number }> {
-  const snapshot = await readSnapshot(store, now, config.settings, tx ? { tx } : {});
+  const snapshot = reader
+    ? await reader.read(now, config.settings, tx)
+    : await readSnapshot(store, now, config.settings, tx ? { tx } : {});
   const maxInFlight =
     config.maxInFlightJobs ?? autoInFlightCap(await countPrebuildDaemons(tx ?? store.db, now));
   const plan = planCycle(

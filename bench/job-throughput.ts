@@ -3,6 +3,8 @@
 // a floor measured in the same run on the same database: the same number of bare insert+update round trips
 // (what any queue must at least do per job). Prints jobs/s and the ratio, and the CPU this one process (server,
 // in-process daemons and echo) spent per job: near 100 % of one core means the event loop is what bounds it.
+// Also the queue alone, one job at a time: enqueueJob → acquireJob → completeJob (jobs/queue.ts, the code the
+// daemon API calls), no daemon and no provisioner, as a ratio to the same floor.
 //
 //   node --import tsx bench/job-throughput.ts [--jobs 200] [--postgres-url URL]
 //
@@ -15,6 +17,9 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { sql } from "kysely";
 import { buildEchoArchive } from "../src/provisioners/echo/archive.js";
+import type { ServerContext } from "../src/server/context.js";
+import { acquireJob, completeJob, enqueueJob } from "../src/server/jobs/queue.js";
+import { UNTAGGED } from "../src/server/jobs/tags.js";
 import { silentLogger } from "../src/server/logger.js";
 import { startServer } from "../src/server/server.js";
 import { getJob } from "../src/server/store/jobs.js";
@@ -56,6 +61,36 @@ async function floor(store: Store, n: number): Promise<number> {
   return n / seconds;
 }
 
+/**
+ * The queue alone, one job at a time. Its own provisioner type, and no "job posted" notification, so the idle
+ * in-process daemons neither take these jobs nor wake for them.
+ */
+async function queueAlone(
+  ctx: ServerContext,
+  job: { fileId: string; initiatorId: string; templateVersionId: string },
+  n: number,
+): Promise<number> {
+  const request = { daemonId: "bench-queue", provisionerTypes: ["bench-queue"], tags: UNTAGGED };
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    const enqueued = await ctx.store.transaction((tx) =>
+      enqueueJob(tx, {
+        type: "template_version_import",
+        input: { templateVersionId: job.templateVersionId },
+        provisioner: "bench-queue",
+        fileId: job.fileId,
+        initiatorId: job.initiatorId,
+        now: ctx.clock.now(),
+      }),
+    );
+    const acquired = await acquireJob(ctx.store, { ...request, now: ctx.clock.now() });
+    if (acquired?.id !== enqueued.id)
+      throw new Error(`queue alone: acquired ${acquired?.id}, not ${enqueued.id}`);
+    await completeJob(ctx.store, acquired.id, request.daemonId, ctx.clock.now());
+  }
+  return n / ((performance.now() - start) / 1000);
+}
+
 async function run(label: string, daemons: number, postgresUrl?: string) {
   const dataDir = mkdtempSync(join(tmpdir(), "prewarm-bench-jobs-"));
   const server = await startServer({
@@ -82,6 +117,27 @@ async function run(label: string, daemons: number, postgresUrl?: string) {
     );
     while ((await getJob(ctx.store.db, version.jobId))?.status !== "succeeded")
       await new Promise((r) => setTimeout(r, 20));
+    const importJob = (await getJob(ctx.store.db, version.jobId))!;
+    if (daemons === 1) {
+      const queuePerSecond = await queueAlone(
+        ctx,
+        { fileId: importJob.fileId, initiatorId: admin.id, templateVersionId: version.id },
+        JOBS * 5,
+      );
+      const floorPerSecond = await floor(ctx.store, JOBS * 5);
+      record({
+        measure: `queue alone (enqueue → acquire → complete, no provisioner), ${label} (ratio: jobs / insert+update)`,
+        value: queuePerSecond,
+        unit: "jobs/s",
+        floor: floorPerSecond,
+        ratio: queuePerSecond / floorPerSecond,
+      });
+      console.log(
+        `${label.padEnd(10)} queue alone ${queuePerSecond.toFixed(0).padStart(7)} jobs/s   floor ${floorPerSecond
+          .toFixed(0)
+          .padStart(6)} insert+update/s   ratio ${(queuePerSecond / floorPerSecond).toFixed(3)}`,
+      );
+    }
 
     const start = performance.now();
     const cpuStart = process.cpuUsage();

@@ -6,7 +6,9 @@
 // Also the queue alone, one job at a time: enqueueJob → acquireJob → completeJob (jobs/queue.ts, the code the
 // daemon API calls), no daemon and no provisioner, as a ratio to the same floor.
 //
-//   node --import tsx bench/job-throughput.ts [--jobs 200] [--postgres-url URL]
+//   node --import tsx bench/job-throughput.ts [--jobs 200] [--creators 8] [--postgres-url URL]
+//
+// The builds are enqueued by `--creators` concurrent createWorkspace loops while the daemons run them.
 //
 // PostgreSQL: --postgres-url, else PREWARM_BENCH_POSTGRES_URL, else an ephemeral cluster like the tests use
 // (skipped with a message when the server binaries are missing).
@@ -31,9 +33,15 @@ import { postgresAvailable, startPostgres } from "../test/support/postgres.js";
 import { record } from "./results.js";
 
 const { values } = parseArgs({
-  options: { jobs: { type: "string", default: "200" }, "postgres-url": { type: "string" } },
+  options: {
+    jobs: { type: "string", default: "200" },
+    creators: { type: "string", default: "8" },
+    "postgres-url": { type: "string" },
+  },
 });
 const JOBS = Number(values.jobs);
+/** Concurrent workspace creations while the builds run. */
+const CREATORS = Number(values.creators);
 
 /** Jobs not finished yet (the benchmark waits for zero). */
 async function unfinishedJobs(store: Store): Promise<number> {
@@ -131,6 +139,7 @@ async function run(label: string, daemons: number, postgresUrl?: string) {
         unit: "jobs/s",
         floor: floorPerSecond,
         ratio: queuePerSecond / floorPerSecond,
+        goal: "≥ 0.3",
       });
       console.log(
         `${label.padEnd(10)} queue alone ${queuePerSecond.toFixed(0).padStart(7)} jobs/s   floor ${floorPerSecond
@@ -141,7 +150,13 @@ async function run(label: string, daemons: number, postgresUrl?: string) {
 
     const start = performance.now();
     const cpuStart = process.cpuUsage();
-    for (let i = 0; i < JOBS; i++) await createWorkspace(ctx, admin, { name: `w${i}`, template: "bench" });
+    // Workspaces are created by several callers at once (users, the reconciler): one at a time, the create
+    // requests' own round trips would set the pace on PostgreSQL instead of the job path.
+    let next = 0;
+    const creator = async () => {
+      while (next < JOBS) await createWorkspace(ctx, admin, { name: `w${next++}`, template: "bench" });
+    };
+    await Promise.all(Array.from({ length: CREATORS }, creator));
     while ((await unfinishedJobs(ctx.store)) > 0) await new Promise((r) => setTimeout(r, 10));
     const wallMs = performance.now() - start;
     const jobsPerSecond = JOBS / (wallMs / 1000);

@@ -70,8 +70,9 @@ async function floor(store: Store, n: number): Promise<number> {
 }
 
 /**
- * The queue alone, one job at a time. Its own provisioner type, and no "job posted" notification, so the idle
- * in-process daemons neither take these jobs nor wake for them.
+ * The queue alone, one job at a time: the enqueue on its own (a build's enqueue joins the transaction that
+ * inserts the build), the acquisition, the completion's transaction. Its own provisioner type, and no "job
+ * posted" notification, so the idle in-process daemons neither take these jobs nor wake for them.
  */
 async function queueAlone(
   ctx: ServerContext,
@@ -81,16 +82,14 @@ async function queueAlone(
   const request = { daemonId: "bench-queue", provisionerTypes: ["bench-queue"], tags: UNTAGGED };
   const start = performance.now();
   for (let i = 0; i < n; i++) {
-    const enqueued = await ctx.store.transaction((tx) =>
-      enqueueJob(tx, {
-        type: "template_version_import",
-        input: { templateVersionId: job.templateVersionId },
-        provisioner: "bench-queue",
-        fileId: job.fileId,
-        initiatorId: job.initiatorId,
-        now: ctx.clock.now(),
-      }),
-    );
+    const enqueued = await enqueueJob(ctx.store.db, {
+      type: "template_version_import",
+      input: { templateVersionId: job.templateVersionId },
+      provisioner: "bench-queue",
+      fileId: job.fileId,
+      initiatorId: job.initiatorId,
+      now: ctx.clock.now(),
+    });
     const acquired = await acquireJob(ctx.store, { ...request, now: ctx.clock.now() });
     if (acquired?.id !== enqueued.id)
       throw new Error(`queue alone: acquired ${acquired?.id}, not ${enqueued.id}`);

@@ -6,14 +6,17 @@
 // Also the queue alone, one job at a time: enqueueJob → acquireJob → completeJob (jobs/queue.ts, the code the
 // daemon API calls), no daemon and no provisioner, as a ratio to the same floor.
 //
-//   node --import tsx bench/job-throughput.ts [--jobs 200] [--creators 8] [--postgres-url URL]
+//   node --import tsx bench/job-throughput.ts [--jobs 200] [--creators 8] [--external-daemons] [--postgres-url URL]
 //
 // The builds are enqueued by `--creators` concurrent createWorkspace loops while the daemons run them.
+// `--external-daemons`: the daemons (and their echo) are `prewarm provisioner start` processes (bin/prewarm.js,
+// the built CLI), as an operator runs them; the CPU per job printed is then the server's alone.
 //
 // PostgreSQL: --postgres-url, else PREWARM_BENCH_POSTGRES_URL, else an ephemeral cluster like the tests use
 // (skipped with a message when the server binaries are missing).
 
-import { mkdtempSync, rmSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -30,18 +33,22 @@ import { getUserByUsername } from "../src/server/store/users.js";
 import { createTemplateVersion, uploadTemplateFile } from "../src/server/templates/service.js";
 import { createWorkspace } from "../src/server/workspaces/service.js";
 import { postgresAvailable, startPostgres } from "../test/support/postgres.js";
+import { startPrewarm, stopAll } from "./prewarm-process.js";
 import { record } from "./results.js";
 
 const { values } = parseArgs({
   options: {
     jobs: { type: "string", default: "200" },
     creators: { type: "string", default: "8" },
+    "external-daemons": { type: "boolean", default: false },
     "postgres-url": { type: "string" },
   },
 });
 const JOBS = Number(values.jobs);
 /** Concurrent workspace creations while the builds run. */
 const CREATORS = Number(values.creators);
+const EXTERNAL = values["external-daemons"];
+const PSK = "bench-job-throughput-psk-0123456789";
 
 /** Jobs not finished yet (the benchmark waits for zero). */
 async function unfinishedJobs(store: Store): Promise<number> {
@@ -52,6 +59,26 @@ async function unfinishedJobs(store: Store): Promise<number> {
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/** CPU time (user + system) the processes used so far, from /proc (Linux); undefined without one or elsewhere. */
+function childrenCpuMs(children: readonly ChildProcess[]): number | undefined {
+  if (children.length === 0) return undefined;
+  try {
+    let ticks = 0;
+    for (const child of children) {
+      // Fields after the parenthesised command name; utime and stime are the 14th and 15th of the line.
+      const stat = readFileSync(`/proc/${child.pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)). */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 async function floor(store: Store, n: number): Promise<number> {
   await sql`create table if not exists bench_floor (id text primary key, n integer not null)`.execute(
@@ -104,13 +131,22 @@ async function run(label: string, daemons: number, postgresUrl?: string) {
     dataDir,
     listen: "127.0.0.1:0",
     postgresUrl,
-    daemons,
+    daemons: EXTERNAL ? 0 : daemons,
+    provisionerPsk: PSK,
     provisionerTypes: ["echo"],
     reconcileIntervalMs: 3_600_000,
     dev: true,
     logger: silentLogger,
   });
+  const external: ChildProcess[] = [];
   try {
+    for (let d = 0; EXTERNAL && d < daemons; d++) {
+      const started = await startPrewarm(
+        ["provisioner", "start", "--url", server.url, "--psk", PSK, "--type", "echo", "--name", `bench-${d}`],
+        /daemon .* started/,
+      );
+      external.push(started.child);
+    }
     const { ctx } = server;
     const admin = (await getUserByUsername(ctx.store.db, "admin"))!;
     const settings = { maxArchiveBytes: 10 * 1024 * 1024, provisionerTypes: ["echo"] };
@@ -149,6 +185,7 @@ async function run(label: string, daemons: number, postgresUrl?: string) {
 
     const start = performance.now();
     const cpuStart = process.cpuUsage();
+    const daemonsCpuStart = childrenCpuMs(external);
     // Workspaces are created by several callers at once (users, the reconciler): one at a time, the create
     // requests' own round trips would set the pace on PostgreSQL instead of the job path.
     let next = 0;
@@ -159,10 +196,16 @@ async function run(label: string, daemons: number, postgresUrl?: string) {
     while ((await unfinishedJobs(ctx.store)) > 0) await new Promise((r) => setTimeout(r, 10));
     const wallMs = performance.now() - start;
     const jobsPerSecond = JOBS / (wallMs / 1000);
-    // This one process runs the server, the in-process daemons and echo: what bounds it shows here.
+    // This one process runs the server (and, unless they are external, the daemons and echo): what bounds it
+    // shows here.
     const cpu = process.cpuUsage(cpuStart);
     const cpuMsPerJob = (cpu.user + cpu.system) / 1000 / JOBS;
     const busy = (cpu.user + cpu.system) / 1000 / wallMs;
+    const daemonsCpuEnd = childrenCpuMs(external);
+    const daemonsCpu =
+      daemonsCpuStart !== undefined && daemonsCpuEnd !== undefined
+        ? `, external daemons ${((daemonsCpuEnd - daemonsCpuStart) / JOBS).toFixed(1)} ms/job`
+        : "";
     const failed = await ctx.store.db
       .selectFrom("provisioner_jobs")
       .select((eb) => eb.fn.countAll<number>().as("n"))
@@ -170,20 +213,21 @@ async function run(label: string, daemons: number, postgresUrl?: string) {
       .executeTakeFirstOrThrow();
     const floorPerSecond = await floor(ctx.store, JOBS);
     record({
-      measure: `echo builds, ${daemons} daemon${daemons === 1 ? "" : "s"}, ${label} (ratio: jobs / insert+update)`,
+      measure: `echo builds, ${daemons}${EXTERNAL ? " external" : ""} daemon${daemons === 1 ? "" : "s"}, ${label} (ratio: jobs / insert+update)`,
       value: jobsPerSecond,
       unit: "jobs/s",
       floor: floorPerSecond,
       ratio: jobsPerSecond / floorPerSecond,
     });
     console.log(
-      `${label.padEnd(10)} daemons=${daemons}  ${jobsPerSecond.toFixed(1).padStart(7)} jobs/s   floor ${floorPerSecond
+      `${label.padEnd(10)} daemons=${daemons}${EXTERNAL ? " (external)" : ""}  ${jobsPerSecond.toFixed(1).padStart(7)} jobs/s   floor ${floorPerSecond
         .toFixed(0)
         .padStart(6)} insert+update/s   ratio ${(jobsPerSecond / floorPerSecond).toFixed(3)}${
         Number(failed.n) > 0 ? `   (${failed.n} jobs failed!)` : ""
-      }   process CPU ${cpuMsPerJob.toFixed(1)} ms/job, busy ${(busy * 100).toFixed(0)} % of one core`,
+      }   process CPU ${cpuMsPerJob.toFixed(1)} ms/job, busy ${(busy * 100).toFixed(0)} % of one core${daemonsCpu}`,
     );
   } finally {
+    await stopAll(external);
     await server.close();
     rmSync(dataDir, { recursive: true, force: true });
   }

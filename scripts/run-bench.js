@@ -22,6 +22,7 @@ const BENCHES = [
   { name: "reconcile-cycle", full: [], quick: ["--templates", "10", "--rounds", "3"] },
   { name: "claim", full: [], quick: ["--claims-per-worker", "2", "--min-claims", "40"] },
   { name: "job-throughput", full: [], quick: ["--jobs", "20"] },
+  { name: "job-statements", full: [], quick: ["--builds", "1"] },
   { name: "fill", full: [], quick: ["--instances", "4", "--claims", "3", "--small-pools", "10"] },
   { name: "session-roundtrip", full: [], quick: ["--seconds", "2"] },
   { name: "coder-provider-start", full: [], quick: ["--starts", "3"] },

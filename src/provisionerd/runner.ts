@@ -204,7 +204,7 @@ export async function runJob(options: RunJobOptions): Promise<JobOutcome> {
     } else {
       throw new JobFailure(`unsupported job type ${String(jobType.case)}`);
     }
-    await logs.flush();
+    // The apply's last lines and the cleaning-up line go in one request: nothing is decided between the two.
     setStage("Cleaning Up");
     await logs.flush();
     reporting = true;

@@ -22,6 +22,7 @@ import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from "prom-client";
 import type { Clock } from "../clock.js";
 import type { ProvisionerJob } from "./store/jobs.js";
+import type { Transition } from "./store/schema.js";
 import type { Store } from "./store/store.js";
 import { getBuild } from "./store/workspaces.js";
 
@@ -30,6 +31,12 @@ const DAEMON_CONNECTED_WINDOW_MS = 60_000;
 
 /** Seconds; queue waits run from milliseconds (a daemon waiting) to many minutes (none available). */
 const QUEUE_WAIT_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800];
+/**
+ * Transitions of jobs acquired here and not ended yet, kept so a job's end needs no read. A job that ends
+ * elsewhere (its daemon moved to another replica, the reaper) leaves its entry: the oldest go past this many.
+ */
+const MAX_REMEMBERED_TRANSITIONS = 10_000;
+
 /** Seconds; Coder's build timing buckets (1 s … 1 h). */
 const JOB_DURATION_BUCKETS = [1, 10, 30, 60, 300, 600, 1800, 3600];
 
@@ -37,9 +44,12 @@ const JOB_DURATION_BUCKETS = [1, 10, 30, 60, 300, 600, 1800, 3600];
 export interface DaemonApiObserver {
   /** A daemon called the API. */
   daemonSeen(daemonId: string): void;
-  /** A job was handed to a daemon (its `startedAt` is set). */
-  jobAcquired(job: ProvisionerJob): void;
-  /** A job a daemon ran has ended (completed or failed; re-read after the write). */
+  /**
+   * A job was handed to a daemon (its `startedAt` is set); `transition` is its workspace build's, "" for other
+   * jobs.
+   */
+  jobAcquired(job: ProvisionerJob, transition: Transition | ""): void;
+  /** A job a daemon ran has ended (completed or failed): the job as its ending transaction returned it. */
   jobEnded(job: ProvisionerJob): void;
 }
 
@@ -51,6 +61,7 @@ export class ServerMetrics implements DaemonApiObserver {
   readonly #jobDuration: Histogram<string>;
   readonly #rowsPruned: Counter<string>;
   readonly #daemonsSeen = new Map<string, number>();
+  readonly #transitions = new Map<string, Transition | "">();
 
   constructor(registry: Registry, options: { store: Store; clock: Clock; version: string }) {
     this.#store = options.store;
@@ -126,10 +137,15 @@ export class ServerMetrics implements DaemonApiObserver {
     if (daemonId) this.#daemonsSeen.set(daemonId, this.#clock.now().getTime());
   }
 
-  jobAcquired(job: ProvisionerJob): void {
+  jobAcquired(job: ProvisionerJob, transition: Transition | ""): void {
     const startedAt = job.startedAt ?? this.#clock.now();
-    void this.#labels(job).then((labels) =>
-      this.#queueWait.observe(labels, Math.max(0, startedAt.getTime() - job.createdAt.getTime()) / 1000),
+    this.#transitions.set(job.id, transition);
+    if (this.#transitions.size > MAX_REMEMBERED_TRANSITIONS) {
+      this.#transitions.delete(this.#transitions.keys().next().value as string);
+    }
+    this.#queueWait.observe(
+      { provisioner_type: job.provisioner, job_type: job.type, transition },
+      Math.max(0, startedAt.getTime() - job.createdAt.getTime()) / 1000,
     );
   }
 
@@ -146,14 +162,18 @@ export class ServerMetrics implements DaemonApiObserver {
     );
   }
 
-  /** A metric must never fail a job: a transition that cannot be read is "". */
+  /**
+   * The transition remembered at acquisition, else read (a job acquired on another replica or before a
+   * restart). A metric must never fail a job: a transition that cannot be read is "".
+   */
   async #labels(job: ProvisionerJob): Promise<Record<string, string>> {
-    let transition = "";
-    if (job.type === "workspace_build") {
+    let transition: string | undefined = this.#transitions.get(job.id);
+    this.#transitions.delete(job.id);
+    if (transition === undefined && job.type === "workspace_build") {
       transition = await getBuild(this.#store.db, job.input.workspaceBuildId)
         .then((build) => build?.transition ?? "")
         .catch(() => "");
     }
-    return { provisioner_type: job.provisioner, job_type: job.type, transition };
+    return { provisioner_type: job.provisioner, job_type: job.type, transition: transition ?? "" };
   }
 }

@@ -1,12 +1,15 @@
 // Faults through real processes: an external daemon killed mid-job (the reaper fails the job once its
-// heartbeats stop), and the server killed mid-build (nothing half-written; the daemon reports the outcome to
-// the restarted server). Timeouts are shortened with flags, never faked.
+// heartbeats stop; the log lines it flushed before it died stay stored), and the server killed mid-build
+// (nothing half-written; the daemon reports the outcome to the restarted server). Timeouts are shortened with
+// flags, never faked.
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
+import { type SseEvent, SseParser } from "../../src/cli/sse.js";
+import type { JobLogT, JobT, WorkspaceT } from "../../src/contract/api.js";
 import { echoDelay, echoLog, echoTemplateFiles, planComplete } from "../../src/provisioners/echo/archive.js";
 import { openStore } from "../../src/server/store/store.js";
 import { runCli, startCli, startEchoDaemon, stopChild } from "../support/cli.js";
@@ -120,6 +123,136 @@ describe("an external daemon killed mid-job", () => {
     const ws = await waitForStatus(server.env, "victim", ["failed"]);
     assert.match(ws.latestBuild.error ?? "", /job hung: no heartbeat for 2s/);
     await stopChild(server.child);
+  });
+});
+
+/**
+ * Follows a job's logs over SSE (`GET /jobs/:id/logs?follow=true`): the stream carries only stored lines, so a
+ * line seen here was flushed by the daemon and committed by the server. `until` resolves at the first event
+ * that satisfies it (the events so far are in `events`), and rejects if the stream ends first; the stream
+ * ends by itself after `end`.
+ */
+function followJobLogs(env: NodeJS.ProcessEnv, jobId: string) {
+  const events: SseEvent[] = [];
+  type Waiter = {
+    test: (e: SseEvent) => boolean;
+    resolve: (e: SseEvent) => void;
+    reject: (e: Error) => void;
+  };
+  const waiters: Waiter[] = [];
+  let ended: Error | undefined;
+  const controller = new AbortController();
+  const done = (async () => {
+    const res = await fetch(`${env.PREWARM_URL}/api/v1/jobs/${jobId}/logs?follow=true`, {
+      headers: { authorization: `Bearer ${env.PREWARM_TOKEN}`, accept: "text/event-stream" },
+      signal: controller.signal,
+    });
+    assert.equal(res.status, 200);
+    const parser = new SseParser();
+    const decoder = new TextDecoder();
+    const reader = res.body?.getReader();
+    for (;;) {
+      const chunk = await reader?.read();
+      if (!chunk || chunk.done) break;
+      for (const event of parser.push(decoder.decode(chunk.value, { stream: true }))) {
+        events.push(event);
+        for (const w of waiters.filter((x) => x.test(event))) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(event);
+        }
+      }
+    }
+  })();
+  // A stream that ends or breaks fails whoever still waits on it, rather than leaving them to the timeout.
+  void done
+    .then(
+      () => new Error("the log stream ended first"),
+      (err: Error) => new Error(`the log stream broke: ${err.message}`),
+    )
+    .then((err) => {
+      ended = err;
+      for (const w of waiters.splice(0)) w.reject(err);
+    });
+  return {
+    events,
+    until: (test: (e: SseEvent) => boolean) =>
+      new Promise<SseEvent>((resolve, reject) => {
+        const seen = events.find(test);
+        if (seen) resolve(seen);
+        else if (ended) reject(ended);
+        else waiters.push({ test, resolve, reject });
+      }),
+    close: () => controller.abort(),
+  };
+}
+
+describe("logs a daemon flushed before it was killed", { timeout: 90_000 }, () => {
+  test("GIVEN a build that logged and hangs WHEN its daemon is SIGKILLed and the reaper fails the job THEN every line stored before the kill is still stored, durably", async () => {
+    const port = await freePort();
+    const dataDir = join(tmp, "data-logs");
+    const server = await startServer(dataDir, port, ["--job-hang-timeout", "2s"]);
+    const daemon = await startDaemon(server.url, "chatty");
+    const dir = writeTemplate(
+      "chatty",
+      echoTemplateFiles({
+        plan: [echoLog("plan line"), ...planComplete()],
+        apply: [echoLog("apply line 1"), echoLog("apply line 2")], // and no apply result: it never ends
+      }),
+    );
+    const push = await runCli(["templates", "push", "chatty", "-d", dir, "--provisioner", "echo"], {
+      env: server.env,
+    });
+    assert.equal(push.code, 0, push.stderr);
+    const created = await fetch(`${server.url}/api/v1/workspaces`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${server.env.PREWARM_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "chatty", template: "chatty" }),
+    });
+    assert.ok(created.ok, `create workspace: ${created.status}`);
+    const jobId = ((await created.json()) as WorkspaceT).latestBuild.jobId;
+    const stream = followJobLogs(server.env, jobId);
+    try {
+      // GIVEN the daemon flushed the apply's lines (its log buffer sends them after a quiet 250 ms): the
+      // stream shows them, so the server stored them.
+      await stream.until((e) => e.event === "log" && e.data.includes("apply line 2"));
+      const beforeKill = stream.events
+        .filter((e) => e.event === "log")
+        .map((e) => JSON.parse(e.data) as JobLogT);
+
+      // WHEN the daemon dies without a word, and the reaper fails its job once the heartbeats stop
+      await stopChild(daemon, "SIGKILL");
+      const end = await stream.until((e) => e.event === "end");
+      const final = JSON.parse(end.data) as JobT;
+      assert.equal(final.status, "failed");
+      assert.match(final.error ?? "", /job hung: no heartbeat for 2s/);
+
+      // THEN the API still serves every line that was stored before the kill, unchanged
+      const listed = await fetch(`${server.url}/api/v1/jobs/${jobId}/logs`, {
+        headers: { authorization: `Bearer ${server.env.PREWARM_TOKEN}` },
+      });
+      const stored = (await listed.json()) as JobLogT[];
+      const byId = new Map(stored.map((l) => [l.id, l]));
+      for (const line of beforeKill) assert.deepEqual(byId.get(line.id), line);
+      const outputs = beforeKill.map((l) => l.output);
+      for (const wanted of ["plan line", "apply line 1", "apply line 2"]) assert.ok(outputs.includes(wanted));
+    } finally {
+      stream.close();
+    }
+
+    // AND they are on disk, not only in a live process: still there after the server is SIGKILLed too.
+    await stopChild(server.child, "SIGKILL");
+    const store = await openStore({ sqlitePath: join(dataDir, "prewarm.db") }, { migrate: false });
+    try {
+      const rows = await store.db
+        .selectFrom("provisioner_job_logs")
+        .select("output")
+        .where("job_id", "=", jobId)
+        .execute();
+      const onDisk = rows.map((r) => r.output);
+      for (const wanted of ["plan line", "apply line 1", "apply line 2"]) assert.ok(onDisk.includes(wanted));
+    } finally {
+      await store.close();
+    }
   });
 });
 

@@ -249,8 +249,13 @@ describe("runJob", { timeout: 30_000 }, () => {
 
     assert.deepEqual(
       server.calls.map((c) => c.method),
-      ["updateJob", "updateJob", "updateJob", "completeJob"],
-      "logs after plan, after apply, of cleaning up, then the outcome (no heartbeat: the clock never moved)",
+      ["updateJob", "updateJob", "completeJob"],
+      "logs after plan, after apply with cleaning up's, then the outcome (no heartbeat: the clock never moved)",
+    );
+    assert.deepEqual(
+      server.updates()[1]?.logs.map((l) => l.stage),
+      ["Starting workspace", "Starting workspace", "Cleaning Up"],
+      "the apply's lines, then the cleaning-up stage, in order",
     );
     const complete = server.calls.at(-1)?.request as CompleteJobRequest;
     assert.equal(complete.type.case, "workspaceBuild");

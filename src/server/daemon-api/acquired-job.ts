@@ -19,6 +19,7 @@ import { keepsRunningAgentTokens } from "../agents/rules.js";
 import { getFile } from "../store/files.js";
 import type { ClaimRehearsalJobInput, ProvisionerJob } from "../store/jobs.js";
 import { getAgentTokensOfJob } from "../store/resources.js";
+import type { Transition } from "../store/schema.js";
 import type { Executor } from "../store/store.js";
 import {
   getTemplateById,
@@ -46,6 +47,14 @@ const TRANSITIONS = {
   stop: WorkspaceTransition.STOP,
   delete: WorkspaceTransition.DESTROY,
 } as const;
+
+/** The workspace build's transition an acquired job carries ("" for imports and rehearsals). */
+export function acquiredTransition(acquired: AcquiredJob): Transition | "" {
+  if (acquired.type.case !== "workspaceBuild") return "";
+  const sent = acquired.type.value.metadata?.workspaceTransition;
+  const found = (Object.keys(TRANSITIONS) as Transition[]).find((t) => TRANSITIONS[t] === sent);
+  return found ?? "";
+}
 
 const STAGES = {
   none: PrebuiltWorkspaceBuildStage.NONE,
@@ -118,7 +127,11 @@ export async function buildAcquiredJob(
 
   const build = need(await getBuild(db, job.input.workspaceBuildId), "workspace build");
   const workspace = need(await getWorkspace(db, build.workspaceId), "workspace");
-  const owner = need(await getUserById(db, workspace.ownerId), "workspace owner");
+  // Most builds are started by their workspace's owner (and every prebuild's by the prebuilds user): one read.
+  const owner =
+    initiator?.id === workspace.ownerId
+      ? initiator
+      : need(await getUserById(db, workspace.ownerId), "workspace owner");
   const version = need(await getTemplateVersion(db, build.templateVersionId), "template version");
   const template = need(await getTemplateById(db, workspace.templateId), "template");
   const previous =

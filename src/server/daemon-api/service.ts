@@ -28,7 +28,7 @@ import { getJob, insertJobLogs, type ProvisionerJob } from "../store/jobs.js";
 import { channels, publishQuietly } from "../store/pubsub.js";
 import { completeTemplateImport, recordParseResult } from "../templates/import-results.js";
 import { completeWorkspaceBuild, failWorkspaceBuild } from "../workspaces/build-results.js";
-import { buildAcquiredJob } from "./acquired-job.js";
+import { acquiredTransition, buildAcquiredJob } from "./acquired-job.js";
 
 /** Longest a single acquire request waits on the server (a daemon simply asks again). */
 const MAX_WAIT_MS = 30_000;
@@ -80,7 +80,7 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
             try {
               const acquired = await buildAcquiredJob(ctx.store.db, job, ctx.accessUrl, ctx.clock.now());
               if (hc.signal.aborted) throw new Error("connection to provisioner daemon broken");
-              observer?.jobAcquired(job);
+              observer?.jobAcquired(job, acquiredTransition(acquired));
               return create(AcquireJobResponseSchema, { job: acquired, daemonId: daemon.id });
             } catch (err) {
               // A database that went away is the infrastructure's failure, not the template's (no backoff).
@@ -109,16 +109,14 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
     async completeJob(req, hc) {
       authenticate(hc);
       observer?.daemonSeen(req.daemonId);
-      await mapJobErrors(req.jobId, () => complete(ctx, req));
-      await reportEnd(ctx, observer, req.jobId);
+      observer?.jobEnded(await mapJobErrors(req.jobId, () => complete(ctx, req)));
       return {};
     },
 
     async failJob(req, hc) {
       authenticate(hc);
       observer?.daemonSeen(req.daemonId);
-      await mapJobErrors(req.jobId, () => fail(ctx, req));
-      await reportEnd(ctx, observer, req.jobId);
+      observer?.jobEnded(await mapJobErrors(req.jobId, () => fail(ctx, req)));
       return {};
     },
   });
@@ -132,13 +130,6 @@ function daemonTags(given: Record<string, string>): Tags {
     if (err instanceof InvalidTagsError) throw new ConnectError(err.message, Code.InvalidArgument);
     throw err;
   }
-}
-
-/** The ended job as stored (its completion time and outcome) to the observer; a failed read is not the caller's. */
-async function reportEnd(ctx: ServerContext, observer: DaemonApiObserver | undefined, jobId: string) {
-  if (!observer) return;
-  const job = await getJob(ctx.store.db, jobId).catch(() => undefined);
-  if (job) observer.jobEnded(job);
 }
 
 /** A signal that aborts `ms` from now on the server's clock (at once for 0) or when `parent` aborts. */
@@ -224,16 +215,18 @@ async function updateJob(ctx: ServerContext, req: UpdateJobRequest) {
   return response;
 }
 
-async function complete(ctx: ServerContext, req: CompleteJobRequest) {
+/** Completes the job with the daemon's result; returns the job as its completing transaction left it. */
+async function complete(ctx: ServerContext, req: CompleteJobRequest): Promise<ProvisionerJob> {
   const job = await getJob(ctx.store.db, req.jobId);
   if (!job) throw new JobStateError("not_found", req.jobId, "no such job");
   const result = req.type;
+  let ended: ProvisionerJob;
   if (job.type === "template_version_import" && result.case === "templateImport") {
-    await completeTemplateImport(ctx, job, req.daemonId, result.value);
+    ended = await completeTemplateImport(ctx, job, req.daemonId, result.value);
   } else if (job.type === "workspace_build" && result.case === "workspaceBuild") {
-    await completeWorkspaceBuild(ctx, job, req.daemonId, result.value);
+    ended = await completeWorkspaceBuild(ctx, job, req.daemonId, result.value);
   } else if (job.type === "claim_rehearsal" && result.case === "claimRehearsal") {
-    await completeRehearsal(ctx, job, req.daemonId, result.value);
+    ended = await completeRehearsal(ctx, job, req.daemonId, result.value);
   } else {
     throw new ConnectError(
       `job ${job.id} is a ${job.type}; got a ${String(result.case)} result`,
@@ -241,21 +234,29 @@ async function complete(ctx: ServerContext, req: CompleteJobRequest) {
     );
   }
   afterJobFinished(ctx, job);
+  return ended;
 }
 
-async function fail(ctx: ServerContext, req: FailJobRequest) {
+/** Fails the job as the daemon reported; returns the job as its failing transaction left it. */
+async function fail(ctx: ServerContext, req: FailJobRequest): Promise<ProvisionerJob> {
   const job = await getJob(ctx.store.db, req.jobId);
   if (!job) throw new JobStateError("not_found", req.jobId, "no such job");
   const error = req.error || "the provisioner daemon failed the job without saying why";
-  if (job.type === "workspace_build") {
-    await failWorkspaceBuild(ctx, job, req.daemonId, { error, errorCode: req.errorCode }, req.workspaceBuild);
-  } else {
-    await failJob(ctx.store, job.id, req.daemonId, ctx.clock.now(), {
-      error,
-      errorCode: req.errorCode || null,
-    });
-  }
+  const ended =
+    job.type === "workspace_build"
+      ? await failWorkspaceBuild(
+          ctx,
+          job,
+          req.daemonId,
+          { error, errorCode: req.errorCode },
+          req.workspaceBuild,
+        )
+      : await failJob(ctx.store, job.id, req.daemonId, ctx.clock.now(), {
+          error,
+          errorCode: req.errorCode || null,
+        });
   afterJobFinished(ctx, job);
+  return ended;
 }
 
 function publishLogs(ctx: ServerContext, jobId: string, payload: object): Promise<void> {

@@ -106,8 +106,9 @@ export interface AcquireJobRequest {
  * Takes the next pending job this daemon may run, or null. Order: human jobs before prebuild jobs, then
  * oldest `created_at` first (ties by id). Tag rule: see tags.ts. One statement on both dialects:
  * `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING *`; on PostgreSQL the subquery is `FOR UPDATE SKIP
- * LOCKED`, so concurrent acquirers never wait on each other nor get the same job; on SQLite it runs inside a
- * BEGIN IMMEDIATE transaction (one writer at a time).
+ * LOCKED`, so concurrent acquirers never wait on each other nor get the same job. On SQLite the statement runs
+ * on its own (autocommit): one statement is atomic, and the store's single connection is the only writer
+ * (store.ts), so a BEGIN IMMEDIATE around it would only add two statements.
  */
 export async function acquireJob(store: Store, request: AcquireJobRequest): Promise<ProvisionerJob | null> {
   if (request.provisionerTypes.length === 0) return null;
@@ -142,8 +143,7 @@ export async function acquireJob(store: Store, request: AcquireJobRequest): Prom
             order by j.is_prebuild, j.created_at, j.id
             limit 1)
           returning *`;
-  const run = async (db: Executor) => (await statement.execute(db)).rows[0];
-  const row = store.dialect === "postgres" ? await run(store.db) : await store.transaction(run);
+  const row = (await statement.execute(store.db)).rows[0];
   return row ? jobFromRow(row) : null;
 }
 
@@ -191,13 +191,18 @@ export async function heartbeatJob(
   throw new JobStateError("not_running", jobId, "not running"); // unreachable: the update would have matched
 }
 
-/** Writes a job's results; runs inside the completing transaction. */
+/**
+ * Writes a job's results; runs inside the completing (or failing) transaction. `job` is the job as that
+ * transaction leaves it (completed by completeJob; as locked, not yet failed, by failJob).
+ */
 export type WriteResults = (tx: Executor, job: ProvisionerJob) => Promise<void>;
 
 /**
  * Completes a running job: `writeResults` and the completion commit together or not at all (a throwing
  * `writeResults` rolls everything back and the job stays running). A job cancelled meanwhile completes as
  * "canceled" (its results are still written: they describe what the provisioner really did).
+ * The transition is one conditional UPDATE, first in the transaction (so the job row is locked, on PostgreSQL,
+ * before anything else is written, as the reaper locks it); only a refused one reads the job, to say why.
  */
 export async function completeJob(
   store: Store,
@@ -206,12 +211,25 @@ export async function completeJob(
   now: Date,
   writeResults: WriteResults = async () => {},
 ): Promise<ProvisionerJob> {
+  const at = toMillis(now);
   const job = await store.transaction(async (tx) => {
-    const current = await lockJob(tx, store, jobId);
-    assertRunningOn(current, daemonId);
-    await writeResults(tx, current);
+    const row = await tx
+      .updateTable("provisioner_jobs")
+      .set({ completed_at: at, updated_at: at })
+      .where("id", "=", jobId)
+      .where("worker_id", "=", daemonId)
+      .where("started_at", "is not", null)
+      .where("completed_at", "is", null)
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) {
+      assertRunningOn(await lockJob(tx, store, jobId), daemonId);
+      throw new JobStateError("not_running", jobId, "not running"); // unreachable: the update would have matched
+    }
+    const completed = jobFromRow(row);
+    await writeResults(tx, completed);
     await revokeBuildSessionToken(tx, jobId); // the build is over: so is its owner's session token
-    return finish(tx, jobId, { completed_at: toMillis(now), updated_at: toMillis(now) });
+    return completed;
   });
   await publishEndOfLogs(store, jobId);
   return job;

@@ -109,13 +109,13 @@ export async function completeRehearsal(
   job: ProvisionerJob,
   daemonId: string,
   result: CompleteJobRequest_ClaimRehearsal,
-): Promise<void> {
+): Promise<ProvisionerJob> {
   const replacements = result.resourceReplacements.map((r) => ({
     resource: r.resource,
     paths: [...r.paths],
   }));
   const now = ctx.clock.now();
-  await completeJob(ctx.store, job.id, daemonId, now, (tx) =>
+  const completed = await completeJob(ctx.store, job.id, daemonId, now, (tx) =>
     finishRehearsal(tx, job.id, {
       status: replacements.length > 0 ? "replacements" : "clean",
       replacements,
@@ -128,4 +128,5 @@ export async function completeRehearsal(
       "claim rehearsal: claiming this preset's prebuilds would replace resources (see `prewarm presets list`)",
     );
   }
+  return completed;
 }

@@ -335,6 +335,8 @@ export async function getLatestSucceededBuildBefore(
   workspaceId: string,
   buildNumber: number,
 ): Promise<WorkspaceBuild | undefined> {
+  // Build numbers start at 1: a first build (every prebuild's creation) has nothing before it to look up.
+  if (buildNumber <= 1) return undefined;
   const row = await db
     .selectFrom("workspace_builds as b")
     .innerJoin("provisioner_jobs as j", "j.id", "b.job_id")

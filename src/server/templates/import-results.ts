@@ -88,17 +88,16 @@ export async function completeTemplateImport(
   job: ImportJob,
   daemonId: string,
   result: CompleteJobRequest_TemplateImport,
-): Promise<void> {
+): Promise<ProvisionerJob> {
   const now = ctx.clock.now();
   try {
     validateImportedPresets(result.presets, result.richParameters);
   } catch (err) {
     if (!(err instanceof PresetValidationError)) throw err;
-    await failJob(ctx.store, job.id, daemonId, now, { error: err.message, errorCode: "INVALID_PRESET" });
-    return;
+    return failJob(ctx.store, job.id, daemonId, now, { error: err.message, errorCode: "INVALID_PRESET" });
   }
   let activated = false;
-  await completeJob(ctx.store, job.id, daemonId, now, async (tx) => {
+  const completed = await completeJob(ctx.store, job.id, daemonId, now, async (tx) => {
     const versionId = job.input.templateVersionId;
     await insertResources(tx, {
       jobId: job.id,
@@ -123,4 +122,5 @@ export async function completeTemplateImport(
     }
   });
   if (activated) ctx.events.reconcileSoon("new active version");
+  return completed;
 }

@@ -1,6 +1,6 @@
 // A workspace build's results: the new provisioner state, the resources the apply produced, the timings and what
-// its plan replaced, written in the job's completing transaction. A delete build that succeeds marks the
-// workspace deleted. A failed build keeps whatever state the provisioner returned with its error (nothing is
+// its plan replaced, written in the job's completing transaction — with the usable mark when the build made its
+// workspace usable at once (usable.ts). A delete build that succeeds marks the workspace deleted. A failed build keeps whatever state the provisioner returned with its error (nothing is
 // lost); without one, the state carried forward from the previous build stays.
 //
 // A CLAIM build whose plan replaced resources did not hand infrastructure over — it rebuilt it, so the claim
@@ -30,7 +30,7 @@ import {
   softDeleteWorkspace,
   type WorkspaceBuild,
 } from "../store/workspaces.js";
-import { noteIfUsable } from "./usable.js";
+import { markUsableOnCompletion } from "./usable.js";
 
 async function buildOf(db: Executor, job: ProvisionerJob) {
   const build = await getBuildByJobId(db, job.id);
@@ -43,7 +43,7 @@ export async function completeWorkspaceBuild(
   job: ProvisionerJob,
   daemonId: string,
   result: CompleteJobRequest_WorkspaceBuild,
-): Promise<void> {
+): Promise<ProvisionerJob> {
   const now = ctx.clock.now();
   const build = await buildOf(ctx.store.db, job);
   const replacements = result.resourceReplacements.map((r) => ({
@@ -53,7 +53,8 @@ export async function completeWorkspaceBuild(
   const claim = build.prebuildStage === "claim";
   // Read before the commit, so the claim's duration is observed before anyone can see the build finished.
   const labels = claim && build.presetId ? await getPresetLabels(ctx.store.db, build.presetId) : undefined;
-  await completeJob(ctx.store, job.id, daemonId, now, async (tx) => {
+  let usableAt = null as Date | null;
+  const completed = await completeJob(ctx.store, job.id, daemonId, now, async (tx, completedJob) => {
     await setBuildProvisionerState(tx, build.id, result.state, now);
     let resources = resourcesFromProto(result.resources);
     resources = await keepRunningAgentTokens(tx, build, resources);
@@ -69,9 +70,13 @@ export async function completeWorkspaceBuild(
       if (build.presetId) await insertPrebuildEvent(tx, build.presetId, "replacement", now.getTime());
     }
     if (build.transition === "delete") await softDeleteWorkspace(tx, build.workspaceId, now);
+    const hasAgents = resources.some((r) => (r.agents?.length ?? 0) > 0);
+    usableAt = await markUsableOnCompletion(tx, build, completedJob, hasAgents);
   });
   if (labels) {
     ctx.events.claimBuilt(labels, (now.getTime() - build.createdAt.getTime()) / 1000);
+    // From the claim (the create request's transaction) to usable: what the person waited for.
+    if (usableAt) ctx.events.claimUsable(labels, (usableAt.getTime() - build.createdAt.getTime()) / 1000);
     if (replacements.length > 0) {
       ctx.logger.warn(
         { workspaceId: build.workspaceId, resources: replacements.map((r) => r.resource) },
@@ -81,7 +86,7 @@ export async function completeWorkspaceBuild(
   }
   ctx.logger.info(buildFields(build, now), "workspace build succeeded");
   await notifyWorkspace(ctx, build.workspaceId);
-  if (build.transition === "start") await noteIfUsable(ctx, build.workspaceId);
+  return completed;
 }
 
 /** What a build's log line says about it: which workspace, which build, what kind, how long since queued. */
@@ -135,10 +140,10 @@ export async function failWorkspaceBuild(
   daemonId: string | null,
   failure: { error: string; errorCode?: string },
   partial: FailJobRequest_WorkspaceBuildFailure | undefined,
-): Promise<void> {
+): Promise<ProvisionerJob> {
   const now = ctx.clock.now();
   const build = await buildOf(ctx.store.db, job);
-  await failJob(ctx.store, job.id, daemonId, now, {
+  const failed = await failJob(ctx.store, job.id, daemonId, now, {
     error: failure.error,
     errorCode: failure.errorCode || null,
     writePartial: async (tx) => {
@@ -150,6 +155,7 @@ export async function failWorkspaceBuild(
   // warn, not info: a failed build is something to look at (a template's fault, a provisioner's, a cloud's).
   ctx.logger.warn({ ...buildFields(build, now), error: failure.error }, "workspace build failed");
   await notifyWorkspace(ctx, build.workspaceId);
+  return failed;
 }
 
 export function notifyWorkspace(ctx: ServerContext, workspaceId: string): Promise<void> {

@@ -2,11 +2,13 @@
 // that build reports `ready` (a template without agents: as soon as the build succeeded). What happens at that
 // moment, once per build (`workspace_builds.usable_at` is set by a conditional update, so replicas and
 // duplicate reports cannot do it twice): a pending lease starts counting, and for a claimed prebuild the
-// claim-to-ready time is observed. Called after a build completes and after an agent reports ready.
+// claim-to-ready time is observed. Checked inside the transaction that completes a build (a template without
+// agents is usable then, and the mark commits with the completion) and after an agent reports ready.
 import type { ServerContext } from "../context.js";
-import { getJob } from "../store/jobs.js";
+import { getJob, type ProvisionerJob } from "../store/jobs.js";
 import { getPresetLabels } from "../store/presets.js";
 import { listAgentReadiness } from "../store/resources.js";
+import type { Executor } from "../store/store.js";
 import {
   getLatestBuild,
   markBuildUsable,
@@ -40,12 +42,34 @@ export async function noteIfUsable(ctx: ServerContext, workspaceId: string): Pro
   if (!at) return;
   const labels =
     build.prebuildStage === "claim" && build.presetId ? await getPresetLabels(db, build.presetId) : undefined;
-  // Usable and the lease's countdown commit together: a `?wait=ready` that sees one sees both.
-  const marked = await ctx.store.transaction(async (tx) => {
-    if (!(await markBuildUsable(tx, build.id, at))) return false;
-    await startLeaseCountdown(tx, workspaceId, at);
-    return true;
-  });
+  const marked = await ctx.store.transaction((tx) => markUsable(tx, build, at));
   // From the claim (the create request's transaction) to usable: what the person waited for.
   if (marked && labels) ctx.events.claimUsable(labels, (at.getTime() - build.createdAt.getTime()) / 1000);
+}
+
+/**
+ * Inside the transaction that completes `build`'s job (`job` as completed there): records the moment the build
+ * made its workspace usable, if it did — the same rule as noteIfUsable, with what the transaction already
+ * holds instead of reading it back. `hasAgents`: the build's resources have agents (only then are they read:
+ * an agent that must still report ready makes it usable later, through noteIfUsable). Returns that moment, or
+ * null; the caller observes a claim's claim-to-ready time after the commit.
+ */
+export async function markUsableOnCompletion(
+  tx: Executor,
+  build: WorkspaceBuild,
+  job: ProvisionerJob,
+  hasAgents: boolean,
+): Promise<Date | null> {
+  if (build.transition !== "start") return null;
+  const latest = await getLatestBuild(tx, build.workspaceId);
+  if (latest?.id !== build.id || latest.usableAt) return null;
+  const at = usableSince(build, job, hasAgents ? await listAgentReadiness(tx, job.id) : []);
+  return at && (await markUsable(tx, build, at)) ? at : null;
+}
+
+/** Usable and the lease's countdown commit together: a `?wait=ready` that sees one sees both. */
+async function markUsable(tx: Executor, build: WorkspaceBuild, at: Date): Promise<boolean> {
+  if (!(await markBuildUsable(tx, build.id, at))) return false;
+  await startLeaseCountdown(tx, build.workspaceId, at);
+  return true;
 }

@@ -312,6 +312,13 @@ describe("job queue", () => {
       await acquireJob(store, echoDaemon("d1"));
       await assert.rejects(heartbeatJob(store.db, pending.id, "d2", T0), rejectsWith("not_owner"));
       await assert.rejects(failJob(store, pending.id, "d2", T0, { error: "x" }), rejectsWith("not_owner"));
+      await assert.rejects(completeJob(store, pending.id, "d2", T0), rejectsWith("not_owner"));
+      await assert.rejects(completeJob(store, "no-such-job", "d1", T0), rejectsWith("not_found"));
+      assert.equal(
+        (await getJob(store.db, pending.id))?.status,
+        "running",
+        "a refused completion changes nothing",
+      );
       await assert.rejects(heartbeatJob(store.db, "no-such-job", "d1", T0), rejectsWith("not_found"));
     },
   );

@@ -85,7 +85,7 @@ export async function completeWorkspaceBuild(
     }
   }
   ctx.logger.info(buildFields(build, now), "workspace build succeeded");
-  await notifyWorkspace(ctx, build.workspaceId);
+  await afterBuildEnded(ctx, job, build);
   return completed;
 }
 
@@ -154,8 +154,24 @@ export async function failWorkspaceBuild(
   });
   // warn, not info: a failed build is something to look at (a template's fault, a provisioner's, a cloud's).
   ctx.logger.warn({ ...buildFields(build, now), error: failure.error }, "workspace build failed");
-  await notifyWorkspace(ctx, build.workspaceId);
+  await afterBuildEnded(ctx, job, build);
   return failed;
+}
+
+/**
+ * Tells the workspace's watchers, and the reconciler when a person's build of an unclaimed prebuild ended (an
+ * admin stopping or deleting one changes its pool as much as the reconciler's own builds, which wake it from
+ * the daemon API: daemon-api/service.ts afterJobFinished). Without this the pool waited for the next periodic
+ * cycle.
+ */
+async function afterBuildEnded(
+  ctx: ServerContext,
+  job: ProvisionerJob,
+  build: WorkspaceBuild,
+): Promise<void> {
+  await notifyWorkspace(ctx, build.workspaceId);
+  if (!job.isPrebuild && build.prebuildStage === "create")
+    ctx.events.reconcileSoon("prebuild changed by a person");
 }
 
 export function notifyWorkspace(ctx: ServerContext, workspaceId: string): Promise<void> {

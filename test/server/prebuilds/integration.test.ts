@@ -8,6 +8,7 @@ import { sql } from "kysely";
 import { invalidatePresets, setPaused } from "../../../src/server/prebuilds/operations.js";
 import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
 import { getJob } from "../../../src/server/store/jobs.js";
+import { channels } from "../../../src/server/store/pubsub.js";
 import { createApiToken, type User } from "../../../src/server/store/users.js";
 import { getWorkspace } from "../../../src/server/store/workspaces.js";
 import { activateVersion } from "../../../src/server/templates/service.js";
@@ -289,10 +290,21 @@ for (const dialect of DIALECTS) {
         assert.ok(victim && keeper);
 
         // WHEN an admin stops one of them
+        const reasons: string[] = [];
+        const subscription = world.store.pubsub.subscribe(channels.reconcile, (reason) =>
+          reasons.push(reason),
+        );
+        await subscription.ready;
         const stop = await startBuild(world.server.ctx, world.admin, victim.id, "stop");
         assert.equal(await waitForJob(world, stop.job.id), "succeeded");
 
-        // THEN the reconciler deletes it (a stopped prebuild is garbage) and the pool refills to 2
+        // THEN the end of that person's build asks every replica for a cycle (it is not a prebuild job: without
+        // the request the pool waited for a periodic cycle, 10 min in this harness) …
+        await eventually("a reconcile request after the admin's stop", async () =>
+          reasons.includes("prebuild changed by a person") ? true : undefined,
+        );
+        subscription();
+        // … and the reconciler deletes it (a stopped prebuild is garbage) and the pool refills to 2
         await waitForReconcilerDeletes(world, [victim.id]);
         await waitForPool(world, preset.id, { running: 2 });
         const now = (await runningPrebuilds(world, preset.id)).map((p) => p.id);

@@ -74,7 +74,6 @@ export async function claimPrebuild(
       });
     }
     if (!row) continue;
-    await insertPrebuildEvent(tx, presetId, "claim_succeeded", nowMs);
     return {
       workspaceId: row.id,
       templateId: row.template_id,

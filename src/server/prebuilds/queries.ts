@@ -11,11 +11,10 @@
 // Job status is store/job-status.ts's derivation (`jobStatusSql`), the one rule: "succeeded" = completed, no
 // error, not cancelled; "failed" = an error and not cancelled (a cancel is nobody's template failing).
 //
-// Dialect branches (named, two): `claimOldestPrebuild` locks its candidate with FOR UPDATE SKIP LOCKED on
-// PostgreSQL and relies on SQLite's single writer otherwise; `lockUnclaimedPrebuild` takes a row lock on
+// Dialect branches (named, two): a claim (`takeOldestClaimable`) locks its candidate with FOR UPDATE SKIP
+// LOCKED on PostgreSQL and relies on SQLite's single writer otherwise; `lockUnclaimedPrebuild` takes a row lock on
 // PostgreSQL. Everything else is the same SQL on both.
-import { type RawBuilder, type Selectable, sql } from "kysely";
-import { notExpiredSince } from "../../planning/expiry.js";
+import { type Selectable, sql } from "kysely";
 import { SERVER_RESTARTED_ERROR_CODE, STORAGE_UNAVAILABLE_ERROR_CODE } from "../jobs/reaper.js";
 import { activeVersionSql } from "../store/active-version.js";
 import { jobStatusSql } from "../store/job-status.js";
@@ -326,117 +325,88 @@ export interface ClaimedRow {
   created_at: number;
 }
 
-interface ClaimTarget {
-  template_id: string;
-  active_version_id: string;
-  ttl_seconds: number;
-  last_invalidated_at: number | null;
-}
-
-/** The preset, if it is on its template's active version and the template is live and not deprecated. */
-async function selectClaimTarget(tx: Executor, presetId: string): Promise<ClaimTarget | undefined> {
-  const { rows } = await sql<ClaimTarget>`
-    select t.id as template_id, t.active_version_id, p.ttl_seconds, p.last_invalidated_at
-    from presets p join templates t on ${activeVersionSql("t", "p.template_version_id")}
-    where p.id = ${presetId}`.execute(tx);
-  return rows[0];
-}
+/** The smallest SQL integer either dialect compares `created_at` with: "nothing expires". */
+const NO_BOUND = Number.MIN_SAFE_INTEGER;
 
 /**
- * Candidates: unclaimed live prebuilds of the template whose latest build is a successful start of this preset
- * on the active version, every agent ready, created at or after `minCreatedAt` (not expired, see expiry.ts).
- * The preset-level conditions are resolved first (selectClaimTarget), so this statement joins only three
- * tables: a quarter of the planning time of the all-in-one join, which dominated a claim on PostgreSQL.
+ * §5 rule 2 (plan.ts `isExpired`, negated term by term) as a lower bound on `w.created_at` for the preset
+ * row `p`: created at or after its last invalidation (when set), and at or after now − TTL (when TTL > 0).
+ * Exactly TTL old is not expired; created exactly at the invalidation instant is not invalidated.
+ * claim.test.ts checks it against isExpired at the boundaries on both dialects. The casts keep PostgreSQL in
+ * 64-bit integers (`ttl_seconds` is a 32-bit one: a year's TTL in ms overflows it).
  */
-function candidatesSql(presetId: string, target: ClaimTarget, minCreatedAt: number): RawBuilder<unknown> {
-  return sql`from workspaces w
-    join workspace_builds b on ${latestBuildOf("w", "b")}
-    join provisioner_jobs j on j.id = b.job_id
-    where w.owner_id = ${PB} and w.deleted = 0 and w.template_id = ${target.template_id}
-      and b.transition = 'start' and b.preset_id = ${presetId} and b.template_version_id = ${target.active_version_id}
-      and ${succeededSql("j")} and ${agentsReadySql("b.job_id")}
-      and w.created_at >= ${minCreatedAt}`;
-}
+const notExpiredSql = (nowMs: number) =>
+  sql`w.created_at >= coalesce(p.last_invalidated_at, cast(${NO_BOUND} as bigint))
+      and w.created_at >= case when p.ttl_seconds > 0 then cast(${nowMs} as bigint) - p.ttl_seconds * cast(1000 as bigint)
+                               else cast(${NO_BOUND} as bigint) end`;
 
 /**
- * Takes the oldest claimable prebuild of the preset: owner and name change, `updated_at = now`. Null when none
- * (including: the preset is not on its template's active version, or the template is deleted or deprecated).
+ * Hands the oldest claimable prebuild of `presetId` (migration 0012's column, kept by triggers: an unclaimed
+ * live prebuild whose latest build is a successful start of the preset with every agent ready) that has not
+ * expired over to the new owner — owner and name change, `updated_at = now`, and it leaves the claim index —
+ * and records the hit as a `claim_succeeded` event of `hitPresetId` (the preset asked for). With `activeOnly`,
+ * only while the preset is on its template's active version (active-version.ts).
  *
- * PostgreSQL (dialect branch): step 1 picks and row-locks the oldest candidate with FOR UPDATE SKIP LOCKED, so
- * concurrent claims never wait on each other nor pick the same row. Step 2 updates it only if its latest build
- * is STILL the one step 1 judged, re-read by a new statement (READ COMMITTED: a fresh snapshot) while we hold
- * the lock: step 1's snapshot may predate a reconciler delete that committed just before we locked the row
- * (the delete locks the row and adds a build without changing the row, so taking the lock re-checks nothing
- * in the joined tables), and a single `UPDATE … WHERE id = (SELECT … SKIP LOCKED)` would hand out a workspace
- * whose delete is queued (test/server/prebuilds/claim.test.ts catches exactly that). A rejected candidate stays
- * locked until the caller's transaction ends (it is being deleted anyway) and the next one is tried.
- * Accepted staleness: a change of the template (deprecated, new active version) or of an agent's state that
- * commits between the two statements is not re-checked; that is the same instant, from the user's view.
- * Needs a READ COMMITTED transaction (the store's default).
- * SQLite (dialect branch): one `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING`; the caller's transaction is
- * BEGIN IMMEDIATE, so claims and deletes are serialised and the subquery sees the latest state.
+ * PostgreSQL (dialect branch): ONE statement, the event inserted by a data-modifying CTE from the claimed row
+ * (none claimed, none inserted). The candidate is locked with FOR UPDATE SKIP LOCKED, so concurrent claims
+ * never wait on each other nor take the same row. A write that made the candidate unclaimable and committed
+ * after the statement's snapshot — another claim, or a reconciler delete (whose new build clears the column
+ * in the delete's transaction) — is seen when the row is locked: READ COMMITTED re-checks the locked row's
+ * newest version against the WHERE clause, and the next candidate is tried (the lock is taken below the
+ * LIMIT). Accepted staleness: a template change (deprecated, new active version) that commits while the
+ * statement runs is not re-checked; that is the same instant, from the user's view.
+ * SQLite (dialect branch): the same UPDATE without the lock, then the event's INSERT (SQLite has no DML in
+ * CTEs); the caller's transaction is BEGIN IMMEDIATE, so claims and deletes are serialised.
  */
-export async function claimOldestPrebuild(
+async function takeOldestClaimable(
+  tx: Executor,
+  dialect: Dialect,
+  presetId: string,
+  activeOnly: boolean,
+  request: { newOwnerId: string; newName: string; now: Date; hitPresetId: string },
+): Promise<ClaimedRow | null> {
+  const nowMs = request.now.getTime();
+  const active = activeOnly
+    ? sql`join template_versions v on v.id = p.template_version_id
+          join templates t on t.id = v.template_id and ${activeVersionSql("t", "v.id")}`
+    : sql``;
+  const lock = dialect === "postgres" ? sql`for update of w skip locked` : sql``;
+  const claim = sql`
+    update workspaces set owner_id = ${request.newOwnerId}, name = ${request.newName}, updated_at = ${nowMs},
+                          claimable_preset_id = null
+    where id = (select w.id from presets p ${active}
+                join workspaces w on w.claimable_preset_id = p.id
+                where p.id = ${presetId} and w.claimable_preset_id is not null and ${notExpiredSql(nowMs)}
+                order by w.created_at, w.id limit 1 ${lock})
+    returning id, template_id, created_at`;
+  if (dialect === "postgres") {
+    const { rows } = await sql<ClaimedRow>`
+      with claimed as (${claim}),
+           hit as (insert into prebuild_events (preset_id, event_type, created_at)
+                   select ${request.hitPresetId}, 'claim_succeeded', ${nowMs} from claimed)
+      select id, template_id, created_at from claimed`.execute(tx);
+    return rows[0] ?? null;
+  }
+  const { rows } = await sql<ClaimedRow>`${claim}`.execute(tx);
+  const row = rows[0];
+  if (row) await insertPrebuildEvent(tx, request.hitPresetId, "claim_succeeded", nowMs);
+  return row ?? null;
+}
+
+/**
+ * Takes the oldest claimable, unexpired prebuild of the preset, if the preset is on its template's active
+ * version and the template is live and not deprecated, and records the hit (takeOldestClaimable). Null when
+ * none (nothing recorded).
+ */
+export function claimOldestPrebuild(
   tx: Executor,
   dialect: Dialect,
   request: { presetId: string; newOwnerId: string; newName: string; now: Date },
 ): Promise<ClaimedRow | null> {
-  const { presetId } = request;
-  const target = await selectClaimTarget(tx, presetId);
-  if (!target) return null;
-  const minCreatedAt = notExpiredSince(
-    {
-      ttlSeconds: target.ttl_seconds,
-      lastInvalidatedAt:
-        target.last_invalidated_at === null ? null : new Date(Number(target.last_invalidated_at)),
-    },
-    request.now,
-  );
-  return takeOldestCandidate(tx, dialect, presetId, target, minCreatedAt, request);
-}
-
-/**
- * Picks, locks and hands over the oldest candidate (candidatesSql) of `presetId` on `target`'s version: the
- * statements and the race analysis of claimOldestPrebuild. Shared by the outdated-version claim of a surge
- * rollout (claimOldestOutdatedPrebuild), whose target is an older version.
- */
-async function takeOldestCandidate(
-  tx: Executor,
-  dialect: Dialect,
-  presetId: string,
-  target: ClaimTarget,
-  minCreatedAt: number,
-  request: { newOwnerId: string; newName: string; now: Date },
-): Promise<ClaimedRow | null> {
-  const { newOwnerId, newName } = request;
-  const nowMs = request.now.getTime();
-  const from = candidatesSql(presetId, target, minCreatedAt);
-  if (dialect === "sqlite") {
-    const { rows } = await sql<ClaimedRow>`
-      update workspaces set owner_id = ${newOwnerId}, name = ${newName}, updated_at = ${nowMs}
-      where id = (select w.id ${from} order by w.created_at, w.id limit 1)
-      returning id, template_id, created_at`.execute(tx);
-    return rows[0] ?? null;
-  }
-  const rejected: string[] = [];
-  // Each rejection means a delete committed between our snapshot and our lock; a handful in a row is already
-  // implausible, so the bound only guards against a bug looping forever.
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const skip = rejected.length > 0 ? sql`and w.id not in (${sql.join(rejected)})` : sql``;
-    const { rows: candidates } = await sql<{ id: string; build_number: number }>`
-      select w.id, b.build_number ${from} ${skip}
-      order by w.created_at, w.id limit 1 for update of w skip locked`.execute(tx);
-    const candidate = candidates[0];
-    if (!candidate) return null;
-    const { rows } = await sql<ClaimedRow>`
-      update workspaces set owner_id = ${newOwnerId}, name = ${newName}, updated_at = ${nowMs}
-      where id = ${candidate.id} and owner_id = ${PB} and deleted = 0
-        and (select max(x.build_number) from workspace_builds x where x.workspace_id = ${candidate.id}) = ${candidate.build_number}
-      returning id, template_id, created_at`.execute(tx);
-    if (rows[0]) return rows[0];
-    rejected.push(candidate.id);
-  }
-  return null;
+  return takeOldestClaimable(tx, dialect, request.presetId, true, {
+    ...request,
+    hitPresetId: request.presetId,
+  });
 }
 
 export interface OutdatedClaimedRow extends ClaimedRow {
@@ -448,16 +418,16 @@ export interface OutdatedClaimedRow extends ClaimedRow {
  * Surge rollout (issue 13): while the active preset has no eligible prebuild, a claim may take one of a
  * preset of the same name on an OLDER version of the same live, non-deprecated template — unless the preset
  * name's rollout is `replace` (preset_settings). The newest such version first, its oldest non-expired,
- * eligible prebuild (expiry by that old preset's own TTL and invalidation, expiry.ts). Same locking as a claim.
+ * eligible prebuild (expiry by that old preset's own TTL and invalidation). Same statement as a claim; the
+ * hit is recorded for the preset asked for.
  */
 export async function claimOldestOutdatedPrebuild(
   tx: Executor,
   dialect: Dialect,
   request: { presetId: string; newOwnerId: string; newName: string; now: Date },
 ): Promise<OutdatedClaimedRow | null> {
-  const { rows: olds } = await sql<ClaimTarget & { preset_id: string; version_id: string }>`
-    select op.id as preset_id, op.template_version_id as version_id, t.id as template_id,
-           op.template_version_id as active_version_id, op.ttl_seconds, op.last_invalidated_at
+  const { rows: olds } = await sql<{ preset_id: string; version_id: string }>`
+    select op.id as preset_id, op.template_version_id as version_id
     from presets p
     join templates t on ${activeVersionSql("t", "p.template_version_id")}
     join template_versions ov on ov.template_id = t.id and ov.id <> p.template_version_id
@@ -466,15 +436,10 @@ export async function claimOldestOutdatedPrebuild(
     where p.id = ${request.presetId} and coalesce(s.rollout, 'surge') = 'surge'
     order by ov.created_at desc, ov.id desc`.execute(tx);
   for (const old of olds) {
-    const minCreatedAt = notExpiredSince(
-      {
-        ttlSeconds: old.ttl_seconds,
-        lastInvalidatedAt:
-          old.last_invalidated_at === null ? null : new Date(Number(old.last_invalidated_at)),
-      },
-      request.now,
-    );
-    const row = await takeOldestCandidate(tx, dialect, old.preset_id, old, minCreatedAt, request);
+    const row = await takeOldestClaimable(tx, dialect, old.preset_id, false, {
+      ...request,
+      hitPresetId: request.presetId,
+    });
     if (row) return { ...row, preset_id: old.preset_id, template_version_id: old.version_id };
   }
   return null;

@@ -14,6 +14,7 @@ import { retentionMigration } from "./migration-0008-retention.js";
 import { untaggedScopeMigration } from "./migration-0009-untagged-scope.js";
 import { tokenNameIndexMigration } from "./migration-0010-token-name-index.js";
 import { prebuildChangesMigration } from "./migration-0011-prebuild-changes.js";
+import { claimablePrebuildsMigration } from "./migration-0012-claimable-prebuilds.js";
 
 /** All migrations in order. Names sort lexically; Kysely applies them in that order. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
@@ -28,6 +29,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     "0009_untagged_scope": untaggedScopeMigration(dialect),
     "0010_token_name_index": tokenNameIndexMigration(dialect),
     "0011_prebuild_changes": prebuildChangesMigration(dialect),
+    "0012_claimable_prebuilds": claimablePrebuildsMigration(dialect),
   };
 }
 

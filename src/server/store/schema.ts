@@ -8,7 +8,7 @@
 // - bytes: BYTEA on PG, BLOB on SQLite; both drivers return a Buffer.
 // - ids: TEXT (random UUIDs), so a malformed id in a URL is simply "not found", never a cast error.
 // Query modules convert rows to camelCase domain types with `Date` and `boolean` (see ./rows.ts helpers).
-import type { Generated } from "kysely";
+import type { ColumnType, Generated } from "kysely";
 import type { BuildReasonName } from "../../contract/workspaces.js";
 import type { PresetStatus } from "../../planning/plan.js";
 
@@ -190,6 +190,8 @@ export interface WorkspacesTable {
   lease_on_expiry: LeaseExpiry | null;
   /** When the lease runs out; set once the workspace became usable (the lease counts from there). */
   lease_deadline: Millis | null;
+  /** The preset a claim may take this prebuild for now; null otherwise. Kept by triggers (migration 0012). */
+  claimable_preset_id: ColumnType<string | null, never, never>;
 }
 
 export type LeaseExpiry = "stop" | "delete";

@@ -296,7 +296,9 @@ describe("incremental snapshot", () => {
   forEachDialect(
     "a change the feed misses is caught by the comparison (control)",
     async ({ store, dialect }) => {
-      // Without the trigger on jobs, a finished build goes unseen until the next full read.
+      // Without the trigger on jobs, a failed build goes unseen until the next full read. (A failure, not a
+      // success: a success also makes the prebuild claimable, and that write to the workspace row is in the
+      // feed through the workspaces trigger — migration 0012.)
       await sql
         .raw(
           dialect === "sqlite"
@@ -315,7 +317,7 @@ describe("incremental snapshot", () => {
         .select("job_id")
         .where("workspace_id", "=", ws)
         .executeTakeFirstOrThrow();
-      await f.setJob(job.job_id, "succeeded", T0, T0);
+      await f.setJob(job.job_id, "failed", T0, T0);
       const got = await reader.read(T0, SETTINGS);
       const want = await readSnapshot(store, T0, SETTINGS);
       assert.equal(got.mode, "incremental");

@@ -11,7 +11,7 @@
 // - a new build of the workspace (a delete, stop or claim build is now the latest: not claimable);
 // - a job's end (completed_at, canceled_at, error: the latest build succeeded — or not);
 // - an agent inserted, or its lifecycle state changed (all ready — or one no longer);
-// - the workspace's owner or `deleted` changed (a claim, an admin's transfer: no longer a prebuild).
+// - the workspace's owner or `deleted` changed (an admin's transfer, a delete; a claim clears it itself).
 // Each recomputation writes only when the value changes (`IS DISTINCT FROM`), so a trigger that changes
 // nothing takes no row lock on PostgreSQL and writes no page on SQLite.
 // What a claim still checks itself, because it moves without a write to these tables: expiry (time) and
@@ -93,7 +93,11 @@ const TRIGGERS: ClaimableTrigger[] = [
     name: "workspace_owner",
     table: "workspaces",
     event: "UPDATE",
-    when: (changed) => `${changed("owner_id")} OR ${changed("deleted")}`,
+    // Not when the column is already null and the row is no prebuild: a claim clears the column itself, so
+    // its UPDATE runs no recomputation.
+    when: (changed) =>
+      `(${changed("owner_id")} OR ${changed("deleted")})
+       AND (NEW.claimable_preset_id IS NOT NULL OR (NEW.owner_id = ${PB} AND NEW.deleted = 0))`,
     workspace: "NEW.id",
   },
 ];

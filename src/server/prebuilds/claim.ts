@@ -14,7 +14,9 @@
 // older version instead (`claimOldestOutdatedPrebuild`); the result then names that version and preset, and
 // the workspace is outdated, as if it had been created just before the rollout.
 import type { Dialect, Executor } from "../store/store.js";
+import { type Workspace, workspaceFromRow } from "../store/workspaces.js";
 import {
+  type ClaimLease,
   claimOldestOutdatedPrebuild,
   claimOldestPrebuild,
   insertPrebuildEvent,
@@ -29,9 +31,13 @@ export interface ClaimRequest {
   now: Date;
   /** Surge rollout: fall back to an older version's prebuild of the same preset name (default false). */
   allowOutdated?: boolean;
+  /** The lease the claimed workspace gets (absent: none), set by the claim's own statement. */
+  lease?: ClaimLease | null;
 }
 
 export interface ClaimedPrebuild {
+  /** The workspace as the claim left it (new owner, name and lease): no need to read it back. */
+  workspace: Workspace;
   workspaceId: string;
   templateId: string;
   presetId: string;
@@ -75,6 +81,7 @@ export async function claimPrebuild(
     }
     if (!row) continue;
     return {
+      workspace: workspaceFromRow(row),
       workspaceId: row.id,
       templateId: row.template_id,
       presetId,

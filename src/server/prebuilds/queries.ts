@@ -18,7 +18,14 @@ import { type Selectable, sql } from "kysely";
 import { SERVER_RESTARTED_ERROR_CODE, STORAGE_UNAVAILABLE_ERROR_CODE } from "../jobs/reaper.js";
 import { activeVersionSql } from "../store/active-version.js";
 import { jobStatusSql } from "../store/job-status.js";
-import type { ClaimRehearsalsTable, PrebuildEventType, PresetStatus, Transition } from "../store/schema.js";
+import type {
+  ClaimRehearsalsTable,
+  LeaseExpiry,
+  PrebuildEventType,
+  PresetStatus,
+  Transition,
+  WorkspacesTable,
+} from "../store/schema.js";
 import type { Dialect, Executor } from "../store/store.js";
 import { PREBUILDS_USER_ID } from "./system-user.js";
 
@@ -319,10 +326,21 @@ export async function writePaused(db: Executor, paused: boolean): Promise<void> 
 
 // ---- claims --------------------------------------------------------------------------------------------
 
-export interface ClaimedRow {
-  id: string;
-  template_id: string;
-  created_at: number;
+/** The claimed workspace's row, as the claim left it. */
+export type ClaimedRow = Selectable<WorkspacesTable>;
+
+/** The lease a claim gives the workspace (null or absent: the prebuild's own, which is none). */
+export interface ClaimLease {
+  seconds: number;
+  onExpiry: LeaseExpiry;
+}
+
+/** What a claim sets on the workspace it takes. */
+export interface ClaimTake {
+  newOwnerId: string;
+  newName: string;
+  now: Date;
+  lease?: ClaimLease | null;
 }
 
 /** The smallest SQL integer either dialect compares `created_at` with: "nothing expires". */
@@ -363,9 +381,13 @@ async function takeOldestClaimable(
   dialect: Dialect,
   presetId: string,
   activeOnly: boolean,
-  request: { newOwnerId: string; newName: string; now: Date; hitPresetId: string },
+  request: ClaimTake & { hitPresetId: string },
 ): Promise<ClaimedRow | null> {
   const nowMs = request.now.getTime();
+  // The lease counts from usable: the deadline is set when the claim build makes the workspace usable.
+  const lease = request.lease
+    ? sql`, lease_seconds = ${request.lease.seconds}, lease_on_expiry = ${request.lease.onExpiry}, lease_deadline = null`
+    : sql``;
   const active = activeOnly
     ? sql`join template_versions v on v.id = p.template_version_id
           join templates t on t.id = v.template_id and ${activeVersionSql("t", "v.id")}`
@@ -373,18 +395,18 @@ async function takeOldestClaimable(
   const lock = dialect === "postgres" ? sql`for update of w skip locked` : sql``;
   const claim = sql`
     update workspaces set owner_id = ${request.newOwnerId}, name = ${request.newName}, updated_at = ${nowMs},
-                          claimable_preset_id = null
+                          claimable_preset_id = null ${lease}
     where id = (select w.id from presets p ${active}
                 join workspaces w on w.claimable_preset_id = p.id
                 where p.id = ${presetId} and w.claimable_preset_id is not null and ${notExpiredSql(nowMs)}
                 order by w.created_at, w.id limit 1 ${lock})
-    returning id, template_id, created_at`;
+    returning *`;
   if (dialect === "postgres") {
     const { rows } = await sql<ClaimedRow>`
       with claimed as (${claim}),
            hit as (insert into prebuild_events (preset_id, event_type, created_at)
                    select ${request.hitPresetId}, 'claim_succeeded', ${nowMs} from claimed)
-      select id, template_id, created_at from claimed`.execute(tx);
+      select * from claimed`.execute(tx);
     return rows[0] ?? null;
   }
   const { rows } = await sql<ClaimedRow>`${claim}`.execute(tx);
@@ -401,7 +423,7 @@ async function takeOldestClaimable(
 export function claimOldestPrebuild(
   tx: Executor,
   dialect: Dialect,
-  request: { presetId: string; newOwnerId: string; newName: string; now: Date },
+  request: ClaimTake & { presetId: string },
 ): Promise<ClaimedRow | null> {
   return takeOldestClaimable(tx, dialect, request.presetId, true, {
     ...request,
@@ -424,7 +446,7 @@ export interface OutdatedClaimedRow extends ClaimedRow {
 export async function claimOldestOutdatedPrebuild(
   tx: Executor,
   dialect: Dialect,
-  request: { presetId: string; newOwnerId: string; newName: string; now: Date },
+  request: ClaimTake & { presetId: string },
 ): Promise<OutdatedClaimedRow | null> {
   const { rows: olds } = await sql<{ preset_id: string; version_id: string }>`
     select op.id as preset_id, op.template_version_id as version_id

@@ -297,12 +297,12 @@ export async function createWorkspace(
           now,
           // Surge rollout: an older version's prebuild only for a request the old preset serves as is.
           allowOutdated: onlyPresetValues(request.parameters, preset?.parameters ?? {}),
+          lease,
         });
         if (claimed) {
-          if (lease) await setWorkspaceLease(tx, claimed.workspaceId, { ...lease, deadline: null });
-          const workspace = await getWorkspace(tx, claimed.workspaceId);
+          const workspace = claimed.workspace;
           const previous = await getLatestBuild(tx, claimed.workspaceId);
-          if (!workspace || !previous) throw new Error(`claimed prebuild ${claimed.workspaceId} vanished`);
+          if (!previous) throw new Error(`claimed prebuild ${claimed.workspaceId} has no build`);
           await rememberKey(tx, owner, request, workspace.id, now);
           // An outdated prebuild's CLAIM build stays on its own version, preset and parameter values.
           const outdated = claimed.outdated;

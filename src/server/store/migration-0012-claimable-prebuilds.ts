@@ -13,7 +13,8 @@
 // - an agent inserted, or its lifecycle state changed (all ready — or one no longer);
 // - the workspace's owner or `deleted` changed (an admin's transfer, a delete; a claim clears it itself).
 // Each recomputation writes only when the value changes (`IS DISTINCT FROM`), so a trigger that changes
-// nothing takes no row lock on PostgreSQL and writes no page on SQLite.
+// nothing writes no page. On PostgreSQL a trigger first locks the prebuild's row and recomputes from a fresh
+// snapshot (postgresFunctionBody says why); on SQLite the single writer already serialises them.
 // What a claim still checks itself, because it moves without a write to these tables: expiry (time) and
 // the preset's version being the active one (templates). The template and version of the prebuild follow
 // from the preset (a preset belongs to one version).
@@ -111,11 +112,32 @@ function sqliteStatements(): string[] {
   );
 }
 
+/**
+ * PostgreSQL: lock the prebuild's row first, then recompute in a statement of its own. Under READ COMMITTED
+ * each statement of a (volatile) trigger function reads a new snapshot, so the recomputation sees everything
+ * committed before the lock was granted. Without the lock two concurrent writes of one workspace each judge
+ * from a snapshot without the other's: two agents becoming ready at once each see the other not ready and
+ * leave the column null for good; an agent becoming ready while a delete build is being queued sets it after
+ * the delete committed (its UPDATE waits for the delete's row lock, then writes what its old snapshot
+ * computed), and a claim hands out a workspace being deleted. Only live prebuilds are locked (other rows'
+ * column stays null), and every writer that queues a build already holds that lock.
+ */
+function postgresFunctionBody(workspace: string): string {
+  return `DECLARE ws text;
+    BEGIN
+      ws := ${workspace};
+      IF ws IS NULL THEN RETURN NULL; END IF;
+      PERFORM 1 FROM workspaces WHERE id = ws AND owner_id = ${PB} AND deleted = 0 FOR UPDATE;
+      ${refresh("ws")};
+      RETURN NULL;
+    END`;
+}
+
 function postgresStatements(): string[] {
   const changed = (c: string) => `OLD.${c} IS DISTINCT FROM NEW.${c}`;
   return TRIGGERS.flatMap((t) => [
     `CREATE FUNCTION claimable_${t.name}() RETURNS trigger LANGUAGE plpgsql AS $$
-     BEGIN ${refresh(t.workspace)}; RETURN NULL; END $$`,
+     ${postgresFunctionBody(t.workspace)} $$`,
     `CREATE TRIGGER claimable_${t.name} AFTER ${t.event} ON ${t.table} FOR EACH ROW
      ${t.when ? `WHEN (${t.when(changed)})` : ""} EXECUTE FUNCTION claimable_${t.name}()`,
   ]);

@@ -5,7 +5,7 @@
 // workspace's column must equal the rule. A control run without one trigger shows the comparison catches a
 // missed write.
 import assert from "node:assert/strict";
-import { describe } from "node:test";
+import { describe, test } from "node:test";
 import { sql } from "kysely";
 import { claimPrebuild } from "../../../src/server/prebuilds/claim.js";
 import { PREBUILDS_USER_ID } from "../../../src/server/prebuilds/system-user.js";
@@ -13,7 +13,8 @@ import { jobStatus } from "../../../src/server/store/job-status.js";
 import type { AgentLifecycleState, Transition } from "../../../src/server/store/schema.js";
 import type { Store } from "../../../src/server/store/store.js";
 import { softDeleteWorkspace } from "../../../src/server/store/workspaces.js";
-import { forEachDialect } from "../../support/db.js";
+import { until } from "../../support/changes.js";
+import { dialectSkip, forEachDialect, openTestStore } from "../../support/db.js";
 import { seededRandom } from "../../support/prng.js";
 import { at, HOUR, type JobOutcome, MINUTE, PoolFixture } from "./pool-fixtures.js";
 
@@ -240,4 +241,62 @@ describe("the claim index (workspaces.claimable_preset_id)", () => {
       assert.equal((await actualClaimable(store)).get(fresh), null, "a claimed workspace leaves the index");
     },
   );
+
+  // PostgreSQL only: SQLite has one writer, so two writes of one workspace never overlap there.
+  test("two agents of one prebuild becoming ready in concurrent transactions make it claimable [postgres]", {
+    skip: dialectSkip("postgres"),
+  }, async () => {
+    const { store, cleanup } = await openTestStore("postgres");
+    try {
+      const f = await PoolFixture.create(store);
+      const t = await f.template("dev");
+      const p = await f.preset(t.versionId, { name: "small" });
+      const ws = await f.prebuild(p, { agents: ["starting", "starting"] });
+      const agents = await store.db
+        .selectFrom("workspace_agents as a")
+        .innerJoin("workspace_resources as r", "r.id", "a.resource_id")
+        .innerJoin("workspace_builds as b", "b.job_id", "r.job_id")
+        .select("a.id")
+        .where("b.workspace_id", "=", ws)
+        .execute();
+      assert.equal(agents.length, 2);
+      const ready = (tx: typeof store.db, id: string) =>
+        tx.updateTable("workspace_agents").set({ lifecycle_state: "ready" }).where("id", "=", id).execute();
+
+      // Transaction A makes the first agent ready and stays open; B makes the second ready meanwhile.
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let updatedA!: () => void;
+      const aUpdated = new Promise<void>((resolve) => {
+        updatedA = resolve;
+      });
+      const a = store.transaction(async (tx) => {
+        await ready(tx, agents[0]!.id);
+        updatedA();
+        await held;
+      });
+      await aUpdated;
+      let bDone = false;
+      const b = store.transaction(async (tx) => {
+        await ready(tx, agents[1]!.id);
+        bDone = true;
+      });
+      // B either finished its write or waits for A's lock on the workspace: only then may A commit.
+      await until("B to write or to wait for A's lock", async () => {
+        if (bDone) return true;
+        const { rows } = await sql<{ n: number }>`
+            select count(*)::int as n from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock'`.execute(store.db);
+        return Number(rows[0]?.n) > 0 ? true : undefined;
+      });
+      release();
+      await Promise.all([a, b]);
+
+      assert.equal((await actualClaimable(store)).get(ws), p, "both agents are ready: claimable");
+    } finally {
+      await cleanup();
+    }
+  });
 });

@@ -174,15 +174,24 @@ function keepCount(plan: PresetPlan, preset: PresetSnapshot): number {
  */
 function rehearsalCandidate(preset: PresetSnapshot, plan: PresetPlan, now: Date): string | undefined {
   if (!preset.active || !preset.needsClaimRehearsal) return undefined;
-  const deleted = new Set(plan.actions.flatMap((a) => (a.type === "delete" ? a.ids : [])));
-  let best: { id: string; at: number } | undefined;
-  for (const p of preset.prebuilds) {
-    if (p.status !== "running" || !p.ready || deleted.has(p.id) || isExpired(p.createdAt, preset, now))
-      continue;
-    const at = p.createdAt.getTime();
-    if (!best || at > best.at || (at === best.at && p.id > best.id)) best = { id: p.id, at };
+  let deleted: Set<string> | undefined;
+  for (const a of plan.actions) {
+    if (a.type !== "delete") continue;
+    deleted ??= new Set();
+    for (const id of a.ids) deleted.add(id);
   }
-  return best?.id;
+  let bestId: string | undefined;
+  let bestAt = 0;
+  for (const p of preset.prebuilds) {
+    if (p.status !== "running" || !p.ready) continue;
+    const at = p.createdAt.getTime();
+    // Cheapest test first: most prebuilds are older than the best so far (they arrive oldest first).
+    if (bestId !== undefined && (at < bestAt || (at === bestAt && p.id <= bestId))) continue;
+    if (deleted?.has(p.id) || isExpired(p.createdAt, preset, now)) continue;
+    bestId = p.id;
+    bestAt = at;
+  }
+  return bestId;
 }
 
 /** Plans a whole cycle. Pure and deterministic; see the file header. */
@@ -250,8 +259,9 @@ export function planCycle<P extends PresetSnapshot>(
   );
   const rehearsals = new Map<string, string>();
   for (const { preset, plan } of planned) {
+    if (left === 0 || emptyPoolWaiting) break;
     const prebuildId = rehearsalCandidate(preset, plan, now);
-    if (prebuildId === undefined || left === 0 || emptyPoolWaiting) continue;
+    if (prebuildId === undefined) continue;
     rehearsals.set(preset.id, prebuildId);
     if (left !== null) left--;
   }

@@ -47,7 +47,16 @@ interface Entry {
   ask: CreationAsk;
   /** Tie order: the position counted from the rotation cursor. */
   turn: number;
+  /** The preset's result, kept on the entry: the heap compares fullness on every step of every creation. */
+  dealt: Dealt;
+  /** (have + granted) / max(1, desired), updated with every creation granted. */
+  fullness: number;
 }
+
+const before = (a: Entry, b: Entry): boolean => {
+  const d = a.fullness - b.fullness;
+  return d !== 0 ? d < 0 : a.turn < b.turn;
+};
 
 /** Deals the budgets over the asks; see the file header. `presets` is the snapshot's preset count. */
 export function dealCreations(
@@ -56,7 +65,7 @@ export function dealCreations(
   rotation: number,
   presets: number,
 ): Map<string, Dealt> {
-  const dealt = new Map<string, Dealt>([...asks.keys()].map((id) => [id, { granted: 0, limitedBy: null }]));
+  const dealt = new Map<string, Dealt>();
   const left = {
     creations: budgets.creations === null ? Number.POSITIVE_INFINITY : Math.max(0, budgets.creations),
     prebuilds: budgets.prebuilds === null ? Number.POSITIVE_INFINITY : Math.max(0, budgets.prebuilds),
@@ -64,20 +73,21 @@ export function dealCreations(
   };
   const n = Math.max(1, presets);
   const start = ((rotation % n) + n) % n;
-  const entries: Entry[] = [...asks].map(([id, ask]) => ({ id, ask, turn: (ask.index - start + n) % n }));
+  const entries: Entry[] = [];
+  for (const [id, ask] of asks) {
+    const d: Dealt = { granted: 0, limitedBy: null };
+    dealt.set(id, d);
+    const fullness = ask.have / Math.max(1, ask.desired);
+    entries.push({ id, ask, turn: (ask.index - start + n) % n, dealt: d, fullness });
+  }
   for (const phase of ["refill", "ahead"] as const) {
     const limit = (e: Entry) => (phase === "refill" ? e.ask.refill : e.ask.wanted);
-    const fullness = (e: Entry) => (e.ask.have + dealt.get(e.id)!.granted) / Math.max(1, e.ask.desired);
-    const before = (a: Entry, b: Entry) => {
-      const d = fullness(a) - fullness(b);
-      return d !== 0 ? d < 0 : a.turn < b.turn;
-    };
     const heap = new MinHeap<Entry>(before);
-    for (const e of entries) if (dealt.get(e.id)!.granted < limit(e)) heap.push(e);
+    for (const e of entries) if (e.dealt.granted < limit(e)) heap.push(e);
     while (left.creations > 0) {
       const e = heap.pop();
       if (!e) break;
-      const d = dealt.get(e.id)!;
+      const d = e.dealt;
       if (d.limitedBy !== null) continue;
       if (left.prebuilds < 1) {
         d.limitedBy = "max_prebuilds";
@@ -88,6 +98,7 @@ export function dealCreations(
         continue;
       }
       d.granted++;
+      e.fullness = (e.ask.have + d.granted) / Math.max(1, e.ask.desired);
       left.creations--;
       left.prebuilds--;
       left.cost -= e.ask.dailyCost;
@@ -108,10 +119,11 @@ class MinHeap<T> {
     let i = items.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!this.before(items[i]!, items[parent]!)) break;
-      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      if (!this.before(item, items[parent]!)) break;
+      items[i] = items[parent]!;
       i = parent;
     }
+    items[i] = item;
   }
 
   pop(): T | undefined {
@@ -128,7 +140,9 @@ class MinHeap<T> {
         if (l < items.length && this.before(items[l]!, items[m]!)) m = l;
         if (r < items.length && this.before(items[r]!, items[m]!)) m = r;
         if (m === i) break;
-        [items[i], items[m]] = [items[m]!, items[i]!];
+        const swap = items[i]!;
+        items[i] = items[m]!;
+        items[m] = swap;
         i = m;
       }
     }

@@ -175,8 +175,18 @@ function oldestFirst<T extends PrebuildBase>(a: T, b: T): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-function ids(list: PrebuildBase[]): string[] {
-  return list.map((p) => p.id);
+/** Sorts oldest first; the snapshot lists prebuilds oldest first already, so usually one pass checks it. */
+function sortOldestFirst<T extends PrebuildBase>(list: T[]): void {
+  for (let i = 1; i < list.length; i++) {
+    if (oldestFirst(list[i - 1]!, list[i]!) > 0) {
+      list.sort(oldestFirst);
+      return;
+    }
+  }
+}
+
+function pushDelete(actions: PlanAction[], reason: DeleteReason, list: readonly PrebuildBase[]): void {
+  if (list.length > 0) actions.push({ type: "delete", reason, ids: list.map((p) => p.id) });
 }
 
 /**
@@ -220,10 +230,11 @@ function extraneousToDelete<T extends PrebuildBase & { ready: boolean }>(
  */
 function outdatedToDelete<T extends PrebuildBase & { ready: boolean }>(
   running: readonly T[],
-  expired: ReadonlySet<PrebuildBase>,
+  expiredList: readonly PrebuildBase[],
   keep: number,
 ): T[] {
   if (keep <= 0) return [...running];
+  const expired = new Set(expiredList);
   const kept = new Set<T>();
   for (let i = running.length - 1; i >= 0 && kept.size < keep; i--) {
     const p = running[i]!;
@@ -248,9 +259,9 @@ export function planPreset(
     else if (p.status === "stopped") stopped.push(p);
     else if (nowMs - p.failedAt.getTime() > settings.failedRetentionMs) failedPastRetention.push(p);
   }
-  running.sort(oldestFirst);
-  stopped.sort(oldestFirst);
-  failedPastRetention.sort(oldestFirst);
+  sortOldestFirst(running);
+  sortOldestFirst(stopped);
+  sortOldestFirst(failedPastRetention);
 
   const expired: PrebuildBase[] = [];
   const nonExpired: (PrebuildBase & { ready: boolean })[] = [];
@@ -277,20 +288,17 @@ export function planPreset(
   if (leadMs > 0) state.expiringSoon = expiringSoon;
 
   const actions: PlanAction[] = [];
-  const remove = (reason: DeleteReason, list: PrebuildBase[]) => {
-    if (list.length > 0) actions.push({ type: "delete", reason, ids: ids(list) });
-  };
   if (!preset.active) {
     // §5 rule 5: an outdated version's pool goes away entirely, expired or not; nothing is created.
     if (preset.pendingJobs > 0) actions.push({ type: "cancel_pending" });
-    remove("outdated", outdatedToDelete(running, new Set(expired), options.keepOutdated ?? 0));
+    pushDelete(actions, "outdated", outdatedToDelete(running, expired, options.keepOutdated ?? 0));
   } else {
-    remove("expired", expired);
-    remove("extraneous", extraneousToDelete(nonExpired, extraneous, desired, leadMs > 0));
+    pushDelete(actions, "expired", expired);
+    pushDelete(actions, "extraneous", extraneousToDelete(nonExpired, extraneous, desired, leadMs > 0));
   }
   // Stopped and long-failed prebuilds are garbage whether or not the preset is still active.
-  remove("stopped", stopped);
-  remove("failed", failedPastRetention);
+  pushDelete(actions, "stopped", stopped);
+  pushDelete(actions, "failed", failedPastRetention);
 
   if (preset.active) {
     const count = Math.max(desired - (nonExpired.length - expiringSoon) - preset.inProgress.start, 0);

@@ -11,9 +11,10 @@
 // Job status is store/job-status.ts's derivation (`jobStatusSql`), the one rule: "succeeded" = completed, no
 // error, not cancelled; "failed" = an error and not cancelled (a cancel is nobody's template failing).
 //
-// Dialect branches (named, two): a claim (`takeOldestClaimable`) locks its candidate with FOR UPDATE SKIP
-// LOCKED on PostgreSQL and relies on SQLite's single writer otherwise; `lockUnclaimedPrebuild` takes a row lock on
-// PostgreSQL. Everything else is the same SQL on both.
+// Dialect branches (named, four): a claim (`takeOldestClaimable`) locks its candidate with FOR UPDATE SKIP
+// LOCKED on PostgreSQL and relies on SQLite's single writer otherwise, and records its hit in the same
+// statement on PostgreSQL; `lockUnclaimedPrebuild` takes a row lock on PostgreSQL; `selectPrebuildWorkspaces`
+// words the latest build so that each planner looks it up by index. Everything else is the same SQL on both.
 import { type Selectable, sql } from "kysely";
 import { SERVER_RESTARTED_ERROR_CODE, STORAGE_UNAVAILABLE_ERROR_CODE } from "../jobs/reaper.js";
 import { activeVersionSql } from "../store/active-version.js";
@@ -155,17 +156,32 @@ export interface PrebuildWorkspaceRow {
 }
 
 /**
- * Every prebuild workspace with its latest build's job and agent readiness. Set-based (window functions and
- * one aggregate over not-ready agents) rather than three correlated subqueries per workspace: with 10,000
- * prebuilds that is about 3× faster on both dialects.
+ * Every prebuild workspace with its latest build's job and agent readiness.
+ *
+ * PostgreSQL (dialect branch): the latest build is a LATERAL top-1 of the workspace's builds, and readiness a
+ * count of not-ready agents. With the join-on-max form PostgreSQL misestimates the join and hashes every
+ * build of every workspace, and it runs `not exists` over agents as one scan of all agents: a scoped read of
+ * one template (100 prebuilds) took 10 ms instead of 1 ms. SQLite has no LATERAL and plans the join-on-max
+ * form as index lookups.
  */
 export async function selectPrebuildWorkspaces(
   db: Executor,
+  dialect: Dialect,
   scope?: readonly string[],
 ): Promise<PrebuildWorkspaceRow[]> {
   // Index lookups per live prebuild (its latest build by the (workspace_id, build_number) key, its job by id,
   // the preset of its latest build that names one), not a window over every build of every prebuild: the
   // cycle's largest read, so its cost is what the pool's size costs, not what its history does.
+  const latestBuild =
+    dialect === "postgres"
+      ? sql`cross join lateral (select x.preset_id, x.transition, x.build_number, x.job_id from workspace_builds x
+                                where x.workspace_id = w.id order by x.build_number desc limit 1) b`
+      : sql`join workspace_builds b on ${latestBuildOf("w", "b")}`;
+  const agentsReady =
+    dialect === "postgres"
+      ? sql`(select count(*) from workspace_resources r join workspace_agents a on a.resource_id = r.id
+             where r.job_id = b.job_id and a.lifecycle_state <> 'ready') = 0`
+      : agentsReadySql("b.job_id");
   const { rows } = await sql<PrebuildWorkspaceRow>`
     select w.id, w.template_id, w.created_at,
            coalesce(b.preset_id, (select p.preset_id from workspace_builds p
@@ -173,9 +189,9 @@ export async function selectPrebuildWorkspaces(
                                   order by p.build_number desc limit 1)) as preset_id,
            b.transition, b.build_number,
            j.worker_id, j.started_at, j.completed_at, j.canceled_at, j.error, j.updated_at as job_updated_at,
-           case when ${agentsReadySql("b.job_id")} then 1 else 0 end as agents_ready
+           case when ${agentsReady} then 1 else 0 end as agents_ready
     from workspaces w
-    join workspace_builds b on ${latestBuildOf("w", "b")}
+    ${latestBuild}
     join provisioner_jobs j on j.id = b.job_id
     where w.owner_id = ${PB} and w.deleted = 0 ${inTemplates("w.template_id", scope)}
     order by w.created_at, w.id`.execute(db);

@@ -130,7 +130,8 @@ export class SnapshotReader {
         const changed = await selectChangedTemplates(db, previous!);
         if (changed.length <= Math.max(8, this.#maxChangedShare * this.#parts.size)) scope = changed;
       }
-      const rows = scope?.length === 0 ? undefined : await readSnapshotRows(db, now, settings, scope);
+      const rows =
+        scope?.length === 0 ? undefined : await readSnapshotRows(db, dialect, now, settings, scope);
       return { globals, watermark, scope, rows };
     });
 

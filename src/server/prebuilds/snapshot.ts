@@ -34,7 +34,7 @@ import type { BackoffHistory, PrebuildSnapshot, PresetSnapshot } from "../../pla
 import type { Schedule } from "../../planning/schedule.js";
 import { jobStatus } from "../store/job-status.js";
 import { parseReplaceAhead, type ReplaceAheadSetting } from "../store/preset-settings.js";
-import type { Executor, Store } from "../store/store.js";
+import type { Dialect, Executor, Store } from "../store/store.js";
 import {
   type ClaimHistoryRow,
   type CreationTimingRow,
@@ -184,6 +184,7 @@ export interface SnapshotRows {
  */
 export async function readSnapshotRows(
   db: Executor,
+  dialect: Dialect,
   now: Date,
   settings: SnapshotSettings,
   scope?: readonly string[],
@@ -193,7 +194,7 @@ export async function readSnapshotRows(
   return {
     presets: await selectSnapshotPresets(db, scope),
     schedules: await selectActiveSchedules(db, scope),
-    workspaces: await selectPrebuildWorkspaces(db, scope),
+    workspaces: await selectPrebuildWorkspaces(db, dialect, scope),
     failures: await selectFailures(db, nowMs - settings.lookbackMs, scope),
     hardLimited: await selectHardLimitedPresets(db, settings.hardLimit, scope),
     demandSettings: await selectDemandSettings(db, scope),
@@ -451,10 +452,15 @@ export async function counting<T>(
   return { value, queryCount: counter.count };
 }
 
-async function readAll(reader: Executor, now: Date, settings: SnapshotSettings): Promise<ReconcileSnapshot> {
+async function readAll(
+  reader: Executor,
+  dialect: Dialect,
+  now: Date,
+  settings: SnapshotSettings,
+): Promise<ReconcileSnapshot> {
   const { value, queryCount } = await counting(reader, async (db) => ({
     globals: await readGlobals(db),
-    rows: await readSnapshotRows(db, now, settings),
+    rows: await readSnapshotRows(db, dialect, now, settings),
   }));
   const templates = [...rowsByTemplate(value.rows)].map(([id, rows]) =>
     assembleTemplate(id, rows, now, settings),
@@ -472,8 +478,8 @@ export function readSnapshot(
   settings: SnapshotSettings = defaultSnapshotSettings,
   options: ReadSnapshotOptions = {},
 ): Promise<ReconcileSnapshot> {
-  if (options.tx) return readAll(options.tx, now, settings);
-  return store.transaction((tx) => readAll(tx, now, settings), {
+  if (options.tx) return readAll(options.tx, store.dialect, now, settings);
+  return store.transaction((tx) => readAll(tx, store.dialect, now, settings), {
     isolation: "repeatable read",
     readOnly: true,
   });

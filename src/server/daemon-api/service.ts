@@ -10,6 +10,7 @@ import { PSK_HEADER } from "../../contract/daemon.js";
 import {
   AcquireJobResponseSchema,
   type CompleteJobRequest,
+  type DaemonIdentity,
   DaemonService,
   type FailJobRequest,
   type JobLog,
@@ -31,11 +32,14 @@ import { channels, publishQuietly } from "../store/pubsub.js";
 import { completeTemplateImport, recordParseResult } from "../templates/import-results.js";
 import { completeWorkspaceBuild, failWorkspaceBuild } from "../workspaces/build-results.js";
 import { acquiredTransition, buildAcquiredJob } from "./acquired-job.js";
+import { RecentRegistrations } from "./recent-registrations.js";
 
 /** Longest a single acquire request waits on the server (a daemon simply asks again). */
 const MAX_WAIT_MS = 30_000;
 /** A waiting acquire looks again this often even without a "job posted" hint. */
 const REPOLL_MS = 5_000;
+/** How often an unchanged daemon's row is rewritten by its acquires (recent-registrations.ts says why). */
+const REGISTRATION_REFRESH_MS = 10_000;
 
 export interface DaemonApiOptions {
   psk: string;
@@ -53,27 +57,22 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
   };
 
   const observer = options.observer;
+  const registrations = new RecentRegistrations(REGISTRATION_REFRESH_MS);
   router.service(DaemonService, {
     async acquireJob(req, hc) {
       authenticate(hc);
       const identity = req.daemon;
       if (!identity?.name) throw new ConnectError("daemon name is required", Code.InvalidArgument);
       const tags = daemonTags(identity.tags);
-      const daemon = await upsertDaemon(ctx.store.db, {
-        name: identity.name,
-        provisioners: identity.provisionerTypes,
-        tags,
-        version: identity.version,
-        now: ctx.clock.now(),
-      });
-      observer?.daemonSeen(daemon.id);
+      const daemonId = await registerDaemon(ctx, registrations, identity, tags);
+      observer?.daemonSeen(daemonId);
       // The long poll ends on a timer of the server's clock rather than at a `now()` deadline, so a request
       // waits its `waitMs` however the wall clock moves (and a test's clock decides when it is over).
       const over = deadlineSignal(ctx, Math.min(Math.max(req.waitMs, 0), MAX_WAIT_MS), hc.signal);
       try {
         for (;;) {
           const job = await acquireJob(ctx.store, {
-            daemonId: daemon.id,
+            daemonId,
             provisionerTypes: identity.provisionerTypes,
             tags,
             now: ctx.clock.now(),
@@ -85,7 +84,7 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
               observer?.jobAcquired(job, acquiredTransition(acquired));
               return create(AcquireJobResponseSchema, {
                 job: acquired,
-                daemonId: daemon.id,
+                daemonId,
                 outcomeTakesLogs: true,
               });
             } catch (err) {
@@ -98,7 +97,7 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
               continue;
             }
           }
-          if (over.signal.aborted) return create(AcquireJobResponseSchema, { daemonId: daemon.id });
+          if (over.signal.aborted) return create(AcquireJobResponseSchema, { daemonId });
           await waitForJobPosted(ctx, REPOLL_MS, over.signal);
         }
       } finally {
@@ -126,6 +125,31 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
       return {};
     },
   });
+}
+
+/** The daemon's id: its row upserted by name, unless this process wrote the same registration lately. */
+async function registerDaemon(
+  ctx: ServerContext,
+  registrations: RecentRegistrations,
+  identity: DaemonIdentity,
+  tags: Tags,
+): Promise<string> {
+  const now = ctx.clock.now();
+  const registration = {
+    name: identity.name,
+    identityKey: JSON.stringify([identity.provisionerTypes, tags, identity.version]),
+  };
+  const recent = registrations.fresh(registration, now.getTime());
+  if (recent) return recent;
+  const daemon = await upsertDaemon(ctx.store.db, {
+    name: identity.name,
+    provisioners: identity.provisionerTypes,
+    tags,
+    version: identity.version,
+    now,
+  });
+  registrations.remember(registration, daemon.id, now.getTime());
+  return daemon.id;
 }
 
 /** A daemon's tags, checked and mutated as Coder does (jobs/tags.ts; no `scope=user`, see there). */

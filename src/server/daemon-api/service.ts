@@ -32,6 +32,7 @@ import { channels, publishQuietly } from "../store/pubsub.js";
 import { completeTemplateImport, recordParseResult } from "../templates/import-results.js";
 import { completeWorkspaceBuild, failWorkspaceBuild } from "../workspaces/build-results.js";
 import { acquiredTransition, buildAcquiredJob } from "./acquired-job.js";
+import { ArchiveCache } from "./archive-cache.js";
 import { RecentRegistrations } from "./recent-registrations.js";
 
 /** Longest a single acquire request waits on the server (a daemon simply asks again). */
@@ -58,6 +59,7 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
 
   const observer = options.observer;
   const registrations = new RecentRegistrations(REGISTRATION_REFRESH_MS);
+  const archives = new ArchiveCache();
   router.service(DaemonService, {
     async acquireJob(req, hc) {
       authenticate(hc);
@@ -79,7 +81,13 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
           });
           if (job) {
             try {
-              const acquired = await buildAcquiredJob(ctx.store.db, job, ctx.accessUrl, ctx.clock.now());
+              const acquired = await buildAcquiredJob(
+                ctx.store.db,
+                job,
+                ctx.accessUrl,
+                ctx.clock.now(),
+                archives,
+              );
               if (hc.signal.aborted) throw new Error("connection to provisioner daemon broken");
               observer?.jobAcquired(job, acquiredTransition(acquired));
               return create(AcquireJobResponseSchema, {

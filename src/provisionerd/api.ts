@@ -11,6 +11,12 @@ export type DaemonClient = Client<typeof DaemonService>;
 export interface DaemonClientOptions {
   /** A PEM certificate to trust besides the system roots, regardless of the name it was issued for. */
   trustCertificate?: Buffer;
+  /**
+   * Ask for compressed responses (default true). A daemon on the server's own machine (the in-process ones)
+   * turns it off: over a local socket, gzip of every acquired job's template archive is CPU spent on both
+   * ends for nothing.
+   */
+  compression?: boolean;
 }
 
 export function createDaemonClient(
@@ -27,6 +33,7 @@ export function createDaemonClient(
     httpVersion: "1.1",
     useBinaryFormat: true,
     interceptors: [auth],
+    ...(options.compression === false ? { acceptCompression: [] } : {}),
     ...(options.trustCertificate
       ? {
           nodeOptions: {

@@ -82,6 +82,7 @@ export class ProvisionerDaemon {
     while (this.state === "running") {
       let job: Awaited<ReturnType<DaemonClient["acquireJob"]>>["job"];
       let daemonId = "";
+      let outcomeTakesLogs = false;
       try {
         const res = await api.acquireJob(
           { daemon: identity, waitMs: this.options.acquireWaitMs ?? 10_000 },
@@ -89,6 +90,7 @@ export class ProvisionerDaemon {
         );
         job = res.job;
         daemonId = res.daemonId;
+        outcomeTakesLogs = res.outcomeTakesLogs;
         backoff = 10;
       } catch (err) {
         if (this.state !== "running") break;
@@ -108,6 +110,7 @@ export class ProvisionerDaemon {
         job,
         daemonId,
         api,
+        outcomeTakesLogs,
         provisioner: this.options.provisioners[job.provisioner],
         heartbeatMs: this.options.heartbeatMs,
         signal: this.jobAbort.signal,

@@ -46,6 +46,15 @@ export class LogBuffer<T> {
     return batch;
   }
 
+  /**
+   * Waits until every batch already handed to `send` is through, then takes what is queued: the last lines,
+   * for a caller that sends them with its own request (after all earlier ones, so the order holds).
+   */
+  async settle(): Promise<T[]> {
+    await this.chain;
+    return this.take();
+  }
+
   flush(): Promise<void> {
     const batch = this.take();
     if (batch.length > 0) {

@@ -13,7 +13,8 @@
 //     the server would refuse them, and what it recorded stands), sends Cancel on the Session and waits for
 //     the provisioner to stop before returning "lost", so a provisioner never runs two jobs for one daemon
 //     and terraform can exit cleanly. Cancel, not abort: a killed terraform can leave its state locked.
-// Every other outcome is reported exactly once: CompleteJob or FailJob. Transient errors are retried.
+// Every other outcome is reported exactly once: CompleteJob or FailJob — with the last log lines, to a server
+// that takes them (outcomeTakesLogs), else after an UpdateJob carrying them. Transient errors are retried.
 // Heartbeats, log batching and retry backoff run on the injected Clock; log lines are stamped with its now().
 import { clone, create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Clock, systemClock, type TimerHandle } from "../clock.js";
@@ -49,6 +50,11 @@ export interface RunJobOptions {
   api: DaemonClient;
   /** The provisioner for `job.provisioner`, or undefined when this daemon has none of that type. */
   provisioner: ProvisionerClient | undefined;
+  /**
+   * The server stores the logs of CompleteJob and FailJob (AcquireJobResponse.outcome_takes_logs): the last
+   * lines go with the outcome instead of in an UpdateJob of their own. Default false (every line by UpdateJob).
+   */
+  outcomeTakesLogs?: boolean;
   /** Heartbeat period (Coder: 1 s for built-in daemons, 500 ms for external ones). */
   heartbeatMs?: number;
   logQuietMs?: number;
@@ -171,6 +177,12 @@ export async function runJob(options: RunJobOptions): Promise<JobOutcome> {
     maxLines: options.logMaxLines,
     clock,
   });
+  /** The lines still to send when the outcome is reported: sent now, or handed back to go with the outcome. */
+  const lastLogs = async (): Promise<JobLogInit[]> => {
+    if (options.outcomeTakesLogs) return logs.settle();
+    await logs.flush();
+    return [];
+  };
   const stamp = () => BigInt(clock.now().getTime());
   const daemonLog = (output: string, level = LogLevel.INFO) =>
     logs.push({ source: LogSource.PROVISIONER_DAEMON, level, createdAtMs: stamp(), stage, output });
@@ -206,16 +218,16 @@ export async function runJob(options: RunJobOptions): Promise<JobOutcome> {
     }
     // The apply's last lines and the cleaning-up line go in one request: nothing is decided between the two.
     setStage("Cleaning Up");
-    await logs.flush();
+    const last = await lastLogs();
     reporting = true;
-    await call(() => api.completeJob({ daemonId, jobId: job.jobId, type: result }), true);
+    await call(() => api.completeJob({ daemonId, jobId: job.jobId, type: result, logs: last }), true);
     return "completed";
   } catch (err) {
     if (lost) return "lost";
     const message = err instanceof Error ? err.message : String(err);
     const details = err instanceof JobFailure ? err.details : {};
     daemonLog(message, LogLevel.ERROR);
-    await logs.flush();
+    const last = await lastLogs();
     reporting = true;
     try {
       await call(
@@ -225,6 +237,7 @@ export async function runJob(options: RunJobOptions): Promise<JobOutcome> {
             jobId: job.jobId,
             error: message,
             errorCode: errorCodeFor(message),
+            logs: last,
             workspaceBuild:
               job.type.case === "workspaceBuild"
                 ? { state: details.state ?? new Uint8Array(), timings: details.timings ?? [] }

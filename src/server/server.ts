@@ -265,7 +265,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       cleanups.push(() => hosted.close());
       // In-process daemons reach this server on the listen address, so with TLS they trust its own certificate
       // (besides the usual roots) whatever name it was issued for.
-      const api = createDaemonClient(url, psk, tls ? { trustCertificate: tls.cert } : {});
+      const api = createDaemonClient(url, psk, {
+        compression: false, // this machine: nothing to save on the wire
+        ...(tls ? { trustCertificate: tls.cert } : {}),
+      });
       for (let i = 0; i < options.daemons; i++) {
         const daemon = new ProvisionerDaemon({
           api,

@@ -38,6 +38,32 @@ describe("LogBuffer", () => {
     assert.equal(batches[0]?.length, 100);
   });
 
+  test("GIVEN a batch still being sent WHEN settle() THEN it resolves after that batch, with the lines queued since, and the timer is off", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const sent: number[][] = [];
+    const clock = new FakeClock();
+    const buffer = new LogBuffer<number>({
+      send: async (batch) => {
+        await gate;
+        sent.push(batch);
+      },
+      clock,
+    });
+    buffer.push(1);
+    void buffer.flush();
+    buffer.push(2);
+    const settled = buffer.settle();
+    buffer.push(3);
+    release();
+    assert.deepEqual(await settled, [2, 3]);
+    assert.deepEqual(sent, [[1]], "the earlier batch went first; the rest is the caller's to send");
+    assert.equal(buffer.pending, 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
   test("GIVEN a slow sender THEN batches keep their order and flush() waits for all", async () => {
     const sent: number[][] = [];
     let release: () => void = () => {};

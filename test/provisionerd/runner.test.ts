@@ -274,6 +274,76 @@ describe("runJob", { timeout: 30_000 }, () => {
     assert.equal(clock.pendingTimers, 0, "heartbeat and log timers are cleared");
   });
 
+  test("GIVEN a server that takes an outcome's logs WHEN a build applies THEN the apply's lines and cleaning-up's go with CompleteJob, not in an UpdateJob of their own", async () => {
+    const { server, clock, run } = start(workspaceBuild({ apply: applyOk }), { outcomeTakesLogs: true });
+
+    assert.equal(await run, "completed");
+
+    assert.deepEqual(
+      server.calls.map((c) => c.method),
+      ["updateJob", "completeJob"],
+      "the plan's lines before the apply, then the outcome with the rest",
+    );
+    const complete = server.calls.at(-1)?.request as CompleteJobRequest;
+    assert.deepEqual(
+      complete.logs.map((l) => [l.stage, l.output]),
+      [
+        ["Starting workspace", ""],
+        ["Starting workspace", "creating dev"],
+        ["Cleaning Up", ""],
+      ],
+    );
+    assert.equal(complete.type.case, "workspaceBuild");
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("GIVEN a server that takes an outcome's logs WHEN the apply fails THEN FailJob carries the error's line with the last ones", async () => {
+    const { server, run } = start(
+      workspaceBuild({
+        plan: [{ type: { case: "plan", value: {} } }],
+        apply: [echoLog("creating dev"), { type: { case: "apply", value: { error: "quota exceeded" } } }],
+      }),
+      { outcomeTakesLogs: true },
+    );
+
+    assert.equal(await run, "failed");
+
+    assert.deepEqual(
+      server.calls.map((c) => c.method),
+      ["updateJob", "failJob"],
+    );
+    const fail = server.calls.at(-1)?.request as FailJobRequest;
+    assert.deepEqual(
+      fail.logs.map((l) => l.output),
+      ["", "creating dev", "quota exceeded"],
+    );
+    assert.equal(fail.logs.at(-1)?.level, LogLevel.ERROR);
+  });
+
+  test("GIVEN a server that takes an outcome's logs AND batches still being sent WHEN the build completes THEN every line arrives once, in order, before the outcome", async () => {
+    const { server, run } = start(workspaceBuild({ apply: applyOk }), {
+      outcomeTakesLogs: true,
+      logMaxLines: 1,
+    });
+
+    assert.equal(await run, "completed");
+
+    assert.equal(server.calls.at(-1)?.method, "completeJob");
+    const complete = server.calls.at(-1)?.request as CompleteJobRequest;
+    const sent = [...server.updates().flatMap((u) => u.logs), ...complete.logs];
+    assert.deepEqual(
+      sent.map((l) => `${l.stage}: ${l.output}`),
+      [
+        "Setting up: ",
+        "Planning infrastructure: ",
+        "Planning infrastructure: creating dev", // echo's plan replays the apply's lines
+        "Starting workspace: ",
+        "Starting workspace: creating dev",
+        "Cleaning Up: ",
+      ],
+    );
+  });
+
   test("GIVEN a template import THEN the parse result is sent, its variable values are planned with, and the import completes", async () => {
     const job = templateImport({ apply: applyOk, readme: "# hello" });
     const server = new FakeDaemonServer();

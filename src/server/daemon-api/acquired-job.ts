@@ -1,6 +1,7 @@
 // Builds what a daemon receives for an acquired job: the template archive plus, for a workspace build, the
 // previous state, parameter values (this build's and the previous build's), variable values and truthful
-// Metadata (Coder's acquireProtoJob). Reads, and writes one row: a start build's session token for its owner
+// Metadata (Coder's acquireProtoJob). The archive comes from `archives` (archive-cache.ts) when it holds it.
+// Reads, and writes one row: a start build's session token for its owner
 // (minted here, as Coder regenerates it at acquisition; revoked when the job ends, store/users.ts). The caller
 // fails the job when this throws — which revokes the token too.
 import { create } from "@bufbuild/protobuf";
@@ -36,6 +37,7 @@ import {
   getLatestSucceededBuildBefore,
   getWorkspace,
 } from "../store/workspaces.js";
+import type { ArchiveCache } from "./archive-cache.js";
 
 /** The job's input no longer makes sense (a row vanished); the job is failed with this message. */
 export class JobInputError extends Error {
@@ -84,15 +86,19 @@ export async function buildAcquiredJob(
   job: ProvisionerJob,
   accessUrl: string,
   now: Date,
+  archives: ArchiveCache,
 ): Promise<AcquiredJob> {
-  const file = need(await getFile(db, job.fileId), `file ${job.fileId}`);
+  const archive = need(
+    await archives.get(job.fileId, async () => (await getFile(db, job.fileId))?.data),
+    `file ${job.fileId}`,
+  );
   const initiator = await getUserById(db, job.initiatorId);
   const acquired = create(AcquiredJobSchema, {
     jobId: job.id,
     createdAtMs: BigInt(job.createdAt.getTime()),
     provisioner: job.provisioner,
     userName: initiator?.username ?? "",
-    templateSourceArchive: file.data,
+    templateSourceArchive: archive,
   });
 
   if (job.type === "template_version_import") {

@@ -1,5 +1,6 @@
 // The server side of DaemonService (proto/prewarm/daemon/v1/daemon.proto): acquire (long poll), update (logs,
-// parse results, heartbeat), complete and fail. Every call must carry the pre-shared key. Results are written
+// parse results, heartbeat), complete and fail (each with the job's last log lines). Every call must carry the
+// pre-shared key. Results are written
 // through the job queue's transactional complete/fail, so a job's outcome lands whole or not at all. A job the
 // calling daemon no longer holds is answered with LOST_JOB_CODES (mapJobErrors). Waits use the server's Clock.
 import { timingSafeEqual } from "node:crypto";
@@ -9,8 +10,10 @@ import { PSK_HEADER } from "../../contract/daemon.js";
 import {
   AcquireJobResponseSchema,
   type CompleteJobRequest,
+  type DaemonIdentity,
   DaemonService,
   type FailJobRequest,
+  type JobLog,
   LogSource,
   type UpdateJobRequest,
   UpdateJobResponseSchema,
@@ -29,11 +32,15 @@ import { channels, publishQuietly } from "../store/pubsub.js";
 import { completeTemplateImport, recordParseResult } from "../templates/import-results.js";
 import { completeWorkspaceBuild, failWorkspaceBuild } from "../workspaces/build-results.js";
 import { acquiredTransition, buildAcquiredJob } from "./acquired-job.js";
+import { ArchiveCache } from "./archive-cache.js";
+import { RecentRegistrations } from "./recent-registrations.js";
 
 /** Longest a single acquire request waits on the server (a daemon simply asks again). */
 const MAX_WAIT_MS = 30_000;
 /** A waiting acquire looks again this often even without a "job posted" hint. */
 const REPOLL_MS = 5_000;
+/** How often an unchanged daemon's row is rewritten by its acquires (recent-registrations.ts says why). */
+const REGISTRATION_REFRESH_MS = 10_000;
 
 export interface DaemonApiOptions {
   psk: string;
@@ -51,37 +58,43 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
   };
 
   const observer = options.observer;
+  const registrations = new RecentRegistrations(REGISTRATION_REFRESH_MS);
+  const archives = new ArchiveCache();
   router.service(DaemonService, {
     async acquireJob(req, hc) {
       authenticate(hc);
       const identity = req.daemon;
       if (!identity?.name) throw new ConnectError("daemon name is required", Code.InvalidArgument);
       const tags = daemonTags(identity.tags);
-      const daemon = await upsertDaemon(ctx.store.db, {
-        name: identity.name,
-        provisioners: identity.provisionerTypes,
-        tags,
-        version: identity.version,
-        now: ctx.clock.now(),
-      });
-      observer?.daemonSeen(daemon.id);
+      const daemonId = await registerDaemon(ctx, registrations, identity, tags);
+      observer?.daemonSeen(daemonId);
       // The long poll ends on a timer of the server's clock rather than at a `now()` deadline, so a request
       // waits its `waitMs` however the wall clock moves (and a test's clock decides when it is over).
       const over = deadlineSignal(ctx, Math.min(Math.max(req.waitMs, 0), MAX_WAIT_MS), hc.signal);
       try {
         for (;;) {
           const job = await acquireJob(ctx.store, {
-            daemonId: daemon.id,
+            daemonId,
             provisionerTypes: identity.provisionerTypes,
             tags,
             now: ctx.clock.now(),
           });
           if (job) {
             try {
-              const acquired = await buildAcquiredJob(ctx.store.db, job, ctx.accessUrl, ctx.clock.now());
+              const acquired = await buildAcquiredJob(
+                ctx.store.db,
+                job,
+                ctx.accessUrl,
+                ctx.clock.now(),
+                archives,
+              );
               if (hc.signal.aborted) throw new Error("connection to provisioner daemon broken");
               observer?.jobAcquired(job, acquiredTransition(acquired));
-              return create(AcquireJobResponseSchema, { job: acquired, daemonId: daemon.id });
+              return create(AcquireJobResponseSchema, {
+                job: acquired,
+                daemonId,
+                outcomeTakesLogs: true,
+              });
             } catch (err) {
               // A database that went away is the infrastructure's failure, not the template's (no backoff).
               await failJob(ctx.store, job.id, null, ctx.clock.now(), {
@@ -92,7 +105,7 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
               continue;
             }
           }
-          if (over.signal.aborted) return create(AcquireJobResponseSchema, { daemonId: daemon.id });
+          if (over.signal.aborted) return create(AcquireJobResponseSchema, { daemonId });
           await waitForJobPosted(ctx, REPOLL_MS, over.signal);
         }
       } finally {
@@ -120,6 +133,31 @@ export function registerDaemonService(router: ConnectRouter, ctx: ServerContext,
       return {};
     },
   });
+}
+
+/** The daemon's id: its row upserted by name, unless this process wrote the same registration lately. */
+async function registerDaemon(
+  ctx: ServerContext,
+  registrations: RecentRegistrations,
+  identity: DaemonIdentity,
+  tags: Tags,
+): Promise<string> {
+  const now = ctx.clock.now();
+  const registration = {
+    name: identity.name,
+    identityKey: JSON.stringify([identity.provisionerTypes, tags, identity.version]),
+  };
+  const recent = registrations.fresh(registration, now.getTime());
+  if (recent) return recent;
+  const daemon = await upsertDaemon(ctx.store.db, {
+    name: identity.name,
+    provisioners: identity.provisionerTypes,
+    tags,
+    version: identity.version,
+    now,
+  });
+  registrations.remember(registration, daemon.id, now.getTime());
+  return daemon.id;
 }
 
 /** A daemon's tags, checked and mutated as Coder does (jobs/tags.ts; no `scope=user`, see there). */
@@ -184,20 +222,7 @@ async function mapJobErrors<T>(jobId: string, fn: () => Promise<T>): Promise<T> 
 async function updateJob(ctx: ServerContext, req: UpdateJobRequest) {
   const now = ctx.clock.now();
   const { canceled } = await heartbeatJob(ctx.store.db, req.jobId, req.daemonId, now);
-  if (req.logs.length > 0) {
-    const ids = await insertJobLogs(
-      ctx.store.db,
-      req.jobId,
-      req.logs.map((l) => ({
-        createdAt: new Date(Number(l.createdAtMs) || now.getTime()),
-        source: l.source === LogSource.PROVISIONER ? "provisioner" : "provisioner_daemon",
-        level: logLevelName(l.level),
-        stage: l.stage.slice(0, 128),
-        output: l.output.slice(0, 4096),
-      })),
-    );
-    await publishLogs(ctx, req.jobId, { afterId: (ids[0] ?? 1) - 1 });
-  }
+  await storeLogs(ctx, req.jobId, req.logs, now);
   const response = create(UpdateJobResponseSchema, { canceled });
   if (req.parseResult) {
     const job = await getJob(ctx.store.db, req.jobId);
@@ -219,6 +244,7 @@ async function updateJob(ctx: ServerContext, req: UpdateJobRequest) {
 async function complete(ctx: ServerContext, req: CompleteJobRequest): Promise<ProvisionerJob> {
   const job = await getJob(ctx.store.db, req.jobId);
   if (!job) throw new JobStateError("not_found", req.jobId, "no such job");
+  await storeOutcomeLogs(ctx, job, req);
   const result = req.type;
   let ended: ProvisionerJob;
   if (job.type === "template_version_import" && result.case === "templateImport") {
@@ -241,6 +267,7 @@ async function complete(ctx: ServerContext, req: CompleteJobRequest): Promise<Pr
 async function fail(ctx: ServerContext, req: FailJobRequest): Promise<ProvisionerJob> {
   const job = await getJob(ctx.store.db, req.jobId);
   if (!job) throw new JobStateError("not_found", req.jobId, "no such job");
+  await storeOutcomeLogs(ctx, job, req);
   const error = req.error || "the provisioner daemon failed the job without saying why";
   const ended =
     job.type === "workspace_build"
@@ -259,8 +286,41 @@ async function fail(ctx: ServerContext, req: FailJobRequest): Promise<Provisione
   return ended;
 }
 
-function publishLogs(ctx: ServerContext, jobId: string, payload: object): Promise<void> {
-  return publishQuietly(ctx.store.pubsub, channels.jobLogs(jobId), JSON.stringify(payload));
+/** Stores a batch of a job's log lines and tells the job's log followers. */
+async function storeLogs(ctx: ServerContext, jobId: string, logs: readonly JobLog[], now: Date) {
+  if (logs.length === 0) return;
+  const ids = await insertJobLogs(
+    ctx.store.db,
+    jobId,
+    logs.map((l) => ({
+      createdAt: new Date(Number(l.createdAtMs) || now.getTime()),
+      source: l.source === LogSource.PROVISIONER ? "provisioner" : "provisioner_daemon",
+      level: logLevelName(l.level),
+      stage: l.stage.slice(0, 128),
+      output: l.output.slice(0, 4096),
+    })),
+  );
+  await publishQuietly(
+    ctx.store.pubsub,
+    channels.jobLogs(jobId),
+    JSON.stringify({ afterId: (ids[0] ?? 1) - 1 }),
+  );
+}
+
+/**
+ * The last lines that came with CompleteJob or FailJob, stored before the outcome is (followers see them
+ * before the job ends) — only while the job is the caller's to end: a report the outcome's transaction will
+ * refuse stores nothing, as an UpdateJob for that job would have been refused. (A job reaped between this
+ * read and that transaction keeps the lines, as it would keep those of an UpdateJob answered just before.)
+ */
+async function storeOutcomeLogs(
+  ctx: ServerContext,
+  job: ProvisionerJob,
+  req: { daemonId: string; logs: readonly JobLog[] },
+) {
+  if (req.logs.length === 0) return;
+  if (job.workerId !== req.daemonId || job.startedAt === null || job.completedAt !== null) return;
+  await storeLogs(ctx, job.id, req.logs, ctx.clock.now());
 }
 
 /** The reconciler reacts soon to a finished prebuild build (ARCHITECTURE §5 rule 11). */

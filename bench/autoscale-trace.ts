@@ -3,6 +3,7 @@
 // a non-homogeneous Poisson process sampled minute by minute with a seeded generator, so every run of the same
 // arguments gives the same trace. Optionally a few CI-style bursts (several claims within a minute).
 import { utcOffsetMs } from "../src/planning/local-time.js";
+import { seededRandom } from "../test/support/prng.js";
 
 /** Claims per minute by local hour on a weekday (Monday–Friday) and on a weekend day. */
 export const WEEKDAY_RATE = [
@@ -23,18 +24,6 @@ export interface TraceOptions {
   scale?: number;
   /** Bursts per weekday (each: 4–8 claims within one minute, at a random working-hours minute). */
   burstsPerWeekday?: number;
-}
-
-/** mulberry32: a small, good-enough seeded generator for test traffic. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function poisson(mean: number, random: () => number): number {

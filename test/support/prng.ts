@@ -1,4 +1,4 @@
-// A small deterministic PRNG (mulberry32) for seeded random walks: a failing walk is replayed from its seed.
+// A small deterministic PRNG (mulberry32) for seeded random walks and generated traffic: a run is replayed from its seed.
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

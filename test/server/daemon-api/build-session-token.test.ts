@@ -7,11 +7,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { JobT, WorkspaceT } from "../../../src/contract/api.js";
 import type { AcquiredJob } from "../../../src/gen/prewarm/daemon/v1/daemon_pb.js";
-import { createDaemonClient, type DaemonClient } from "../../../src/provisionerd/api.js";
-import { buildEchoArchive } from "../../../src/provisioners/echo/archive.js";
+import type { DaemonClient } from "../../../src/provisionerd/api.js";
 import { reapHungJobs } from "../../../src/server/jobs/reaper.js";
 import { buildSessionTokenName } from "../../../src/server/store/users.js";
-import { type Client, call, client, startTestServer, type TestServer, waitForJob } from "../api/support.js";
+import { type Client, call, type TestServer, waitForJob } from "../api/support.js";
+import { type ManualLane, startManualLane } from "./manual-lane.js";
 
 const PSK = "session-token-test-psk";
 
@@ -20,30 +20,16 @@ describe("build session tokens", { timeout: 120_000 }, () => {
   let admin: Client;
   let daemon: DaemonClient;
 
+  let acquireNext: ManualLane["acquire"];
+
   before(async () => {
-    server = await startTestServer({ provisionerPsk: PSK });
-    admin = client(server.url, server.adminToken);
-    daemon = createDaemonClient(server.url, PSK);
-    // A template whose builds carry lane=manual (a static coder_workspace_tags value): only this test takes them.
-    const archive = buildEchoArchive({
-      parse: [{ type: { case: "parse", value: { workspaceTags: { lane: '"manual"' } } } }],
-    });
-    const upload = await admin.upload<{ hash: string }>(archive);
-    const created = await admin.post<{ job: { id: string } }>("/api/v1/templates/manual/versions", {
-      fileHash: upload.body.hash,
-      provisioner: "echo",
-    });
-    assert.equal((await waitForJob(admin, created.body.job.id)).status, "succeeded");
+    ({ server, admin, daemon, acquire: acquireNext } = await startManualLane(PSK));
   });
   after(() => server.close());
 
   /** Acquires the next lane=manual job as the test's daemon. */
   const acquire = async (): Promise<{ job: AcquiredJob; daemonId: string }> => {
-    const answer = await daemon.acquireJob({
-      daemon: { name: "manual", provisionerTypes: ["echo"], tags: { lane: "manual" }, version: "test" },
-      waitMs: 10_000,
-    });
-    assert.ok(answer.job, "no job to acquire");
+    const answer = await acquireNext();
     return { job: answer.job, daemonId: answer.daemonId };
   };
   const metadataOf = (job: AcquiredJob) => {

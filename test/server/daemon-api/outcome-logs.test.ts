@@ -9,10 +9,10 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { WorkspaceT } from "../../../src/contract/api.js";
 import { type AcquireJobResponse, LogSource } from "../../../src/gen/prewarm/daemon/v1/daemon_pb.js";
 import { LogLevel } from "../../../src/gen/provisioner/provisioner_pb.js";
-import { createDaemonClient, type DaemonClient } from "../../../src/provisionerd/api.js";
-import { buildEchoArchive } from "../../../src/provisioners/echo/archive.js";
+import type { DaemonClient } from "../../../src/provisionerd/api.js";
 import { listJobLogs } from "../../../src/server/store/jobs.js";
-import { type Client, client, startTestServer, type TestServer, waitForJob } from "../api/support.js";
+import { type Client, type TestServer, waitForJob } from "../api/support.js";
+import { type ManualLane, startManualLane } from "./manual-lane.js";
 
 const PSK = "outcome-logs-test-psk";
 
@@ -29,19 +29,10 @@ describe("an outcome's log lines", { timeout: 120_000 }, () => {
   let admin: Client;
   let daemon: DaemonClient;
 
+  let acquire: ManualLane["acquire"];
+
   before(async () => {
-    server = await startTestServer({ provisionerPsk: PSK });
-    admin = client(server.url, server.adminToken);
-    daemon = createDaemonClient(server.url, PSK);
-    const archive = buildEchoArchive({
-      parse: [{ type: { case: "parse", value: { workspaceTags: { lane: '"manual"' } } } }],
-    });
-    const upload = await admin.upload<{ hash: string }>(archive);
-    const created = await admin.post<{ job: { id: string } }>("/api/v1/templates/manual/versions", {
-      fileHash: upload.body.hash,
-      provisioner: "echo",
-    });
-    assert.equal((await waitForJob(admin, created.body.job.id)).status, "succeeded");
+    ({ server, admin, daemon, acquire } = await startManualLane(PSK));
   });
   after(() => server.close());
 
@@ -49,11 +40,7 @@ describe("an outcome's log lines", { timeout: 120_000 }, () => {
   const startBuild = async (name: string): Promise<AcquireJobResponse & { jobId: string }> => {
     const ws = await admin.post<WorkspaceT>("/api/v1/workspaces", { name, template: "manual" });
     assert.equal(ws.status, 201, JSON.stringify(ws.body));
-    const answer = await daemon.acquireJob({
-      daemon: { name: "manual", provisionerTypes: ["echo"], tags: { lane: "manual" }, version: "test" },
-      waitMs: 10_000,
-    });
-    assert.ok(answer.job, "no job to acquire");
+    const answer = await acquire();
     return Object.assign(answer, { jobId: answer.job.jobId });
   };
   const outputs = async (jobId: string) =>

@@ -104,15 +104,7 @@ async function walkOne(
   let clock = 0;
   let claims = 0;
   const randomAgents = () => Array.from({ length: Math.floor(rand() * 3) }, () => pick(STATES)!);
-  const latestJob = async (workspaceId: string) =>
-    (
-      await store.db
-        .selectFrom("workspace_builds")
-        .select("job_id")
-        .where("workspace_id", "=", workspaceId)
-        .orderBy("build_number", "desc")
-        .executeTakeFirstOrThrow()
-    ).job_id;
+  const latestJob = async (workspaceId: string) => (await f.latestBuild(workspaceId)).job_id;
 
   for (let step = 0; step < steps; step++) {
     clock += MINUTE;

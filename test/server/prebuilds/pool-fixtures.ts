@@ -152,16 +152,7 @@ export class PoolFixture {
   /** Appends a build (default: a successful start) to a workspace. */
   async build(workspaceId: string, spec: BuildSpec = {}): Promise<string> {
     const at = spec.at ?? T0;
-    const versionId =
-      spec.versionId ??
-      (
-        await this.db
-          .selectFrom("workspace_builds")
-          .select("template_version_id")
-          .where("workspace_id", "=", workspaceId)
-          .orderBy("build_number", "desc")
-          .executeTakeFirstOrThrow()
-      ).template_version_id;
+    const versionId = spec.versionId ?? (await this.latestBuild(workspaceId)).template_version_id;
     const job = await enqueueJob(this.db, {
       type: "workspace_build",
       input: { workspaceBuildId: "b" },
@@ -189,6 +180,16 @@ export class PoolFixture {
     );
     for (const [i, state] of (spec.agents ?? []).entries()) await this.agent(job.id, `agent${i}`, state, at);
     return build.id;
+  }
+
+  /** The workspace's latest build's job and version. */
+  async latestBuild(workspaceId: string): Promise<{ job_id: string; template_version_id: string }> {
+    return this.db
+      .selectFrom("workspace_builds")
+      .select(["job_id", "template_version_id"])
+      .where("workspace_id", "=", workspaceId)
+      .orderBy("build_number", "desc")
+      .executeTakeFirstOrThrow();
   }
 
   async agent(jobId: string, name: string, state: AgentLifecycleState, at: Date): Promise<void> {

@@ -23,22 +23,11 @@ import type { AgentLifecycleState } from "../../../src/server/store/schema.js";
 import { softDeleteTemplate, updateTemplate } from "../../../src/server/store/templates.js";
 import { softDeleteWorkspace } from "../../../src/server/store/workspaces.js";
 import { forEachDialect } from "../../support/db.js";
+import { seededRandom } from "../../support/prng.js";
 import { type JobOutcome, PoolFixture, T0 } from "./pool-fixtures.js";
 
 const SETTINGS = { ...defaultReconcilerSettings, lookbackMs: 3_600_000, hardLimit: 3 };
 const DAY = 86_400_000;
-
-/** A small deterministic PRNG (mulberry32): a failing walk is replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const plan = (s: ReconcileSnapshot) =>
   planCycle(
@@ -240,7 +229,7 @@ async function walk(
   steps: number,
 ): Promise<{ incremental: number; partial: number; mismatch?: string }> {
   const store = f.store;
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const w: World = {
     f,
     templates: [],

@@ -13,14 +13,13 @@
 //
 //   node --import tsx bench/fill.ts [--instances 10] [--daemons 2] [--claims 5] [--small-pools 50]
 //
-// Pools are observed by planning the live snapshot every 10 ms (what `prewarm presets list` shows), so a
-// figure may be up to one poll late.
+// Pools are observed every 10 ms through the claim index (what a claim would take), so a figure may be up to
+// one poll late.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { silentLogger } from "../src/server/logger.js";
-import { readCyclePlan } from "../src/server/prebuilds/status.js";
 import { type RunningServer, startServer } from "../src/server/server.js";
 import { getJob } from "../src/server/store/jobs.js";
 import { getUserByUsername } from "../src/server/store/users.js";
@@ -54,20 +53,32 @@ async function until(what: string, done: () => Promise<boolean>, timeoutMs = 60_
   }
 }
 
+/**
+ * Claimable prebuilds per preset name of `template`'s active version, read from the claim index (migration
+ * 0012: the triggers keep `claimable_preset_id` equal to the claim rule). The bench's presets have no TTL, so
+ * claimable is eligible. One indexed statement, not a whole plan: the observer must not take the CPU the
+ * server fills with (it shares its event loop).
+ */
+async function claimable(server: RunningServer, template: string): Promise<Map<string, number>> {
+  const rows = await server.store.db
+    .selectFrom("templates as t")
+    .innerJoin("presets as p", "p.template_version_id", "t.active_version_id")
+    .innerJoin("workspaces as w", "w.claimable_preset_id", "p.id")
+    .where("t.name", "=", template)
+    .where("t.deleted", "=", 0)
+    .select(["p.name", (eb) => eb.fn.countAll<number>().as("n")])
+    .groupBy("p.name")
+    .execute();
+  return new Map(rows.map((r) => [r.name, Number(r.n)]));
+}
+
 async function eligible(server: RunningServer, presetName: string, template = "pool"): Promise<number> {
-  const plan = await readCyclePlan(server.store, new Date(), server.reconciler.planConfig);
-  const pool = plan.presets.find(
-    (p) => p.preset.active && p.preset.presetName === presetName && p.preset.templateName === template,
-  );
-  return pool?.state.eligible ?? 0;
+  return (await claimable(server, template)).get(presetName) ?? 0;
 }
 
 /** Presets of `template`'s active version with at least one eligible prebuild. */
 async function presetsWithOne(server: RunningServer, template: string): Promise<number> {
-  const plan = await readCyclePlan(server.store, new Date(), server.reconciler.planConfig);
-  return plan.presets.filter(
-    (p) => p.preset.active && p.preset.templateName === template && p.state.eligible >= 1,
-  ).length;
+  return (await claimable(server, template)).size;
 }
 
 async function push(server: RunningServer, name: string, archive: Uint8Array) {

@@ -523,8 +523,13 @@ export async function cancelJobFor(ctx: ServerContext, user: User, jobId: string
   }
 }
 
-/** Starts a start, stop or delete build on the latest build's version, carrying its state and parameters. */
-export async function startBuild(
+/**
+ * Starts a start, stop or delete build on the latest build's version, carrying its state and parameters.
+ * `present` builds the caller's answer inside the same transaction: a read after the commit could fail while
+ * the build stands (the database going away), turning a done delete into a 503 whose retry then finds the
+ * workspace gone.
+ */
+export async function startBuild<V = undefined>(
   ctx: ServerContext,
   user: User,
   workspaceId: string,
@@ -535,15 +540,16 @@ export async function startBuild(
     templateVersionId?: string;
     /** The caller's client address, for the audit log. */
     address?: string;
+    present?: (tx: Executor, build: WorkspaceBuild) => Promise<V>;
   } = {},
-): Promise<{ build: WorkspaceBuild; job: ProvisionerJob }> {
+): Promise<{ build: WorkspaceBuild; job: ProvisionerJob; view: V | undefined }> {
   const { store } = ctx;
   const workspace = await workspaceForUser(store.db, user, workspaceId);
   if (workspace.ownerId === PREBUILDS_USER_ID && user.role !== "owner") throw forbidden();
   // Deleting someone else's workspace is audited (an owner's delete of a member's workspace or of a prebuild);
   // deleting one's own is everyday work, not recorded.
   const deletesOthers = transition === "delete" && workspace.ownerId !== user.id;
-  let result: { build: WorkspaceBuild; job: ProvisionerJob };
+  let result: { build: WorkspaceBuild; job: ProvisionerJob; view: V | undefined };
   try {
     result = await store.transaction(async (tx) => {
       const latest = await getLatestBuild(tx, workspace.id);
@@ -584,7 +590,7 @@ export async function startBuild(
           target: target.workspace(owner, workspace.name),
         });
       }
-      return enqueued;
+      return { ...enqueued, view: await options.present?.(tx, enqueued.build) };
     });
   } catch (err) {
     if (isUniqueViolation(err))

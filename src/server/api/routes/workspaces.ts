@@ -220,13 +220,13 @@ export function registerWorkspaceRoutes(app: App, deps: ApiDeps): void {
           ? (await requireImportedVersion(ctx, template, templateVersion)).id
           : (template.activeVersionId ?? undefined);
       }
-      const { build } = await startBuild(ctx, caller, workspace.id, transition, parameters, {
+      const { view } = await startBuild(ctx, caller, workspace.id, transition, parameters, {
         templateVersionId,
         address: request.ip,
+        present: async (tx, build) => (await buildViews(tx, [build]))[0],
       });
-      const [json] = await buildViews(db, [build]);
-      if (!json) throw new Error(`build ${build.id} vanished`);
-      return reply.status(201).send(json);
+      if (!view) throw new Error("the new build has no view");
+      return reply.status(201).send(view);
     },
   });
 

@@ -381,15 +381,15 @@ const notExpiredSql = (nowMs: number) =>
  * and records the hit as a `claim_succeeded` event of `hitPresetId` (the preset asked for). With `activeOnly`,
  * only while the preset is on its template's active version (active-version.ts).
  *
- * PostgreSQL (dialect branch): two statements. The first picks the oldest candidate from the index and
- * locks it with FOR UPDATE SKIP LOCKED, so concurrent claims never wait on each other nor take the same row.
- * The second, a new snapshot taken while the lock is held, takes it only if the whole rule (owner, latest
- * build, job, agents) still holds, and records the hit in a data-modifying CTE of the same statement; else the
- * next candidate is tried. Relying on the first statement's re-check of the locked row alone let the chaos
- * test (two replicas, a claim/delete load) see claimed workspaces answer 404; the cause was not found, so the
- * index only finds candidates on PostgreSQL and the rule decides. Accepted staleness: a template change
- * (deprecated, new active version) that commits meanwhile is not re-checked; the same instant, to the user.
- * SQLite (dialect branch): one UPDATE on the index without the lock, then the event's INSERT (SQLite has no DML in
+ * PostgreSQL (dialect branch): ONE statement, the event inserted by a data-modifying CTE from the claimed row
+ * (none claimed, none inserted). The candidate is locked with FOR UPDATE SKIP LOCKED, so concurrent claims
+ * never wait on each other nor take the same row. A write that made the candidate unclaimable and committed
+ * after the statement's snapshot — another claim, or a reconciler delete (whose new build clears the column
+ * in the delete's transaction) — is seen when the row is locked: READ COMMITTED re-checks the locked row's
+ * newest version against the WHERE clause, and the next candidate is tried (the lock is taken below the
+ * LIMIT). Accepted staleness: a template change (deprecated, new active version) that commits while the
+ * statement runs is not re-checked; that is the same instant, from the user's view.
+ * SQLite (dialect branch): the same UPDATE without the lock, then the event's INSERT (SQLite has no DML in
  * CTEs); the caller's transaction is BEGIN IMMEDIATE, so claims and deletes are serialised.
  */
 async function takeOldestClaimable(
@@ -408,47 +408,27 @@ async function takeOldestClaimable(
     ? sql`join template_versions v on v.id = p.template_version_id
           join templates t on t.id = v.template_id and ${activeVersionSql("t", "v.id")}`
     : sql``;
-  const set = sql`owner_id = ${request.newOwnerId}, name = ${request.newName}, updated_at = ${nowMs},
-                  claimable_preset_id = null ${lease}`;
-  const candidates = sql`from presets p ${active}
-    join workspaces w on w.claimable_preset_id = p.id
-    where p.id = ${presetId} and w.claimable_preset_id is not null and ${notExpiredSql(nowMs)}`;
-  if (dialect === "sqlite") {
+  const lock = dialect === "postgres" ? sql`for update of w skip locked` : sql``;
+  const claim = sql`
+    update workspaces set owner_id = ${request.newOwnerId}, name = ${request.newName}, updated_at = ${nowMs},
+                          claimable_preset_id = null ${lease}
+    where id = (select w.id from presets p ${active}
+                join workspaces w on w.claimable_preset_id = p.id
+                where p.id = ${presetId} and w.claimable_preset_id is not null and ${notExpiredSql(nowMs)}
+                order by w.created_at, w.id limit 1 ${lock})
+    returning *`;
+  if (dialect === "postgres") {
     const { rows } = await sql<ClaimedRow>`
-      update workspaces set ${set}
-      where id = (select w.id ${candidates} order by w.created_at, w.id limit 1)
-      returning *`.execute(tx);
-    const row = rows[0];
-    if (row) await insertPrebuildEvent(tx, request.hitPresetId, "claim_succeeded", nowMs);
-    return row ?? null;
-  }
-  // PostgreSQL: pick and lock, then take it only if the rule still holds, judged by a statement of its own
-  // (a new snapshot, taken while we hold the row lock): the chaos test saw claims hand out workspaces that
-  // were no longer claimable when judged by the first statement's snapshot alone. A rejected candidate stays
-  // locked until the transaction ends; the bound only guards against a bug looping forever.
-  const rejected: string[] = [];
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const skip = rejected.length > 0 ? sql`and w.id not in (${sql.join(rejected)})` : sql``;
-    const { rows: picked } = await sql<{ id: string }>`
-      select w.id ${candidates} ${skip}
-      order by w.created_at, w.id limit 1 for update of w skip locked`.execute(tx);
-    const id = picked[0]?.id;
-    if (id === undefined) return null;
-    const { rows } = await sql<ClaimedRow>`
-      with claimed as (
-             update workspaces w set ${set}
-             where w.id = ${id} and w.owner_id = ${PB} and w.deleted = 0
-               and exists (select 1 from workspace_builds b join provisioner_jobs j on j.id = b.job_id
-                           where ${latestBuildOf("w", "b")} and b.transition = 'start'
-                             and b.preset_id = ${presetId} and ${succeededSql("j")} and ${agentsReadySql("b.job_id")})
-             returning w.*),
+      with claimed as (${claim}),
            hit as (insert into prebuild_events (preset_id, event_type, created_at)
                    select ${request.hitPresetId}, 'claim_succeeded', ${nowMs} from claimed)
       select * from claimed`.execute(tx);
-    if (rows[0]) return rows[0];
-    rejected.push(id);
+    return rows[0] ?? null;
   }
-  return null;
+  const { rows } = await sql<ClaimedRow>`${claim}`.execute(tx);
+  const row = rows[0];
+  if (row) await insertPrebuildEvent(tx, request.hitPresetId, "claim_succeeded", nowMs);
+  return row ?? null;
 }
 
 /**

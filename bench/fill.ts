@@ -13,8 +13,8 @@
 //
 //   node --import tsx bench/fill.ts [--instances 10] [--daemons 2] [--claims 5] [--small-pools 50]
 //
-// Pools are observed every 10 ms through the claim index (what a claim would take), so a figure may be up to
-// one poll late.
+// Pools are observed through the claim index (what a claim would take), re-read on each workspace change or
+// job end the server publishes, so figures are not rounded up to a poll's tick.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import { silentLogger } from "../src/server/logger.js";
 import { type RunningServer, startServer } from "../src/server/server.js";
 import { getJob } from "../src/server/store/jobs.js";
+import { channels } from "../src/server/store/pubsub.js";
 import { getUserByUsername } from "../src/server/store/users.js";
 import { createTemplateVersion, uploadTemplateFile } from "../src/server/templates/service.js";
 import { createWorkspace } from "../src/server/workspaces/service.js";
@@ -42,14 +43,34 @@ const CLAIMS = Number(values.claims);
 const SMALL_POOLS = Number(values["small-pools"]);
 const SETTINGS = { maxArchiveBytes: 10 * 1024 * 1024, provisionerTypes: ["echo"] };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/**
+ * Resolves once `done` holds, re-checked on every workspace change and job end the server publishes (the
+ * events a pool's state follows), so a figure is not rounded up to a poll's tick; a slow poll backs up the
+ * events, which are only hints.
+ */
 async function until(what: string, done: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  while (!(await done())) {
-    if (performance.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await sleep(10);
+  let wake = () => {};
+  const hint = () => wake();
+  const subscriptions = [channels.workspace, channels.jobFinished].map((c) =>
+    server.store.pubsub.subscribe(c, hint),
+  );
+  try {
+    await Promise.all(subscriptions.map((s) => s.ready));
+    for (;;) {
+      // Armed before the check: an event during it re-runs the check at once.
+      const next = new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 100);
+      });
+      if (await done()) return;
+      if (performance.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+      await next;
+    }
+  } finally {
+    for (const s of subscriptions) s();
   }
 }
 

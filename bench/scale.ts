@@ -201,7 +201,10 @@ try {
   record({ measure: `scale churn: mean cycle, ${shape}`, value: cycleMs, unit: "ms" });
   record({ measure: `scale churn: claim p99 (client), ${shape}`, value: p99, unit: "ms" });
 } finally {
-  await stopAll(children);
+  // Daemons before the replicas they report to: a daemon told to stop finishes its running job, and cannot
+  // deliver the outcome once its replica is gone (it would retry until a second signal).
+  await stopAll(children.slice(dirs.length));
+  await stopAll(children.slice(0, dirs.length));
   await pg.stop();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }

@@ -9,7 +9,7 @@
 //
 //   node --import tsx bench/job-statements.ts [--builds 3] [--postgres-url URL]
 //
-// PostgreSQL: --postgres-url, else PREWARM_BENCH_POSTGRES_URL, else an ephemeral cluster like the tests use.
+// PostgreSQL: --postgres-url, else PREWARM_BENCH_POSTGRES_URL, else an ephemeral cluster like the tests use, but durable (fsync and synchronous_commit on).
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -131,7 +131,7 @@ const pgUrl = values["postgres-url"] ?? process.env.PREWARM_BENCH_POSTGRES_URL;
 if (pgUrl) {
   await count("postgres", pgUrl);
 } else if (postgresAvailable()) {
-  const cluster = await startPostgres();
+  const cluster = await startPostgres({ durable: true });
   await count("postgres", cluster.url);
   await cluster.stop();
 } else {

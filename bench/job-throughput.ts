@@ -12,8 +12,8 @@
 // `--external-daemons`: the daemons (and their echo) are `prewarm provisioner start` processes (bin/prewarm.js,
 // the built CLI), as an operator runs them; the CPU per job printed is then the server's alone.
 //
-// PostgreSQL: --postgres-url, else PREWARM_BENCH_POSTGRES_URL, else an ephemeral cluster like the tests use
-// (skipped with a message when the server binaries are missing).
+// PostgreSQL: --postgres-url, else PREWARM_BENCH_POSTGRES_URL, else an ephemeral cluster like the tests use but
+// durable, PostgreSQL's defaults (skipped with a message when the server binaries are missing).
 
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -240,7 +240,7 @@ if (pgUrl) {
   for (const daemons of [1, 4]) await run("postgres", daemons, pgUrl);
 } else if (postgresAvailable()) {
   for (const daemons of [1, 4]) {
-    const pg = await startPostgres();
+    const pg = await startPostgres({ durable: true });
     await run("postgres", daemons, pg.url);
     await pg.stop();
   }

@@ -18,11 +18,11 @@ export interface BenchStore {
   close(): Promise<void>;
 }
 
-/** A fresh migrated store; null for PostgreSQL when no server is available. */
+/** A fresh migrated store (PostgreSQL: a durable cluster, its defaults); null for PostgreSQL without a server. */
 export async function openBenchStore(dialect: BenchDialect, poolSize = 80): Promise<BenchStore | null> {
   if (dialect === "postgres") {
     if (!postgresAvailable()) return null;
-    const pg = await startPostgres();
+    const pg = await startPostgres({ durable: true });
     const store = await openStore({ postgresUrl: pg.url }, { poolSize });
     return {
       store,

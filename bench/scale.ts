@@ -11,7 +11,7 @@
 //   node --import tsx bench/scale.ts [--presets 1000] [--instances 1] [--ttl 120s] [--churn 120s] [--claimers 4]
 //
 // Real processes and sockets throughout (bin/prewarm.js); PostgreSQL is an ephemeral cluster like the tests
-// use (skipped with a message when the server binaries are missing). No floor: the job path's and the cycle's
+// use but durable, PostgreSQL's defaults (skipped with a message when the server binaries are missing). No floor: the job path's and the cycle's
 // floors are in job-throughput.ts and reconcile-cycle.ts; this shows what they add up to.
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -74,7 +74,7 @@ if (!postgresAvailable()) {
   console.log("scale: skipped (no PostgreSQL server binaries: apt-get install postgresql)");
   process.exit(0);
 }
-const pg = await startPostgres();
+const pg = await startPostgres({ durable: true });
 const dirs = [0, 1].map(() => mkdtempSync(join(tmpdir(), "prewarm-bench-scale-")));
 try {
   const replicaArgs = (dir: string) => [

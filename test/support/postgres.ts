@@ -1,7 +1,7 @@
 // A real PostgreSQL server for tests. PREWARM_TEST_POSTGRES_URL (a server URL; each caller gets its own fresh
 // database on it) wins; otherwise one ephemeral cluster per test process: initdb + pg_ctl as the `postgres`
 // user (initdb refuses root), trust auth on 127.0.0.1, a free port, the socket in the cluster's temp dir,
-// fsync off. Measured: initdb + start ≈ 0.6 s, so one cluster per test file process is cheap; every suite
+// fsync off (benchmarks ask for a durable one). Measured: initdb + start ≈ 0.6 s, so one cluster per test file process is cheap; every suite
 // then gets its own database (CREATE DATABASE, random name). The cluster is stopped and deleted when the
 // process exits; clusters left behind by a killed process are swept at the next start.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -107,7 +107,11 @@ interface Cluster {
   resume(): void;
 }
 
-async function startCluster(bin: string): Promise<Cluster> {
+/**
+ * `durable`: PostgreSQL's own defaults (fsync, synchronous_commit, full_page_writes on), what production runs
+ * and what benchmarks measure; tests turn the three off, since a lost commit on a crash does not matter there.
+ */
+async function startCluster(bin: string, durable = false): Promise<Cluster> {
   sweepAbandonedClusters(bin);
   const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
   writeFileSync(join(dir, "owner.pid"), String(process.pid));
@@ -138,9 +142,7 @@ async function startCluster(bin: string): Promise<Cluster> {
       "-c listen_addresses=127.0.0.1",
       `-p ${port}`,
       `-k ${dir}`,
-      "-c fsync=off",
-      "-c synchronous_commit=off",
-      "-c full_page_writes=off",
+      ...(durable ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
       "-c max_connections=200",
     ].join(" ");
     const start = () =>
@@ -173,15 +175,20 @@ async function startCluster(bin: string): Promise<Cluster> {
 }
 
 let serverUrl: Promise<string> | undefined;
+let serverDurable = false;
 
-function server(): Promise<string> {
+/** The shared server; `durable` (asked by startPostgres, absent for admin connections) must match its start. */
+function server(durable?: boolean): Promise<string> {
+  if (serverUrl && durable !== undefined && durable !== serverDurable)
+    throw new Error("test PostgreSQL: this process's cluster was started with the other durability");
   if (!serverUrl) {
+    serverDurable = durable ?? false;
     const external = process.env.PREWARM_TEST_POSTGRES_URL;
     if (external) serverUrl = Promise.resolve(external);
     else {
       const bin = findPostgresBin();
       if (!bin) throw new Error(POSTGRES_MISSING);
-      serverUrl = startCluster(bin).then((c) => c.url);
+      serverUrl = startCluster(bin, serverDurable).then((c) => c.url);
     }
   }
   return serverUrl;
@@ -246,11 +253,13 @@ export function templateDatabase(
  * A fresh database on the shared test server, empty or copied from `template` (see templateDatabase). Call
  * `skipUnless(postgresAvailable(), POSTGRES_MISSING)` first (or use test/support/db.ts, which does).
  */
-export async function startPostgres(options: { template?: string } = {}): Promise<TestPostgres> {
+export async function startPostgres(
+  options: { template?: string /** see startCluster; benchmarks */; durable?: boolean } = {},
+): Promise<TestPostgres> {
   skipUnless(postgresAvailable(), POSTGRES_MISSING);
   const database = `prewarm_test_${randomBytes(6).toString("hex")}`;
+  const url = withDatabase(await server(options.durable ?? false), database);
   await createDatabase(database, options.template);
-  const url = withDatabase(await server(), database);
   return {
     url,
     stop: () => admin((c) => c.query(`drop database if exists ${database} with (force)`)).then(() => {}),

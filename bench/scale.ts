@@ -182,7 +182,13 @@ try {
     }
   });
   const c0 = performance.now();
-  await sleep(CHURN_MS);
+  // A line every 15 s, so a two-minute churn does not look hung.
+  while (performance.now() - c0 < CHURN_MS) {
+    await sleep(Math.min(15_000, CHURN_MS - (performance.now() - c0)));
+    const elapsed = (performance.now() - c0) / 1000;
+    if (CHURN_MS - elapsed * 1000 > 1_000)
+      console.log(`  churning: ${elapsed.toFixed(0)} s, ${latencies.length} claims, ${misses} misses`);
+  }
   stopped = true;
   await Promise.all(claimers);
   const churnS = (performance.now() - c0) / 1000;

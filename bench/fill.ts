@@ -22,11 +22,11 @@ import { parseArgs } from "node:util";
 import { silentLogger } from "../src/server/logger.js";
 import { type RunningServer, startServer } from "../src/server/server.js";
 import { getJob } from "../src/server/store/jobs.js";
-import { channels } from "../src/server/store/pubsub.js";
 import { getUserByUsername } from "../src/server/store/users.js";
 import { createTemplateVersion, uploadTemplateFile } from "../src/server/templates/service.js";
 import { createWorkspace } from "../src/server/workspaces/service.js";
 import { prebuildTemplateArchive } from "../test/server/prebuilds/integration-harness.js";
+import { changes, until } from "../test/support/changes.js";
 import { record } from "./results.js";
 
 const { values } = parseArgs({
@@ -46,33 +46,12 @@ const SETTINGS = { maxArchiveBytes: 10 * 1024 * 1024, provisionerTypes: ["echo"]
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
- * Resolves once `done` holds, re-checked on every workspace change and job end the server publishes (the
- * events a pool's state follows), so a figure is not rounded up to a poll's tick; a slow poll backs up the
- * events, which are only hints.
+ * Resolves once `done` holds, re-checked at every job end and workspace change the server publishes (the
+ * tests' event feed, test/support/changes.ts), so a figure is not rounded up to a poll's tick; a 100 ms
+ * re-check backs up the events, which are only hints.
  */
-async function until(what: string, done: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  let wake = () => {};
-  const hint = () => wake();
-  const subscriptions = [channels.workspace, channels.jobFinished].map((c) =>
-    server.store.pubsub.subscribe(c, hint),
-  );
-  try {
-    await Promise.all(subscriptions.map((s) => s.ready));
-    for (;;) {
-      // Armed before the check: an event during it re-runs the check at once.
-      const next = new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, 100);
-      });
-      if (await done()) return;
-      if (performance.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-      await next;
-    }
-  } finally {
-    for (const s of subscriptions) s();
-  }
-}
+const waitFor = (what: string, done: () => Promise<boolean>) =>
+  until(what, async () => ((await done()) ? true : undefined), { timeoutMs: 60_000, backstopMs: 100 });
 
 /**
  * Claimable prebuilds per preset name of `template`'s active version, read from the claim index (migration
@@ -134,21 +113,22 @@ const server = await startServer({
   dev: true,
   logger: silentLogger,
 });
+const unfollow = changes.follow(server.store.pubsub);
 try {
   // Floors first: the pool's template without its preset (the same builds), so the reconciler has nothing to do.
   const plain = await push(server, "floor", prebuildTemplateArchive({ presets: [] }));
-  await until("the floor template's import", () => buildsSucceeded(server, [plain.version.jobId]));
+  await waitFor("the floor template's import", () => buildsSucceeded(server, [plain.version.jobId]));
   const create = async (name: string) =>
     (await createWorkspace(server.ctx, plain.admin, { name, template: "floor" })).build.jobId;
   const f0 = performance.now();
   const jobs = await Promise.all(Array.from({ length: INSTANCES }, (_, i) => create(`floor-${i}`)));
-  await until("the floor builds", () => buildsSucceeded(server, jobs));
+  await waitFor("the floor builds", () => buildsSucceeded(server, jobs));
   const fillFloorMs = performance.now() - f0;
   const oneBuild: number[] = [];
   for (let i = 0; i < CLAIMS; i++) {
     const t0 = performance.now();
     const job = await create(`single-${i}`);
-    await until("a single build", () => buildsSucceeded(server, [job]));
+    await waitFor("a single build", () => buildsSucceeded(server, [job]));
     oneBuild.push(performance.now() - t0);
   }
 
@@ -159,7 +139,7 @@ try {
     "pool",
     prebuildTemplateArchive({ presets: [{ name: "dev", instances: INSTANCES }] }),
   );
-  await until("the pool to fill", async () => (await eligible(server, "dev")) >= INSTANCES);
+  await waitFor("the pool to fill", async () => (await eligible(server, "dev")) >= INSTANCES);
   const fillMs = performance.now() - t0;
 
   const refills: number[] = [];
@@ -171,14 +151,14 @@ try {
       preset: "dev",
     });
     if (!claimed.claimedPrebuild) throw new Error("bench: the claim missed (pool not full?)");
-    await until("the pool to refill", async () => (await eligible(server, "dev")) >= INSTANCES);
+    await waitFor("the pool to refill", async () => (await eligible(server, "dev")) >= INSTANCES);
     refills.push(performance.now() - c0);
   }
 
   // Many small pools: SMALL_POOLS presets of one instance each, against as many human builds at once.
   const m0 = performance.now();
   const many = await Promise.all(Array.from({ length: SMALL_POOLS }, (_, i) => create(`many-floor-${i}`)));
-  await until("the small-pools floor builds", () => buildsSucceeded(server, many));
+  await waitFor("the small-pools floor builds", () => buildsSucceeded(server, many));
   const manyFloorRate = SMALL_POOLS / ((performance.now() - m0) / 1000);
   const s0 = performance.now();
   await push(
@@ -188,7 +168,10 @@ try {
       presets: Array.from({ length: SMALL_POOLS }, (_, i) => ({ name: `s${i}`, instances: 1 })),
     }),
   );
-  await until("the small pools to fill", async () => (await presetsWithOne(server, "small")) >= SMALL_POOLS);
+  await waitFor(
+    "the small pools to fill",
+    async () => (await presetsWithOne(server, "small")) >= SMALL_POOLS,
+  );
   const manyRate = SMALL_POOLS / ((performance.now() - s0) / 1000);
 
   const refillMs = median(refills);
@@ -230,6 +213,7 @@ try {
     goal: "≤ 2",
   });
 } finally {
+  unfollow();
   await server.close();
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -9,7 +9,8 @@
 //
 //   node --import tsx bench/job-statements.ts [--builds 3] [--postgres-url URL]
 //
-// PostgreSQL: --postgres-url, else PREWARM_BENCH_POSTGRES_URL, else an ephemeral cluster like the tests use, but durable (fsync and synchronous_commit on).
+// PostgreSQL: --postgres-url, else PREWARM_BENCH_POSTGRES_URL, else an ephemeral cluster like the tests use
+// but durable, PostgreSQL's defaults.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

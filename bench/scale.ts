@@ -11,8 +11,9 @@
 //   node --import tsx bench/scale.ts [--presets 1000] [--instances 1] [--ttl 120s] [--churn 120s] [--claimers 4]
 //
 // Real processes and sockets throughout (bin/prewarm.js); PostgreSQL is an ephemeral cluster like the tests
-// use but durable, PostgreSQL's defaults (skipped with a message when the server binaries are missing). No floor: the job path's and the cycle's
-// floors are in job-throughput.ts and reconcile-cycle.ts; this shows what they add up to.
+// use but durable, PostgreSQL's defaults (skipped with a message when the server binaries are missing). No
+// floor: the job path's and the cycle's floors are in job-throughput.ts and reconcile-cycle.ts; this shows
+// what they add up to.
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,10 +43,11 @@ const CLAIMERS = Number(values.claimers);
 const PSK = "bench-scale-psk-0123456789";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const children: ChildProcess[] = [];
-const start = async (args: string[], ready: RegExp) => {
+const replicas: ChildProcess[] = [];
+const daemons: ChildProcess[] = [];
+const start = async (into: ChildProcess[], args: string[], ready: RegExp) => {
   const started = await startPrewarm(args, ready);
-  children.push(started.child);
+  into.push(started.child);
   return started.match;
 };
 
@@ -94,9 +96,11 @@ try {
     "echo",
   ];
   const urls: string[] = [];
-  for (const dir of dirs) urls.push((await start(replicaArgs(dir), /listening on (http:\/\/\S+)/))[1]!);
+  for (const dir of dirs)
+    urls.push((await start(replicas, replicaArgs(dir), /listening on (http:\/\/\S+)/))[1]!);
   for (let d = 0; d < 4; d++)
     await start(
+      daemons,
       ["provisioner", "start", "--url", urls[d % 2]!, "--psk", PSK, "--type", "echo", "--name", `d${d}`],
       /daemon .* started/,
     );
@@ -209,8 +213,8 @@ try {
 } finally {
   // Daemons before the replicas they report to: a daemon told to stop finishes its running job, and cannot
   // deliver the outcome once its replica is gone (it would retry until a second signal).
-  await stopAll(children.slice(dirs.length));
-  await stopAll(children.slice(0, dirs.length));
+  await stopAll(daemons);
+  await stopAll(replicas);
   await pg.stop();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }

@@ -1,8 +1,8 @@
 // A real PostgreSQL server for tests. PREWARM_TEST_POSTGRES_URL (a server URL; each caller gets its own fresh
 // database on it) wins; otherwise one ephemeral cluster per test process: initdb + pg_ctl as the `postgres`
 // user (initdb refuses root), trust auth on 127.0.0.1, a free port, the socket in the cluster's temp dir,
-// fsync off (benchmarks ask for a durable one). Measured: initdb + start ≈ 0.6 s, so one cluster per test file process is cheap; every suite
-// then gets its own database (CREATE DATABASE, random name). The cluster is stopped and deleted when the
+// fsync off (benchmarks ask for a durable one). Measured: initdb + start ≈ 0.6 s, so one cluster per test
+// file process is cheap; every suite then gets its own database (CREATE DATABASE, random name). The cluster is stopped and deleted when the
 // process exits; clusters left behind by a killed process are swept at the next start.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -254,7 +254,11 @@ export function templateDatabase(
  * `skipUnless(postgresAvailable(), POSTGRES_MISSING)` first (or use test/support/db.ts, which does).
  */
 export async function startPostgres(
-  options: { template?: string /** see startCluster; benchmarks */; durable?: boolean } = {},
+  options: {
+    template?: string;
+    /** PostgreSQL's durable defaults (startCluster), for benchmarks; one durability per process. */
+    durable?: boolean;
+  } = {},
 ): Promise<TestPostgres> {
   skipUnless(postgresAvailable(), POSTGRES_MISSING);
   const database = `prewarm_test_${randomBytes(6).toString("hex")}`;
